@@ -1,0 +1,475 @@
+"""Core value types of alvhd: quotes, bars, positions, signal readings and decisions.
+
+Every type here is a frozen, slotted, keyword-only dataclass (STYLE.md §2.4): pure values
+that cross the ports. A missing number is ``None``, never NaN; the adapters reject NaN at
+the edge (``Rejected``). Prices are per share of the contract (index points for SPX/VIX
+options); USD amounts carry ``_usd`` and include the contract ``multiplier``.
+
+Sign conventions: ``position_qty`` is signed (+ long, − short). ``net_credit`` of a short
+iron condor is positive (USD per share received). Scenario losses are positive numbers
+(``scenario_loss_usd`` = how much the position loses), scenario gains are positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Symbol(StrEnum):
+    """Market series the daemon follows (SPEC §2)."""
+
+    SPX = "SPX"
+    IWM = "IWM"
+    VIX = "VIX"
+    RVX = "RVX"
+    VIX3M = "VIX3M"
+    VX1 = "VX1"
+    """Front-month VX future (nearest monthly expiry after today)."""
+    VX2 = "VX2"
+    """Second-month VX future."""
+
+
+REQUIRED_SYMBOLS: frozenset[Symbol] = frozenset({Symbol.SPX, Symbol.IWM, Symbol.VIX})
+"""Series without which no decision is made; the others are optional (SPEC §2)."""
+
+
+class Right(StrEnum):
+    """Option right."""
+
+    PUT = "P"
+    CALL = "C"
+
+
+class Action(StrEnum):
+    """Order-leg side."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class Layer(StrEnum):
+    """Hedge ladder layers (SPEC §4). Cumulative: L2 requires L1."""
+
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+
+
+class OrderIntent(StrEnum):
+    """Why an order is proposed (SPEC §4/§6)."""
+
+    OPEN = "open"
+    """Layer activation: buy the layer's hedge."""
+    CLOSE = "close"
+    """Layer deactivation: sell the layer's hedge."""
+    RESIZE = "resize"
+    """Rebalance (cadence or big_move): buy or sell the difference."""
+    ROLL = "roll"
+    """Time-shifting: close the near expiry, open the next (one proposal, two legs)."""
+
+
+class Severity(StrEnum):
+    """Alert severity, as shown to the operator."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertKind(StrEnum):
+    """What an alert is about; also the last part of its MQTT topic."""
+
+    LAYER_ACTIVATED = "layer_activated"
+    LAYER_DEACTIVATED = "layer_deactivated"
+    COST_CAP = "cost_cap"
+    ROLL = "roll"
+    REBALANCE = "rebalance"
+    DATA_STALE = "data_stale"
+    CALENDAR_EXPIRING = "calendar_expiring"
+    BROKER = "broker"
+    ORDER = "order"
+
+
+class TermStructure(StrEnum):
+    """VIX term structure from VIX / VIX3M (SPEC §3 ``backwardation``)."""
+
+    CONTANGO = "contango"
+    BACKWARDATION = "backwardation"
+
+
+# --------------------------------------------------------------------------- market data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """One validated price observation.
+
+    Attributes:
+        symbol: the series.
+        price: last trade or mid, > 0 and finite (index points / USD per share).
+        ts: when it was observed, tz-aware UTC.
+        session_date: the exchange session (trading day, America/New_York) it belongs to.
+        bid: best bid, if known (> 0).
+        ask: best ask, if known (>= bid).
+        expiry: for VX futures (VX1/VX2): the contract's final settlement date.
+    """
+
+    symbol: Symbol
+    price: float
+    ts: datetime
+    session_date: date
+    bid: float | None = None
+    ask: float | None = None
+    expiry: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionClose:
+    """Marks the end of a trading session: the last quote of each symbol is its close.
+
+    Emitted by replay/simulator sources after a day's quotes, and by the live shell when
+    the exchange calendar says the session has closed.
+    """
+
+    session_date: date
+    ts: datetime
+
+
+MarketEvent = Quote | SessionClose
+"""What a MarketDataSource yields."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bar:
+    """One daily OHLC bar (index points / USD per share). ``close`` > 0 and finite."""
+
+    symbol: Symbol
+    session_date: date
+    open: float
+    high: float
+    low: float
+    close: float
+    expiry: date | None = None
+    """For VX futures: the contract's final settlement date."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """A bad input point, refused at the edge and counted (never an exception).
+
+    Attributes:
+        reason: short machine-readable reason (``"nan"``, ``"non_positive"``, ``"bid_gt_ask"``,
+            ``"delayed"``, ``"stale"``, ``"malformed_row"``, ...).
+        symbol: the series, when known.
+        detail: human-readable detail (file and line, raw value).
+    """
+
+    reason: str
+    symbol: Symbol | None = None
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- positions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionLeg:
+    """One option position or order leg.
+
+    Attributes:
+        right: put or call.
+        strike: strike in index points.
+        expiry: expiration date.
+        position_qty: signed contracts (+ long, − short).
+        multiplier: contract multiplier (100 for SPX and VIX options), from contract details.
+        trading_class: exchange trading class (``"SPXW"``, ``"SPX"``, ``"VIX"``).
+    """
+
+    right: Right
+    strike: float
+    expiry: date
+    position_qty: int
+    multiplier: int
+    trading_class: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IronCondor:
+    """A short iron condor on SPX (SPEC §1).
+
+    ``long_put_strike < short_put_strike < short_call_strike < long_call_strike``.
+
+    Attributes:
+        net_credit: credit received, USD per share (> 0).
+        contracts: number of condors (> 0).
+        multiplier: 100 for SPX options.
+        opened_on: session date the condor was opened (replay/sim), if known.
+    """
+
+    short_put_strike: float
+    long_put_strike: float
+    short_call_strike: float
+    long_call_strike: float
+    expiry: date
+    contracts: int
+    net_credit: float
+    multiplier: int
+    trading_class: str = "SPXW"
+    opened_on: date | None = None
+
+    @property
+    def break_even_low(self) -> float:
+        """Lower break-even at expiry: short put strike − credit (index points)."""
+        return self.short_put_strike - self.net_credit
+
+    @property
+    def break_even_high(self) -> float:
+        """Upper break-even at expiry: short call strike + credit (index points)."""
+        return self.short_call_strike + self.net_credit
+
+    @property
+    def wing_width_pts(self) -> float:
+        """The wider of the two wings, index points."""
+        return max(
+            self.short_put_strike - self.long_put_strike,
+            self.long_call_strike - self.short_call_strike,
+        )
+
+    @property
+    def credit_usd(self) -> float:
+        """Total credit received, USD: net_credit × multiplier × contracts."""
+        return self.net_credit * self.multiplier * self.contracts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Satellite:
+    """Long small-cap ETF exposure (SPEC §1): ``notional_usd`` of ``symbol`` (IWM)."""
+
+    symbol: Symbol
+    notional_usd: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HedgePosition:
+    """The VIX-option hedge held for one ladder layer (the Second Engine sleeve).
+
+    Attributes:
+        layer: the ladder layer it belongs to.
+        legs: the option legs per one unit (a call: one leg; a call spread: two legs).
+            ``position_qty`` of each leg is per unit (+1 long call, −1 short call).
+        contracts: units held (> 0).
+        premium_paid_usd: premium paid to open what is still held, USD (> 0 for debits).
+        order_ref: orderRef of the order that opened it.
+        opened_on: session date of the opening fill.
+    """
+
+    layer: Layer
+    legs: tuple[OptionLeg, ...]
+    contracts: int
+    premium_paid_usd: float
+    order_ref: str
+    opened_on: date
+
+    @property
+    def expiry(self) -> date:
+        """The (common) expiry of the legs."""
+        return self.legs[0].expiry
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalReading:
+    """One SPEC §3 signal at one evaluation: what it is, where it stands, whether it holds.
+
+    Attributes:
+        id: the SPEC §3 id (``"ratio_macd_negative"``, ...).
+        value: the computed value (``None`` while its indicator warms up or input is missing).
+        threshold: the threshold it is compared to.
+        holds: whether the signal condition is true (False when ``value`` is None).
+        detail: one human-readable line (``"MACD(12,26) of IWM/SPX = -0.0012 < 0"``).
+    """
+
+    id: str
+    value: float | None
+    threshold: float
+    holds: bool
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioResult:
+    """SPEC §5 scenario outcome for one proposal (recorded in every proposal).
+
+    Attributes:
+        vix_shock_pts: Δ, VIX points.
+        spx_move_pct: SPX move in the scenario, percent (negative = down).
+        iwm_move_pct: IWM move in the scenario, percent.
+        vx_future_move_pts: move of the hedge's VX future, points.
+        scenario_loss_usd: projected loss L of condor + satellite, USD (positive = loss).
+        gain_per_contract_usd: scenario gain of one hedge unit, USD.
+        cover_frac: hedge scenario gain / L after sizing and cap (0..).
+        hedge_vix_delta_usd_per_pt: hedge P&L per VIX point (vega check), USD.
+        condor_vega_usd_per_pt: |condor dollar vega| per IV point, USD.
+    """
+
+    vix_shock_pts: float
+    spx_move_pct: float
+    iwm_move_pct: float
+    vx_future_move_pts: float
+    scenario_loss_usd: float
+    gain_per_contract_usd: float
+    cover_frac: float
+    hedge_vix_delta_usd_per_pt: float
+    condor_vega_usd_per_pt: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerChange:
+    """A ladder layer switched on or off (SPEC §4).
+
+    Attributes:
+        decision_id: deterministic id (same inputs → same id, across restarts).
+        ts: evaluation time, tz-aware UTC.
+        session_date: trading day of the evaluation.
+        layer: the layer.
+        is_active: True for activation, False for deactivation.
+        reasons: the readings that caused the change.
+        exit_rule: the rule that will end an activation (SPEC §4 "exit protocol").
+    """
+
+    decision_id: str
+    ts: datetime
+    session_date: date
+    layer: Layer
+    is_active: bool
+    reasons: tuple[SignalReading, ...]
+    exit_rule: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposedOrder:
+    """A limit order proposed for a hedge layer (SPEC §6).
+
+    Attributes:
+        decision_id: deterministic id of the decision.
+        ts: evaluation time, tz-aware UTC.
+        session_date: trading day.
+        layer: the ladder layer.
+        intent: open / close / resize / roll.
+        legs: legs per unit; ``position_qty`` is the signed ratio per unit, action by sign.
+        action: BUY or SELL of the whole combo (BUY = pay a debit).
+        contracts: units (> 0).
+        limit_price: limit per unit, per share (index points), > 0; the mid + offset.
+        order_ref: deterministic IB ``orderRef`` (layer, intent, expiry, strike, decision id).
+        tif: time in force (``"DAY"``).
+        cost_usd: premium of the order (limit × multiplier × contracts), USD.
+        is_capped: True when the cost cap scaled the target down.
+        reasons: the readings behind it.
+        scenario: SPEC §5 figures behind the size, when sized by the scenario.
+        break_evens: break-even of each leg at expiry (strike + premium for calls), points.
+        note: one human line (``"L1 open: buy 12 VIX 2020-03-18 22C @ 1.35"``).
+    """
+
+    decision_id: str
+    ts: datetime
+    session_date: date
+    layer: Layer
+    intent: OrderIntent
+    legs: tuple[OptionLeg, ...]
+    action: Action
+    contracts: int
+    limit_price: float
+    order_ref: str
+    tif: str
+    cost_usd: float
+    is_capped: bool
+    reasons: tuple[SignalReading, ...]
+    scenario: ScenarioResult | None
+    break_evens: tuple[float, ...]
+    note: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """An operator-facing alert (MQTT ``alerts/<kind>``, QoS 1).
+
+    Attributes:
+        decision_id: deterministic id.
+        ts: tz-aware UTC.
+        kind: what it is about.
+        severity: info / warning / critical.
+        key: de-duplication key (same key = same condition; publishers coalesce on it).
+        message: one human line.
+        layer: the layer concerned, if any.
+        reasons: the readings behind it.
+        exit_rule: for activations, the rule that will end the layer.
+    """
+
+    decision_id: str
+    ts: datetime
+    kind: AlertKind
+    severity: Severity
+    key: str
+    message: str
+    layer: Layer | None = None
+    reasons: tuple[SignalReading, ...] = ()
+    exit_rule: str = ""
+
+
+Decision = LayerChange | ProposedOrder | Alert
+"""What the engine returns; the shell journals each, then publishes it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """An execution reported by the broker (or assumed in replay/sim).
+
+    Attributes:
+        order_ref: the orderRef of the filled order.
+        contracts: units filled (> 0).
+        price: average fill price per unit, per share.
+        ts: tz-aware UTC.
+    """
+
+    order_ref: str
+    contracts: int
+    price: float
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaySummary:
+    """The engine's state after a session close (one ``days.csv`` row).
+
+    Attributes:
+        session_date: the trading day.
+        readings: every SPEC §3 signal reading at the close, in SPEC order.
+        active_layers: layers active after the close.
+        contracts_by_layer: hedge units held per layer after the close.
+        premium_paid_to_date_usd: cumulative premium paid for hedges since start, USD.
+        open_premium_usd: premium of hedges still held, USD (the cost-cap measure).
+        cost_cap_usd: the cap on ``open_premium_usd`` (cost_cap_frac × condor credit), USD.
+        scenario_loss_usd: projected scenario loss L of condor + satellite, USD.
+        covered_frac: scenario gain of held hedges / L.
+        is_cost_capped: whether a target was scaled down by the cap on this day.
+        proposals: number of orders proposed on this day.
+    """
+
+    session_date: date
+    readings: tuple[SignalReading, ...]
+    active_layers: tuple[Layer, ...]
+    contracts_by_layer: dict[Layer, int] = field(default_factory=dict)
+    premium_paid_to_date_usd: float = 0.0
+    open_premium_usd: float = 0.0
+    cost_cap_usd: float = 0.0
+    scenario_loss_usd: float = 0.0
+    covered_frac: float = 0.0
+    is_cost_capped: bool = False
+    proposals: int = 0

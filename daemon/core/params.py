@@ -1,0 +1,167 @@
+"""Frozen parameter tree of the pure core (built by ``daemon.settings.Settings.to_params``).
+
+Defaults are the SPEC defaults; the allowed ranges are enforced by ``daemon.settings``
+(pydantic ``Field(ge=…, le=…)``), not here. Every trading number the engine uses lives
+here: the core holds no literal thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalParams:
+    """SPEC §3 signal periods and thresholds."""
+
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    rsi_period: int = 14
+    vix_rsi_hot: float = 70.0
+    """``vix_rsi_hot`` holds when RSI(VIX) > this."""
+    ratio_rsi_weak: float = 30.0
+    """``ratio_rsi_weak`` holds when RSI(IWM/SPX) < this."""
+    iv_spread_mean_days: int = 90
+    iv_spread_blowout_frac: float = 0.25
+    """``iv_spread_blowout``: RVX−VIX > mean + frac × |mean|."""
+    iwm_sma_fast_days: int = 50
+    iwm_sma_slow_days: int = 200
+    big_move_pct: float = 3.0
+    """``big_move``: |SPX or IWM move since last rebalance| ≥ this, percent."""
+    event_window_days: int = 2
+    """``event_window``: a macro event within this many trading days (inclusive of today)."""
+    backwardation_ratio: float = 1.0
+    """``backwardation``: VIX / VIX3M > this."""
+    ad_divergence_days: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LadderParams:
+    """SPEC §4 layer rules."""
+
+    l1_exit_closes: int = 3
+    """L1 deactivates after this many consecutive closes with ratio MACD ≥ 0."""
+    l2_exit_vix_rsi_below: float = 50.0
+    """L2 deactivates when VIX RSI < this and VIX MACD < its signal line."""
+    l3_exit_spread_frac: float = 0.10
+    """L3 deactivates when RVX−VIX < mean + frac × |mean|."""
+    min_hold_days: int = 2
+    rebalance_every_days: int = 5
+    roll_dte: int = 7
+    """A layer whose option has fewer than this many calendar days left is rolled."""
+    cost_cap_frac: float = 0.40
+    """Open hedge premium ≤ this × condor credit received (USD)."""
+    l1_min_dte: int = 14
+    l2_min_dte: int = 30
+    l2_max_dte: int = 60
+    l1_cover_frac: float = 0.50
+    """L1 scenario gain = this × projected loss L (SPEC range 0.40–0.60)."""
+    l1_vega_multiplier: float = 0.60
+    l2_cover_frac: float = 0.85
+    """Cumulative L1+L2 scenario cover after L2 (our reading of 'raises ... to 0.85')."""
+    l2_vega_multiplier: float = 0.85
+    l2_strike_sd: float = 1.5
+    """L2 call strike: VX future + this many standard deviations over the option's life."""
+    l3_notional_add_frac: float = 0.15
+    """L3 adds this fraction of the total ALVH scenario gain, as VIX call spreads."""
+    l3_spread_width_pts: float = 5.0
+    """Width of the L3 VIX call spread, VIX points."""
+    l1_strike_otm_pts: float = 2.0
+    """L1 call strike: this many points above the VX future (rounded to the strike grid)."""
+    intraday_confirm: bool = False
+    """When on, state changes may confirm on a provisional intraday close (SPEC §2)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioParams:
+    """SPEC §5 scenario and pricing inputs."""
+
+    vix_shock_pts: float = 6.0
+    beta_days: int = 90
+    """Window of the β regressions (SPX on VIX, IWM on SPX), trading days."""
+    beta_short_days: int = 30
+    spx_pct_per_vix_pt_floor: float = -0.5
+    """β_vix used when history is short; also the least-negative value allowed (% per pt)."""
+    vx_beta_to_spot: float = 0.7
+    """ρ: VX future move per VIX point move."""
+    iv_shift_per_vix_pt: float = 0.01
+    """SPX implied vol rise per VIX point (decimal): Δ/100."""
+    risk_free_rate: float = 0.04
+    spx_dividend_yield: float = 0.015
+    vix_option_iv: float = 0.90
+    """Implied vol (decimal) for Black-76 VIX option pricing when no quote exists."""
+    vix_strike_step_pts: float = 1.0
+    """VIX option strike grid, points."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderParams:
+    """SPEC §6 order construction."""
+
+    limit_offset_frac: float = 0.0
+    """Limit = mid × (1 + offset) for buys, mid × (1 − offset) for sells."""
+    tif: str = "DAY"
+    vix_option_multiplier: int = 100
+    """VIX option multiplier, used only where no contract details exist (replay, sim)."""
+    min_tick_above_3: float = 0.05
+    min_tick_below_3: float = 0.01
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondorTemplate:
+    """The iron condor used in replay and simulation (no broker positions there).
+
+    A new condor is opened at each session where none is held or the held one has
+    ``roll_at_dte`` or fewer days left: short strikes ``short_put_otm_pct`` below and
+    ``short_call_otm_pct`` above spot (rounded to ``strike_step_pts``), wings
+    ``wing_width_pts`` wide, expiry ``dte_days`` out, credit priced by Black–Scholes
+    with IV = VIX/100.
+    """
+
+    dte_days: int = 45
+    roll_at_dte: int = 21
+    short_put_otm_pct: float = 6.0
+    short_call_otm_pct: float = 4.0
+    wing_width_pts: float = 50.0
+    strike_step_pts: float = 5.0
+    contracts: int = 10
+    multiplier: int = 100
+
+
+class MacroEventKind(StrEnum):
+    """Kinds of scheduled macro events (SPEC §3 ``event_window``)."""
+
+    FOMC = "FOMC"
+    CPI = "CPI"
+    PPI = "PPI"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MacroEvent:
+    """One scheduled release or decision, on its (US/Eastern) calendar date."""
+
+    day: date
+    kind: MacroEventKind
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineParams:
+    """Everything the engine needs, frozen."""
+
+    signals: SignalParams = field(default_factory=SignalParams)
+    ladder: LadderParams = field(default_factory=LadderParams)
+    scenario: ScenarioParams = field(default_factory=ScenarioParams)
+    orders: OrderParams = field(default_factory=OrderParams)
+    condor_template: CondorTemplate = field(default_factory=CondorTemplate)
+    satellite_notional_usd: float = 100_000.0
+    """IWM satellite notional in replay/sim (0 disables it)."""
+    stale_after_s: float = 120.0
+    """A required symbol with no valid quote for this long raises ``data_stale``."""
+    calendar_warn_days: int = 60
+    """Warn when the macro calendar ends within this many days."""
+    macro_events: tuple[MacroEvent, ...] = ()
+    """Sorted by day."""
