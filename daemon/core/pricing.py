@@ -1,0 +1,315 @@
+"""European option prices and greeks: Black–Scholes–Merton (SPX) and Black-76 (VIX).
+
+Two models, both closed-form and European (STYLE.md §2.4):
+
+* :func:`bs_greeks` — Black–Scholes–Merton with a continuous dividend yield ``q``, for SPX
+  index options (European, cash-settled). Hull, *Options, Futures, and Other Derivatives*,
+  chapter "The Black–Scholes–Merton model" and the
+  chapter on options on stock indices (Merton 1973 with dividend yield ``q``).
+* :func:`black76_greeks` — Black (1976), "The pricing of commodity contracts", *Journal of
+  Financial Economics* 3, 167–179, applied to the **VX future** of the option's expiry, never
+  to spot VIX: a VIX option is, at expiry, an option on the (special opening quotation of the)
+  index, whose risk-neutral expectation is the matching VX future. Hull, chapter "Futures
+  options and Black's model".
+
+IWM options are American; pricing them with :func:`bs_greeks` is only a sizing
+approximation (early exercise premium ignored).
+
+Conventions (all functions):
+
+* ``iv`` is a decimal annual volatility (0.18 = 18 vol points); ``rate`` and ``div_yield``
+  are continuously compounded annual decimals; ``t_years`` is ACT/365 calendar time.
+* ``price`` is per share of the contract (index points); multiply by the multiplier for USD.
+* ``delta`` is ∂price/∂underlying (the spot for BSM, the future for Black-76), positive for
+  calls, negative for puts. ``gamma`` is ∂²price/∂underlying², ≥ 0.
+* ``vega`` is the price change for a **1 vol point** rise of ``iv`` (∂price/∂σ × 0.01), ≥ 0.
+* ``theta_per_day`` is the price change for **one calendar day** passing, everything else
+  held (−∂price/∂T / 365); usually negative for a long option.
+
+No SciPy: the normal CDF is ``0.5 · erfc(−x/√2)`` from the standard library, accurate in
+the tails (``erfc`` avoids the cancellation of ``1 + erf`` for very negative ``x``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from daemon.core.model import Right
+
+DAYS_PER_YEAR = 365.0
+"""Calendar days per year for ``theta_per_day`` and ACT/365 year fractions."""
+
+VOL_POINT = 0.01
+"""One vol point as a decimal: ``vega`` is the price change for ``iv`` + 0.01."""
+
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Greeks:
+    """Price and first/second-order sensitivities of one long option, per share.
+
+    Attributes:
+        price: option value, index points per share (≥ 0).
+        delta: ∂price/∂underlying (spot for BSM, future for Black-76); calls in [0, 1],
+            puts in [−1, 0].
+        gamma: ∂²price/∂underlying², per point (≥ 0).
+        vega: price change per 1 vol point rise of the implied vol (∂price/∂σ × 0.01, ≥ 0).
+        theta_per_day: price change per calendar day passing (−∂price/∂T / 365).
+    """
+
+    price: float
+    delta: float
+    gamma: float
+    vega: float
+    theta_per_day: float
+
+
+def norm_cdf(x: float) -> float:
+    """Standard normal cumulative distribution function N(x).
+
+    Args:
+        x: the argument (dimensionless).
+
+    Returns:
+        P(Z ≤ x) for Z ~ N(0, 1), computed as ``0.5 · erfc(−x/√2)``.
+    """
+    return 0.5 * math.erfc(-x / _SQRT_2)
+
+
+def norm_pdf(x: float) -> float:
+    """Standard normal density n(x) = exp(−x²/2)/√(2π).
+
+    Args:
+        x: the argument (dimensionless).
+
+    Returns:
+        The density at ``x``.
+    """
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+def _check_inputs(underlying: float, strike: float, iv: float, t_years: float, name: str) -> None:
+    """Reject non-finite or non-positive inputs (a bug upstream, not bad market data)."""
+    for label, value in ((name, underlying), ("strike", strike), ("iv", iv)):
+        if not math.isfinite(value) or value <= 0.0:
+            msg = f"{label} must be finite and > 0, got {value!r}"
+            raise ValueError(msg)
+    if not math.isfinite(t_years):
+        msg = f"t_years must be finite, got {t_years!r}"
+        raise ValueError(msg)
+
+
+def _intrinsic(underlying: float, strike: float, right: Right) -> Greeks:
+    """Greeks of an option at (or past) expiry: intrinsic value, step delta, no vega."""
+    if right is Right.CALL:
+        value = max(underlying - strike, 0.0)
+        delta = 1.0 if underlying > strike else 0.0
+    else:
+        value = max(strike - underlying, 0.0)
+        delta = -1.0 if underlying < strike else 0.0
+    return Greeks(price=value, delta=delta, gamma=0.0, vega=0.0, theta_per_day=0.0)
+
+
+def bs_greeks(
+    *,
+    spot: float,
+    strike: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv: float,
+    right: Right,
+) -> Greeks:
+    """Black–Scholes–Merton price and greeks of a European option with dividend yield.
+
+    With ``d1 = (ln(S/K) + (r − q + σ²/2)T) / (σ√T)`` and ``d2 = d1 − σ√T``::
+
+        call = S e^{−qT} N(d1) − K e^{−rT} N(d2)
+        put  = K e^{−rT} N(−d2) − S e^{−qT} N(−d1)
+
+    Source: Hull, *Options, Futures, and Other Derivatives*, the Black–Scholes–Merton
+    chapter, extended to a continuous dividend yield as in the chapter on options on stock
+    indices (Merton 1973); greeks from the chapter "The Greek letters". Used for SPX
+    (European, cash-settled). For IWM (American) it is only a sizing approximation.
+
+    Args:
+        spot: underlying spot price, index points (> 0).
+        strike: strike, index points (> 0).
+        t_years: time to expiry in years (ACT/365). ``<= 0`` → the expiry value.
+        rate: risk-free rate, continuously compounded decimal (0.04 = 4 %).
+        div_yield: continuous dividend yield, decimal (0.015 = 1.5 %).
+        iv: implied volatility, decimal (0.18), > 0.
+        right: call or put.
+
+    Returns:
+        Greeks of ONE long option per share (see :class:`Greeks` for units and signs). At
+        ``t_years <= 0``: intrinsic value, delta 0/±1, gamma = vega = theta = 0.
+
+    Raises:
+        ValueError: ``spot``, ``strike`` or ``iv`` not finite and > 0, or ``t_years``
+            not finite.
+    """
+    _check_inputs(spot, strike, iv, t_years, "spot")
+    if t_years <= 0.0:
+        return _intrinsic(spot, strike, right)
+    sqrt_t = math.sqrt(t_years)
+    sig_sqrt_t = iv * sqrt_t
+    d1 = (math.log(spot / strike) + (rate - div_yield + 0.5 * iv * iv) * t_years) / sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    pdf_d1 = norm_pdf(d1)
+    gamma = disc_q * pdf_d1 / (spot * sig_sqrt_t)
+    vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
+    decay = -spot * disc_q * pdf_d1 * iv / (2.0 * sqrt_t)
+    if right is Right.CALL:
+        nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+        price = spot * disc_q * nd1 - strike * disc_r * nd2
+        delta = disc_q * nd1
+        theta_year = decay - rate * strike * disc_r * nd2 + div_yield * spot * disc_q * nd1
+    else:
+        nmd1, nmd2 = norm_cdf(-d1), norm_cdf(-d2)
+        price = strike * disc_r * nmd2 - spot * disc_q * nmd1
+        delta = -disc_q * nmd1
+        theta_year = decay + rate * strike * disc_r * nmd2 - div_yield * spot * disc_q * nmd1
+    return Greeks(
+        price=max(price, 0.0),
+        delta=delta,
+        gamma=gamma,
+        vega=vega,
+        theta_per_day=theta_year / DAYS_PER_YEAR,
+    )
+
+
+def black76_greeks(
+    *,
+    future: float,
+    strike: float,
+    t_years: float,
+    rate: float,
+    iv: float,
+    right: Right,
+) -> Greeks:
+    """Black (1976) price and greeks of a European option on a futures price.
+
+    With ``d1 = (ln(F/K) + σ²T/2) / (σ√T)`` and ``d2 = d1 − σ√T``::
+
+        call = e^{−rT} (F N(d1) − K N(d2))
+        put  = e^{−rT} (K N(−d2) − F N(−d1))
+
+    Sources: Black, F. (1976), "The pricing of commodity contracts", *Journal of Financial
+    Economics* 3, 167–179; Hull, *Options, Futures, and Other Derivatives*, chapter "Futures
+    options and Black's model". For VIX options ``future`` MUST be
+    the VX future of the option's expiry (SPEC §2, STYLE.md §2.4), not spot VIX.
+
+    Args:
+        future: futures price for the option's expiry, points (> 0).
+        strike: strike, points (> 0).
+        t_years: time to expiry in years (ACT/365). ``<= 0`` → the expiry value.
+        rate: risk-free rate used for discounting, continuously compounded decimal.
+        iv: implied volatility of the future, decimal (> 0).
+        right: call or put.
+
+    Returns:
+        Greeks of ONE long option per share; ``delta``/``gamma`` are with respect to the
+        FUTURE price. At ``t_years <= 0``: intrinsic value against ``future``, delta 0/±1,
+        gamma = vega = theta = 0.
+
+    Raises:
+        ValueError: ``future``, ``strike`` or ``iv`` not finite and > 0, or ``t_years``
+            not finite.
+    """
+    _check_inputs(future, strike, iv, t_years, "future")
+    if t_years <= 0.0:
+        return _intrinsic(future, strike, right)
+    sqrt_t = math.sqrt(t_years)
+    sig_sqrt_t = iv * sqrt_t
+    d1 = (math.log(future / strike) + 0.5 * iv * iv * t_years) / sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    disc_r = math.exp(-rate * t_years)
+    pdf_d1 = norm_pdf(d1)
+    gamma = disc_r * pdf_d1 / (future * sig_sqrt_t)
+    vega = future * disc_r * pdf_d1 * sqrt_t * VOL_POINT
+    if right is Right.CALL:
+        price = disc_r * (future * norm_cdf(d1) - strike * norm_cdf(d2))
+        delta = disc_r * norm_cdf(d1)
+    else:
+        price = disc_r * (strike * norm_cdf(-d2) - future * norm_cdf(-d1))
+        delta = -disc_r * norm_cdf(-d1)
+    # V = e^{-rT} X(T)  ⇒  −∂V/∂T = r V − e^{-rT} F n(d1) σ / (2√T)   (Hull, Black's model).
+    theta_year = rate * price - disc_r * future * pdf_d1 * iv / (2.0 * sqrt_t)
+    return Greeks(
+        price=max(price, 0.0),
+        delta=delta,
+        gamma=gamma,
+        vega=vega,
+        theta_per_day=theta_year / DAYS_PER_YEAR,
+    )
+
+
+FloatArray = npt.NDArray[np.float64]
+"""A numpy float64 array (vectorised pricing)."""
+
+
+def _norm_cdf_array(x: FloatArray) -> FloatArray:
+    """Element-wise N(x) via ``math.erfc`` (numpy has no erf and SciPy is not a dependency)."""
+    flat = [0.5 * math.erfc(-float(v) / _SQRT_2) for v in x.ravel()]
+    return np.asarray(flat, dtype=np.float64).reshape(x.shape)
+
+
+def black76_price_array(
+    *,
+    future: float,
+    strikes: npt.ArrayLike,
+    t_years: float,
+    rate: float,
+    iv: float,
+    right: Right,
+) -> FloatArray:
+    """Black-76 prices of one expiry over a strike grid (vectorised :func:`black76_greeks`).
+
+    Same model, units and source as :func:`black76_greeks` (Black 1976; Hull, "Futures
+    options and Black's model"); used to scan a VIX strike grid in one call.
+
+    Args:
+        future: VX future for the expiry, points (> 0).
+        strikes: strikes, points (each > 0).
+        t_years: time to expiry, years (ACT/365); ``<= 0`` → intrinsic values.
+        rate: risk-free rate, continuously compounded decimal.
+        iv: implied vol of the future, decimal (> 0).
+        right: call or put.
+
+    Returns:
+        Prices per share, index points, same shape as ``strikes``.
+
+    Raises:
+        ValueError: non-positive or non-finite ``future``, ``iv`` or any strike.
+    """
+    k = np.asarray(strikes, dtype=np.float64)
+    if not math.isfinite(future) or future <= 0.0 or not math.isfinite(iv) or iv <= 0.0:
+        msg = f"future and iv must be finite and > 0, got {future!r}, {iv!r}"
+        raise ValueError(msg)
+    if not np.all(np.isfinite(k)) or np.any(k <= 0.0):
+        msg = "strikes must be finite and > 0"
+        raise ValueError(msg)
+    if not math.isfinite(t_years):
+        msg = f"t_years must be finite, got {t_years!r}"
+        raise ValueError(msg)
+    sign = 1.0 if right is Right.CALL else -1.0
+    if t_years <= 0.0:
+        intrinsic: FloatArray = np.maximum(sign * (future - k), 0.0)
+        return intrinsic
+    sig_sqrt_t = iv * math.sqrt(t_years)
+    d1 = (np.log(future / k) + 0.5 * iv * iv * t_years) / sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    disc_r = math.exp(-rate * t_years)
+    prices: FloatArray = (
+        disc_r * sign * (future * _norm_cdf_array(sign * d1) - k * _norm_cdf_array(sign * d2))
+    )
+    return np.maximum(prices, 0.0)
