@@ -162,24 +162,27 @@ def summarize(
 
 
 def summary_table(periods: Sequence[PeriodStats]) -> Table:
-    """Render ``summarize`` output as a rich table (one row per period)."""
-    table = Table(title="ALVH replay summary", show_lines=False)
-    table.add_column("period")
-    table.add_column("dates")
-    table.add_column("days", justify="right")
+    """Render ``summarize`` output as a rich table (one row per period).
+
+    Per layer: days active (percent of the period's days) and activations in brackets.
+    """
+    table = Table(title="ALVH replay summary")
+    table.add_column("period", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("days", justify="right", no_wrap=True)
     for layer in LAYERS:
-        table.add_column(f"{layer.value} act.", justify="right")
-        table.add_column(f"{layer.value} days (%)", justify="right")
-    table.add_column("proposals", justify="right")
-    table.add_column("premium paid $", justify="right")
-    table.add_column("cap hits", justify="right")
-    table.add_column("cap held", justify="center")
+        table.add_column(f"{layer.value} days % (act.)", justify="right", no_wrap=True)
+    table.add_column("orders", justify="right", no_wrap=True)
+    table.add_column("premium paid $", justify="right", no_wrap=True)
+    table.add_column("cap hits", justify="right", no_wrap=True)
+    table.add_column("cap held", justify="center", no_wrap=True)
     for p in periods:
-        dates = f"{p.start} → {p.end}" if p.start else ""
-        cells = [p.name, dates, str(p.days)]
-        for layer in LAYERS:
-            cells.append(str(p.activations[layer]))
-            cells.append(f"{p.days_active[layer]} ({100 * p.active_frac(layer):.0f}%)")
+        cells = [p.name, str(p.start or ""), str(p.end or ""), str(p.days)]
+        cells += [
+            f"{p.days_active[layer]} {100 * p.active_frac(layer):3.0f}% ({p.activations[layer]})"
+            for layer in LAYERS
+        ]
         cells += [
             str(p.proposals),
             f"{p.premium_paid_usd:,.0f}",

@@ -1,0 +1,340 @@
+"""Composition root (cosmicpython's bootstrap): build adapters, wire ports, run the supervisor.
+
+The only module of ``daemon`` that imports ``adapters`` (import-linter enforces it). Every
+adapter is built inside the running event loop. ``run_daemon`` is what ``alvhd run`` and
+``alvhd demo`` execute; ``replay_fast`` is the in-process batch replay of ``alvhd replay``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from importlib.metadata import version
+from pathlib import Path
+
+import structlog
+
+from adapters.clock import SystemClock
+from adapters.mqtt.embedded import Broker, find_or_start_broker
+from adapters.mqtt.publisher import MqttPublisher
+from adapters.mqtt.topics import Topics
+from adapters.replay import ReplaySource
+from adapters.sqlite.journal import SqliteJournal
+from adapters.systemd import notify
+from daemon.core.engine import Engine
+from daemon.core.model import Bar, Decision, LayerChange, Quote, SessionClose, Symbol
+from daemon.core.params import EngineParams
+from daemon.pipeline import LogSink, Pipeline
+from daemon.ports import MarketDataSource
+from daemon.sessions import xnys_sessions
+from daemon.settings import Settings
+from daemon.supervisor import Cleanup, TaskSpec, run
+
+log = structlog.get_logger(__name__)
+
+SESSIONS_FIRST = date(1990, 1, 2)
+"""First day of the trading calendar handed to the engine (the first VIX date)."""
+SESSIONS_LAST = date(2035, 12, 31)
+"""Last day of the trading calendar handed to the engine."""
+
+
+class SourceKind(StrEnum):
+    """Where market data comes from (``alvhd run --source``)."""
+
+    SIM = "sim"
+    REPLAY = "replay"
+    IBKR = "ibkr"
+
+
+def app_version() -> str:
+    """The installed alvhd version (``"0+unknown"`` when not installed)."""
+    try:
+        return version("alvhd")
+    except ValueError:  # pragma: no cover - metadata always exists once installed
+        return "0+unknown"
+
+
+def trading_sessions() -> tuple[date, ...]:
+    """XNYS sessions from 1990 through 2035, from exchange_calendars."""
+    return xnys_sessions(SESSIONS_FIRST, SESSIONS_LAST)
+
+
+def build_source(settings: Settings, kind: SourceKind, *, pace_s: float = 0.0) -> MarketDataSource:
+    """Build the market-data source for ``kind``.
+
+    Raises:
+        DataError: replay input unusable (missing required file, empty window).
+        ConfigError: a source that cannot run with this configuration.
+    """
+    if kind is SourceKind.REPLAY:
+        return ReplaySource(
+            settings.replay_data_dir,
+            start=settings.replay.start,
+            end=settings.replay.end,
+            pace_s=pace_s,
+            warmup_days=settings.replay.warmup_days,
+        )
+    if kind is SourceKind.SIM:
+        from adapters.sim import SimSource  # noqa: PLC0415 - keeps numpy RNG off replay start-up
+
+        return SimSource(
+            seed=settings.sim.seed,
+            start=settings.sim.start,
+            sessions=settings.sim.sessions,
+            ticks_per_session=settings.sim.ticks_per_session,
+            session_seconds=settings.sim.session_seconds,
+        )
+    from daemon.errors import ConfigError  # noqa: PLC0415
+
+    raise ConfigError(
+        "source ibkr is not wired into this build yet (see docs/ibkr.md)", key="source"
+    )
+
+
+async def warm_up(engine: Engine, source: MarketDataSource, days: int) -> dict[Symbol, int]:
+    """Seed the engine's indicators with ``days`` daily bars per symbol (SPEC §2 warm-up).
+
+    Returns:
+        Bars loaded per symbol (a symbol the source lacks has 0).
+    """
+    bars: dict[Symbol, Sequence[Bar]] = {}
+    for symbol in Symbol:
+        bars[symbol] = await source.history(symbol, days)
+    engine.warm_up(bars)
+    return {s: len(b) for s, b in bars.items()}
+
+
+@dataclass(slots=True)
+class DaemonOptions:
+    """How ``run_daemon`` runs beyond the settings (CLI flags)."""
+
+    source: SourceKind
+    pace_s: float = 0.0
+    """Replay: wall seconds between sessions."""
+    exit_at_end: bool = False
+    """Stop (exit 0) once a finite source is fully processed and published."""
+    use_embedded_broker: bool = False
+    """Demo: start/find a broker instead of the configured one."""
+    fresh_journal: bool = False
+    """Demo: journal in a temporary directory (each demo starts from scratch)."""
+    on_decision: Callable[[Decision], None] | None = None
+    """Called with every new decision (terminal view)."""
+    stop: asyncio.Event | None = None
+    """Set to request a clean stop (tests)."""
+    notes: list[str] = field(default_factory=list)
+    """Human notes collected during start-up (which broker was used, ...)."""
+
+
+@contextlib.asynccontextmanager
+async def _broker_for(
+    settings: Settings, opts: DaemonOptions, workdir: Path
+) -> AsyncIterator[tuple[str, int] | None]:
+    """The (host, port) to publish to, or None to publish to the log only."""
+    if not settings.mqtt.enabled:
+        opts.notes.append("MQTT disabled by config: alerts go to the log only")
+        yield None
+        return
+    if not opts.use_embedded_broker:
+        yield (settings.mqtt.host, settings.mqtt.port)
+        return
+    broker: Broker | None = await asyncio.to_thread(find_or_start_broker, workdir)
+    if broker is None:
+        opts.notes.append("no MQTT broker found (install mosquitto): terminal only")
+        yield None
+        return
+    opts.notes.append(f"MQTT: {broker.kind} broker on {broker.host}:{broker.port}")
+    try:
+        yield (broker.host, broker.port)
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
+    """Run the daemon until a signal (or the end of a finite source with ``exit_at_end``).
+
+    Order: params (ConfigError → 78) → source → journal → engine (snapshot or warm-up) →
+    publisher → pipeline, all supervised by one TaskGroup; shutdown drains the outbox,
+    publishes the retained ``offline`` status and closes the journal.
+
+    Returns:
+        The process exit code (0 clean, 1 crash, 78 config).
+
+    Raises:
+        ConfigError: invalid configuration (before anything starts).
+        DataError: unusable replay input.
+    """
+    params: EngineParams = settings.to_params()
+    source = build_source(settings, opts.source, pace_s=opts.pace_s)
+    clock = SystemClock()
+    with tempfile.TemporaryDirectory(prefix="alvhd-") as tmp:
+        workdir = Path(tmp)
+        journal_path = workdir / "journal.sqlite" if opts.fresh_journal else settings.journal_path
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
+        journal = await SqliteJournal.open(journal_path)
+        try:
+            engine = Engine(params, sessions=trading_sessions())
+            snapshot = await journal.load_snapshot()
+            if snapshot is not None:
+                engine.restore(snapshot)
+                log.info("engine_restored", journal=str(journal_path))
+            else:
+                loaded = await warm_up(engine, source, settings.replay.warmup_days)
+                log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
+            async with _broker_for(settings, opts, workdir) as endpoint:
+                return await _supervise(
+                    settings=settings,
+                    opts=opts,
+                    engine=engine,
+                    source=source,
+                    journal=journal,
+                    clock=clock,
+                    endpoint=endpoint,
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                await journal.aclose()
+
+
+async def _supervise(
+    *,
+    settings: Settings,
+    opts: DaemonOptions,
+    engine: Engine,
+    source: MarketDataSource,
+    journal: SqliteJournal,
+    clock: SystemClock,
+    endpoint: tuple[str, int] | None,
+) -> int:
+    publisher: MqttPublisher | None = None
+    sink: MqttPublisher | LogSink
+    if endpoint is None:
+        sink = LogSink()
+    else:
+        publisher = MqttPublisher(
+            hostname=endpoint[0],
+            port=endpoint[1],
+            topics=Topics(prefix=settings.mqtt.topic_prefix, instance=settings.mqtt.instance),
+            clock=clock,
+            mode="paper" if settings.mode.paper else "live",
+            source=opts.source.value,
+            version=app_version(),
+            identifier=settings.mqtt.effective_client_id,
+            username=settings.mqtt.username or None,
+            password=(
+                settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+            ),
+            keepalive_s=settings.mqtt.keepalive_s,
+        )
+        sink = publisher
+    pipeline = Pipeline(
+        engine,
+        source,
+        journal,
+        sink,
+        sink,
+        clock,
+        debounce_s=settings.service.eval_debounce_ms / 1000,
+        interval_s=settings.service.eval_interval_s,
+        is_live=opts.source is SourceKind.IBKR,
+        outbox_size=settings.service.outbox_size,
+        on_decision=opts.on_decision,
+        on_layers=sink.publish_layers,
+        on_watchdog=lambda: notify("WATCHDOG=1"),
+        on_finished=publisher.mark_source_done if publisher is not None else None,
+        heartbeat_s=settings.service.heartbeat_s,
+    )
+    tasks = pipeline.task_specs(is_essential=opts.exit_at_end)
+    cleanups = [Cleanup(name="journal.close", close=journal.aclose)]
+    if publisher is not None:
+        tasks.append(TaskSpec(name="mqtt.publisher", run=publisher.run))
+        cleanups.append(Cleanup(name="mqtt.offline", close=publisher.aclose))
+    cleanups.append(Cleanup(name="pipeline.drain", close=pipeline.drain))
+    for note in opts.notes:
+        log.info("startup_note", note=note)
+    code = await run(
+        tasks,
+        cleanups=cleanups,
+        notify=notify,
+        stop=opts.stop,
+        status=f"source={opts.source.value} mode={'paper' if settings.mode.paper else 'live'}",
+    )
+    log.info("pipeline_stats", **_stats_dict(pipeline))
+    return code
+
+
+def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
+    stats = pipeline.stats
+    return {name: getattr(stats, name) for name in stats.__dataclass_fields__}
+
+
+# --------------------------------------------------------------------------- batch replay
+
+
+@dataclass(slots=True)
+class ReplayRun:
+    """Result of ``replay_fast``: the engine (with its day summaries) and every decision."""
+
+    engine: Engine
+    decisions: list[Decision]
+    sessions: int
+    quotes: int
+    rejected_quotes: int
+    rejected_rows: int
+
+
+async def replay_fast(
+    settings: Settings,
+    data_dir: Path,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    on_session: Callable[[date, int, int], None] | None = None,
+) -> ReplayRun:
+    """Run the whole replay in-process, as fast as possible (no journal, no MQTT).
+
+    Args:
+        settings: configuration (engine parameters, warm-up days).
+        data_dir: directory of the daily CSVs.
+        start: first session (None: after the warm-up sessions).
+        end: last session (None: end of data).
+        on_session: progress callback ``(session_date, done, total)`` after each close.
+
+    Raises:
+        ConfigError: invalid configuration.
+        DataError: unusable input files.
+    """
+    params = settings.to_params()
+    source = ReplaySource(data_dir, start=start, end=end, warmup_days=settings.replay.warmup_days)
+    engine = Engine(params, sessions=trading_sessions())
+    await warm_up(engine, source, settings.replay.warmup_days)
+    decisions: list[Decision] = []
+    total = len(source.sessions)
+    done = quotes = rejected = 0
+    async for event in source.events():
+        if isinstance(event, Quote):
+            quotes += 1
+            if engine.on_quote(event) is not None:
+                rejected += 1
+        elif isinstance(event, SessionClose):
+            decisions.extend(engine.on_session_close(event.session_date, event.ts))
+            done += 1
+            if on_session is not None:
+                on_session(event.session_date, done, total)
+    return ReplayRun(
+        engine=engine,
+        decisions=decisions,
+        sessions=done,
+        quotes=quotes,
+        rejected_quotes=rejected,
+        rejected_rows=source.rejected_count(),
+    )
+
+
+def layer_changes(decisions: Sequence[Decision]) -> list[LayerChange]:
+    """The ``LayerChange`` decisions of a run, in order."""
+    return [d for d in decisions if isinstance(d, LayerChange)]
