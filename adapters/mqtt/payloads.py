@@ -1,0 +1,397 @@
+"""Wire models (pydantic v2) of everything alvhd publishes, and of its journal rows.
+
+One JSON form is used everywhere: the MQTT payloads *and* the SQLite journal store a
+decision as ``decision_to_json(d)``; ``decision_from_json`` rebuilds the core value.
+Every model carries ``v`` (schema version, currently 1); a consumer must reject a ``v``
+it does not know. Datetimes are ISO 8601 UTC (``"2020-03-18T21:00:00Z"``), dates
+``"2020-03-18"``; prices are per share (index points), ``*_usd`` fields are USD.
+
+Decision payloads carry a ``type`` discriminator: ``"order"``, ``"alert"``,
+``"layer_change"``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, assert_never
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from daemon.core.model import (
+    Action,
+    Alert,
+    AlertKind,
+    Decision,
+    Layer,
+    LayerChange,
+    OptionLeg,
+    OrderIntent,
+    ProposedOrder,
+    Right,
+    ScenarioResult,
+    Severity,
+    SignalReading,
+)
+from daemon.errors import DataError
+
+SCHEMA_VERSION = 1
+"""Current ``v`` of every payload."""
+
+
+class _Wire(BaseModel):
+    """Base of every wire model: frozen, strict about unknown keys, no NaN/inf."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class ReadingPayload(_Wire):
+    """One SPEC §3 signal reading (``SignalReading``)."""
+
+    id: str
+    value: float | None
+    threshold: float
+    holds: bool
+    detail: str = ""
+
+    @classmethod
+    def of(cls, r: SignalReading) -> ReadingPayload:
+        """Wire form of a core reading."""
+        return cls(id=r.id, value=r.value, threshold=r.threshold, holds=r.holds, detail=r.detail)
+
+    def to_core(self) -> SignalReading:
+        """The core reading."""
+        return SignalReading(
+            id=self.id,
+            value=self.value,
+            threshold=self.threshold,
+            holds=self.holds,
+            detail=self.detail,
+        )
+
+
+class LegPayload(_Wire):
+    """One option leg; ``position_qty`` signed per unit (+ long, − short)."""
+
+    right: Right
+    strike: float
+    expiry: date
+    position_qty: int
+    multiplier: int
+    trading_class: str
+
+    @classmethod
+    def of(cls, leg: OptionLeg) -> LegPayload:
+        """Wire form of a core leg."""
+        return cls(
+            right=leg.right,
+            strike=leg.strike,
+            expiry=leg.expiry,
+            position_qty=leg.position_qty,
+            multiplier=leg.multiplier,
+            trading_class=leg.trading_class,
+        )
+
+    def to_core(self) -> OptionLeg:
+        """The core leg."""
+        return OptionLeg(
+            right=self.right,
+            strike=self.strike,
+            expiry=self.expiry,
+            position_qty=self.position_qty,
+            multiplier=self.multiplier,
+            trading_class=self.trading_class,
+        )
+
+
+class ScenarioPayload(_Wire):
+    """SPEC §5 scenario figures behind a proposal (``ScenarioResult``; see its units)."""
+
+    vix_shock_pts: float
+    spx_move_pct: float
+    iwm_move_pct: float
+    vx_future_move_pts: float
+    scenario_loss_usd: float
+    gain_per_contract_usd: float
+    cover_frac: float
+    hedge_vix_delta_usd_per_pt: float
+    condor_vega_usd_per_pt: float
+
+    @classmethod
+    def of(cls, s: ScenarioResult) -> ScenarioPayload:
+        """Wire form of a core scenario result."""
+        return cls(
+            vix_shock_pts=s.vix_shock_pts,
+            spx_move_pct=s.spx_move_pct,
+            iwm_move_pct=s.iwm_move_pct,
+            vx_future_move_pts=s.vx_future_move_pts,
+            scenario_loss_usd=s.scenario_loss_usd,
+            gain_per_contract_usd=s.gain_per_contract_usd,
+            cover_frac=s.cover_frac,
+            hedge_vix_delta_usd_per_pt=s.hedge_vix_delta_usd_per_pt,
+            condor_vega_usd_per_pt=s.condor_vega_usd_per_pt,
+        )
+
+    def to_core(self) -> ScenarioResult:
+        """The core scenario result."""
+        return ScenarioResult(
+            vix_shock_pts=self.vix_shock_pts,
+            spx_move_pct=self.spx_move_pct,
+            iwm_move_pct=self.iwm_move_pct,
+            vx_future_move_pts=self.vx_future_move_pts,
+            scenario_loss_usd=self.scenario_loss_usd,
+            gain_per_contract_usd=self.gain_per_contract_usd,
+            cover_frac=self.cover_frac,
+            hedge_vix_delta_usd_per_pt=self.hedge_vix_delta_usd_per_pt,
+            condor_vega_usd_per_pt=self.condor_vega_usd_per_pt,
+        )
+
+
+class OrderPayload(_Wire):
+    """A proposed limit order (``orders/proposed``): every ``ProposedOrder`` field.
+
+    ``limit_price`` is per unit per share (index points); ``cost_usd`` includes the
+    multiplier and the contracts. Consumers dedup on ``decision_id`` / ``order_ref``.
+    """
+
+    v: int = SCHEMA_VERSION
+    type: Literal["order"] = "order"
+    decision_id: str
+    ts: AwareDatetime
+    session_date: date
+    layer: Layer
+    intent: OrderIntent
+    legs: tuple[LegPayload, ...]
+    action: Action
+    contracts: int
+    limit_price: float
+    order_ref: str
+    tif: str
+    cost_usd: float
+    is_capped: bool
+    reasons: tuple[ReadingPayload, ...]
+    scenario: ScenarioPayload | None
+    break_evens: tuple[float, ...]
+    note: str
+
+    @classmethod
+    def of(cls, o: ProposedOrder) -> OrderPayload:
+        """Wire form of a core proposed order."""
+        return cls(
+            decision_id=o.decision_id,
+            ts=o.ts,
+            session_date=o.session_date,
+            layer=o.layer,
+            intent=o.intent,
+            legs=tuple(LegPayload.of(leg) for leg in o.legs),
+            action=o.action,
+            contracts=o.contracts,
+            limit_price=o.limit_price,
+            order_ref=o.order_ref,
+            tif=o.tif,
+            cost_usd=o.cost_usd,
+            is_capped=o.is_capped,
+            reasons=tuple(ReadingPayload.of(r) for r in o.reasons),
+            scenario=None if o.scenario is None else ScenarioPayload.of(o.scenario),
+            break_evens=o.break_evens,
+            note=o.note,
+        )
+
+    def to_core(self) -> ProposedOrder:
+        """The core proposed order."""
+        return ProposedOrder(
+            decision_id=self.decision_id,
+            ts=self.ts,
+            session_date=self.session_date,
+            layer=self.layer,
+            intent=self.intent,
+            legs=tuple(leg.to_core() for leg in self.legs),
+            action=self.action,
+            contracts=self.contracts,
+            limit_price=self.limit_price,
+            order_ref=self.order_ref,
+            tif=self.tif,
+            cost_usd=self.cost_usd,
+            is_capped=self.is_capped,
+            reasons=tuple(r.to_core() for r in self.reasons),
+            scenario=None if self.scenario is None else self.scenario.to_core(),
+            break_evens=self.break_evens,
+            note=self.note,
+        )
+
+
+class AlertPayload(_Wire):
+    """An operator alert (``alerts/{kind}``); ``key`` identifies the condition."""
+
+    v: int = SCHEMA_VERSION
+    type: Literal["alert"] = "alert"
+    decision_id: str
+    ts: AwareDatetime
+    kind: AlertKind
+    severity: Severity
+    key: str
+    message: str
+    layer: Layer | None = None
+    reasons: tuple[ReadingPayload, ...] = ()
+    exit_rule: str = ""
+
+    @classmethod
+    def of(cls, a: Alert) -> AlertPayload:
+        """Wire form of a core alert."""
+        return cls(
+            decision_id=a.decision_id,
+            ts=a.ts,
+            kind=a.kind,
+            severity=a.severity,
+            key=a.key,
+            message=a.message,
+            layer=a.layer,
+            reasons=tuple(ReadingPayload.of(r) for r in a.reasons),
+            exit_rule=a.exit_rule,
+        )
+
+    def to_core(self) -> Alert:
+        """The core alert."""
+        return Alert(
+            decision_id=self.decision_id,
+            ts=self.ts,
+            kind=self.kind,
+            severity=self.severity,
+            key=self.key,
+            message=self.message,
+            layer=self.layer,
+            reasons=tuple(r.to_core() for r in self.reasons),
+            exit_rule=self.exit_rule,
+        )
+
+
+class LayerChangePayload(_Wire):
+    """A layer switched on (``is_active``) or off, with the readings behind it."""
+
+    v: int = SCHEMA_VERSION
+    type: Literal["layer_change"] = "layer_change"
+    decision_id: str
+    ts: AwareDatetime
+    session_date: date
+    layer: Layer
+    is_active: bool
+    reasons: tuple[ReadingPayload, ...]
+    exit_rule: str
+
+    @classmethod
+    def of(cls, c: LayerChange) -> LayerChangePayload:
+        """Wire form of a core layer change."""
+        return cls(
+            decision_id=c.decision_id,
+            ts=c.ts,
+            session_date=c.session_date,
+            layer=c.layer,
+            is_active=c.is_active,
+            reasons=tuple(ReadingPayload.of(r) for r in c.reasons),
+            exit_rule=c.exit_rule,
+        )
+
+    def to_core(self) -> LayerChange:
+        """The core layer change."""
+        return LayerChange(
+            decision_id=self.decision_id,
+            ts=self.ts,
+            session_date=self.session_date,
+            layer=self.layer,
+            is_active=self.is_active,
+            reasons=tuple(r.to_core() for r in self.reasons),
+            exit_rule=self.exit_rule,
+        )
+
+
+class LayerPayload(_Wire):
+    """Retained ladder state on ``layers``: the active layers and the last change.
+
+    ``decision_id`` repeats ``last_change.decision_id`` at the top level so consumers
+    can dedup/trace every message by one key (None for an initial state).
+    """
+
+    v: int = SCHEMA_VERSION
+    ts: AwareDatetime
+    active_layers: tuple[Layer, ...]
+    last_change: LayerChangePayload | None = None
+    decision_id: str | None = None
+
+
+class StatusPayload(_Wire):
+    """Retained daemon status on ``status`` (``offline`` is also the Last Will).
+
+    Attributes:
+        state: ``online`` after connecting, ``offline`` on clean shutdown or lost socket.
+        ts: when the status was produced (for the Last Will: when the client connected).
+        mode: ``paper`` (default) or ``live`` order handling.
+        source: market data source (``ibkr``, ``replay``, ``sim``).
+        version: alvhd version.
+        source_done: a finite source (replay/sim) was fully processed and every
+            decision published; the daemon stays up until stopped.
+    """
+
+    v: int = SCHEMA_VERSION
+    state: Literal["online", "offline"]
+    ts: AwareDatetime
+    mode: Literal["paper", "live"]
+    source: str
+    version: str
+    source_done: bool = False
+
+
+class SignalsPayload(_Wire):
+    """Retained latest signal readings on ``signals`` (informational)."""
+
+    v: int = SCHEMA_VERSION
+    ts: AwareDatetime
+    session_date: date
+    is_provisional: bool
+    readings: tuple[ReadingPayload, ...]
+
+
+DecisionPayload = Annotated[
+    OrderPayload | AlertPayload | LayerChangePayload, Field(discriminator="type")
+]
+"""Any decision payload, discriminated on ``type``."""
+
+_DECISION_ADAPTER: TypeAdapter[OrderPayload | AlertPayload | LayerChangePayload] = TypeAdapter(
+    DecisionPayload
+)
+
+
+def to_payload(decision: Decision) -> OrderPayload | AlertPayload | LayerChangePayload:
+    """The wire model of a core decision."""
+    match decision:
+        case ProposedOrder():
+            return OrderPayload.of(decision)
+        case Alert():
+            return AlertPayload.of(decision)
+        case LayerChange():
+            return LayerChangePayload.of(decision)
+        case _:
+            assert_never(decision)
+
+
+def decision_kind(decision: Decision) -> str:
+    """The ``type`` discriminator of a decision (``order``, ``alert``, ``layer_change``)."""
+    return to_payload(decision).type
+
+
+def decision_to_json(decision: Decision) -> str:
+    """The canonical JSON form of a decision (MQTT payload and journal row)."""
+    return to_payload(decision).model_dump_json()
+
+
+def decision_from_json(data: str | bytes) -> Decision:
+    """Rebuild a core decision from ``decision_to_json`` output.
+
+    Raises:
+        DataError: not valid JSON of a known decision type, or an unknown ``v``.
+    """
+    try:
+        payload = _DECISION_ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        raise DataError(f"unreadable decision payload: {exc.error_count()} error(s)") from exc
+    if payload.v != SCHEMA_VERSION:
+        raise DataError(f"decision payload v={payload.v}; this build reads v={SCHEMA_VERSION}")
+    return payload.to_core()

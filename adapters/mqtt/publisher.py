@@ -1,0 +1,431 @@
+"""MQTT publisher: the ``AlertSink`` and ``OrderSink`` of alvhd, plus retained state.
+
+Connection model (aiomqtt 2.5):
+
+- ``run()`` is a long-running task (started by the supervisor) that owns the reconnect
+  loop: connect with a Last Will (retained ``offline`` on the status topic), publish the
+  retained ``online`` status, wait until the connection drops, back off, reconnect.
+- The live connection is kept on the publisher object, not in ``run()``'s frame: when
+  the supervisor cancels ``run()`` at shutdown the session stays open so the pipeline
+  can drain its outbox and ``aclose()`` can publish the retained ``offline`` and
+  disconnect cleanly. (A plain ``async with Client`` inside ``run()`` would disconnect at
+  cancellation, before the drain.) A connection lost *after* ``run()`` stopped is not
+  re-established; undelivered decisions stay unpublished in the journal and are
+  re-sent by the next start.
+- ``send``/``submit``/``publish_*`` wait up to ``connect_wait_s`` for a connection, then
+  publish at QoS 1. ``aiomqtt.MqttError`` (and a missing connection) are translated to
+  ``daemon.errors.PublishFailed`` here, so the pipeline's retry policy applies.
+- Sends are idempotent per ``decision_id`` within the process (a retry after a lost
+  PUBACK may still deliver twice: MQTT QoS 1 is at-least-once; consumers dedup on
+  ``decision_id``).
+
+Credentials are passed in as plain strings by the composition root and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from datetime import date, datetime
+from typing import Literal
+
+import aiomqtt
+import structlog
+
+from adapters.mqtt.payloads import (
+    AlertPayload,
+    LayerChangePayload,
+    LayerPayload,
+    OrderPayload,
+    ReadingPayload,
+    SignalsPayload,
+    StatusPayload,
+)
+from adapters.mqtt.topics import QOS_EVENT, QOS_SIGNALS, QOS_STATE, Topics
+from daemon.core.model import Alert, Layer, LayerChange, ProposedOrder, SignalReading
+from daemon.errors import PublishFailed
+from daemon.ports import Clock
+
+log = structlog.get_logger(__name__)
+
+_SENT_MEMORY = 10_000
+"""How many delivered decision ids are remembered for idempotence."""
+
+
+class MqttPublisher:
+    """Publishes alerts, proposed orders and retained state to an MQTT broker.
+
+    Implements the ``AlertSink`` and ``OrderSink`` ports.
+
+    Args:
+        hostname: broker host.
+        port: broker TCP port.
+        topics: topic builder of this instance.
+        clock: time source for status/state timestamps.
+        mode: ``paper`` or ``live`` (shown in the status payload).
+        source: market data source name (``ibkr``, ``replay``, ``sim``), for the status.
+        version: alvhd version, for the status.
+        identifier: MQTT client id; must be unique per broker (default
+            ``alvhd-<instance>``): a second client with the same id evicts the first.
+        username: broker user, if the broker requires one.
+        password: broker password (never logged).
+        tls_context: TLS settings, if the broker uses TLS.
+        keepalive_s: MQTT keepalive; the broker fires the Last Will after ~1.5× this
+            without traffic from a dead client.
+        reconnect_min_s: first reconnect delay; doubles up to ``reconnect_max_s``.
+        reconnect_max_s: longest reconnect delay.
+        connect_wait_s: how long a send waits for a (re)connection before failing.
+        op_timeout_s: timeout of CONNACK and of each QoS 1 PUBACK.
+    """
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        port: int,
+        topics: Topics,
+        clock: Clock,
+        mode: Literal["paper", "live"],
+        source: str,
+        version: str,
+        identifier: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        keepalive_s: int = 30,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 30.0,
+        connect_wait_s: float = 5.0,
+        op_timeout_s: float = 10.0,
+    ) -> None:
+        self._hostname = hostname
+        self._port = port
+        self._topics = topics
+        self._clock = clock
+        self._mode: Literal["paper", "live"] = mode
+        self._source = source
+        self._version = version
+        self._identifier = identifier or f"alvhd-{topics.instance.replace('/', '-')}"
+        self._username = username
+        self._password = password
+        self._tls_context = tls_context
+        self._keepalive_s = keepalive_s
+        self._reconnect_min_s = reconnect_min_s
+        self._reconnect_max_s = reconnect_max_s
+        self._connect_wait_s = connect_wait_s
+        self._op_timeout_s = op_timeout_s
+
+        self._client: aiomqtt.Client | None = None
+        self._stack: AsyncExitStack | None = None
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._retained_layers: str | None = None
+        self._connections = 0
+        self._source_done = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def topics(self) -> Topics:
+        """The topic builder."""
+        return self._topics
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a broker session is up right now."""
+        return self._client is not None
+
+    @property
+    def connections(self) -> int:
+        """Successful connections so far (1 + reconnects)."""
+        return self._connections
+
+    # ------------------------------------------------------------------ connection
+
+    def _status_json(self, *, online: bool) -> str:
+        return StatusPayload(
+            state="online" if online else "offline",
+            ts=self._clock.now(),
+            mode=self._mode,
+            source=self._source,
+            version=self._version,
+            source_done=self._source_done,
+        ).model_dump_json()
+
+    async def _connect(self) -> aiomqtt.Client:
+        """Open a session with the Last Will set and publish the retained ``online``.
+
+        Raises:
+            aiomqtt.MqttError: connection refused, CONNACK negative or timed out.
+        """
+        will = aiomqtt.Will(
+            topic=self._topics.status,
+            payload=self._status_json(online=False),
+            qos=QOS_STATE,
+            retain=True,
+        )
+        client = aiomqtt.Client(
+            self._hostname,
+            self._port,
+            identifier=self._identifier,
+            username=self._username,
+            password=self._password,
+            will=will,
+            keepalive=self._keepalive_s,
+            timeout=self._op_timeout_s,
+            tls_context=self._tls_context,
+        )
+        stack = AsyncExitStack()
+        await stack.enter_async_context(client)
+        try:
+            await client.publish(
+                self._topics.status, self._status_json(online=True), qos=QOS_STATE, retain=True
+            )
+            if self._retained_layers is not None:
+                # A broker restarted without persistence has lost the retained state.
+                await client.publish(
+                    self._topics.layers, self._retained_layers, qos=QOS_STATE, retain=True
+                )
+        except aiomqtt.MqttError:
+            await self._close_stack(stack)
+            raise
+        self._client = client
+        self._stack = stack
+        self._connections += 1
+        self._connected.set()
+        log.info(
+            "mqtt_connected",
+            host=self._hostname,
+            port=self._port,
+            client_id=self._identifier,
+            connections=self._connections,
+        )
+        return client
+
+    @staticmethod
+    async def _close_stack(stack: AsyncExitStack) -> None:
+        """Leave the client context (graceful DISCONNECT if still connected)."""
+        try:
+            await stack.aclose()
+        except aiomqtt.MqttError as exc:
+            log.warning("mqtt_disconnect_failed", error=str(exc))
+
+    async def _drop(self, client: aiomqtt.Client) -> None:
+        """Forget ``client`` (if current) and close its context."""
+        if self._client is not client:
+            return
+        stack = self._stack
+        self._client = None
+        self._stack = None
+        self._connected.clear()
+        if stack is not None:
+            await self._close_stack(stack)
+
+    async def run(self) -> None:
+        """Keep a broker session up until ``aclose()``; reconnect with backoff.
+
+        Never raises for broker trouble (logged, retried). Cancelling it leaves the
+        current session open for the shutdown drain; ``aclose()`` ends it.
+        """
+        delay_s = self._reconnect_min_s
+        while not self._closing:
+            try:
+                client = await self._connect()
+            except aiomqtt.MqttError as exc:
+                log.warning(
+                    "mqtt_connect_failed",
+                    host=self._hostname,
+                    port=self._port,
+                    error=str(exc),
+                    retry_in_s=delay_s,
+                )
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, self._reconnect_max_s)
+                continue
+            delay_s = self._reconnect_min_s
+            try:
+                # No subscriptions: the iterator only ends by raising on disconnect.
+                async for _ in client.messages:
+                    pass
+            except aiomqtt.MqttError as exc:
+                if not self._closing:
+                    log.warning("mqtt_disconnected", error=str(exc), retry_in_s=delay_s)
+            await self._drop(client)
+            if not self._closing:
+                await asyncio.sleep(delay_s)
+
+    async def _session(self) -> aiomqtt.Client:
+        """The current session, waiting up to ``connect_wait_s`` for one.
+
+        Raises:
+            PublishFailed: closed, or no session within ``connect_wait_s``.
+        """
+        if self._client is not None:
+            return self._client
+        if self._closing:
+            raise PublishFailed("mqtt publisher is closed")
+        try:
+            async with asyncio.timeout(self._connect_wait_s):
+                await self._connected.wait()
+        except TimeoutError:
+            raise PublishFailed(
+                f"mqtt broker {self._hostname}:{self._port} not connected"
+                f" after {self._connect_wait_s:g} s"
+            ) from None
+        return self._current()
+
+    def _current(self) -> aiomqtt.Client:
+        """The current session (after a wait: it may have dropped meanwhile).
+
+        Raises:
+            PublishFailed: no session.
+        """
+        if self._client is None:
+            raise PublishFailed("mqtt session dropped or publisher closed")
+        return self._client
+
+    async def _publish(self, topic: str, payload: str, *, qos: int, retain: bool) -> None:
+        """Publish once on the current session.
+
+        Raises:
+            PublishFailed: no session, or aiomqtt reported an error (incl. PUBACK timeout).
+        """
+        client = await self._session()
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError as exc:
+            raise PublishFailed(f"mqtt publish to {topic} failed: {exc}") from exc
+
+    def _remember(self, decision_id: str) -> None:
+        self._sent[decision_id] = None
+        if len(self._sent) > _SENT_MEMORY:
+            self._sent.popitem(last=False)
+
+    # ------------------------------------------------------------------ ports
+
+    async def send(self, alert: Alert) -> None:
+        """Publish ``alert`` on ``alerts/<kind>`` at QoS 1 (once per ``decision_id``).
+
+        Raises:
+            PublishFailed: transient; retry later.
+        """
+        if alert.decision_id in self._sent:
+            return
+        payload = AlertPayload.of(alert).model_dump_json()
+        await self._publish(self._topics.alert(alert.kind), payload, qos=QOS_EVENT, retain=False)
+        self._remember(alert.decision_id)
+
+    async def submit(self, order: ProposedOrder) -> None:
+        """Publish ``order`` on ``orders/proposed`` at QoS 1 (once per ``decision_id``).
+
+        Raises:
+            PublishFailed: transient; retry later.
+        """
+        if order.decision_id in self._sent:
+            return
+        payload = OrderPayload.of(order).model_dump_json()
+        await self._publish(self._topics.orders_proposed, payload, qos=QOS_EVENT, retain=False)
+        self._remember(order.decision_id)
+
+    # ------------------------------------------------------------------ retained state
+
+    async def publish_layers(
+        self, active_layers: Sequence[Layer], last_change: LayerChange | None
+    ) -> None:
+        """Publish the retained ladder state (active layers, last change).
+
+        Args:
+            active_layers: layers active after ``last_change``.
+            last_change: the change that produced this state (None: initial state).
+
+        Raises:
+            PublishFailed: transient; retry later.
+        """
+        payload = LayerPayload(
+            ts=self._clock.now() if last_change is None else last_change.ts,
+            active_layers=tuple(sorted(active_layers)),
+            last_change=None if last_change is None else LayerChangePayload.of(last_change),
+            decision_id=None if last_change is None else last_change.decision_id,
+        ).model_dump_json()
+        self._retained_layers = payload
+        await self._publish(self._topics.layers, payload, qos=QOS_STATE, retain=True)
+
+    async def publish_signals(
+        self,
+        readings: Sequence[SignalReading],
+        *,
+        session_date: date,
+        is_provisional: bool,
+        ts: datetime,
+    ) -> None:
+        """Publish the retained latest signal readings (informational, QoS 0).
+
+        Raises:
+            PublishFailed: transient.
+        """
+        payload = SignalsPayload(
+            ts=ts,
+            session_date=session_date,
+            is_provisional=is_provisional,
+            readings=tuple(ReadingPayload.of(r) for r in readings),
+        ).model_dump_json()
+        await self._publish(self._topics.signals, payload, qos=QOS_SIGNALS, retain=True)
+
+    async def publish_status(self, *, online: bool, source_done: bool | None = None) -> None:
+        """Publish the retained status (``online`` / ``offline``).
+
+        Args:
+            online: the state to announce.
+            source_done: if given, sets the ``source_done`` flag of this and every later
+                status (also the Last Will of later reconnections).
+
+        Raises:
+            PublishFailed: transient.
+        """
+        if source_done is not None:
+            self._source_done = source_done
+        await self._publish(
+            self._topics.status, self._status_json(online=online), qos=QOS_STATE, retain=True
+        )
+
+    async def mark_source_done(self) -> None:
+        """Announce (retained ``online`` + ``source_done``) that a replay/sim finished.
+
+        Fits ``Pipeline(on_finished=...)``.
+
+        Raises:
+            PublishFailed: transient.
+        """
+        await self.publish_status(online=True, source_done=True)
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Publish the retained ``offline`` status and disconnect cleanly (idempotent).
+
+        Stops ``run()``'s reconnect loop. If the broker is unreachable the previous
+        session's Last Will already says ``offline``. Bounded by ``timeout_s``.
+        """
+        self._closing = True
+        self._connected.set()  # wake senders waiting for a session; they see _closing
+        client = self._client
+        if client is None:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                try:
+                    await client.publish(
+                        self._topics.status,
+                        self._status_json(online=False),
+                        qos=QOS_STATE,
+                        retain=True,
+                    )
+                except aiomqtt.MqttError as exc:
+                    log.warning("mqtt_offline_publish_failed", error=str(exc))
+                await self._drop(client)
+        except TimeoutError:
+            log.warning("mqtt_close_timed_out", timeout_s=timeout_s)
+        else:
+            log.info("mqtt_closed", host=self._hostname, port=self._port)

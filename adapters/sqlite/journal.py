@@ -1,0 +1,319 @@
+"""SQLite write-ahead journal of decisions (the ``Journal`` port).
+
+One ``sqlite3`` connection in WAL mode with ``synchronous=FULL`` (a decision journaled
+and then published must survive a power cut, or a restart would re-publish it). The
+connection is shared by worker threads (``check_same_thread=False``) and guarded by a
+``threading.Lock``; every call runs in ``asyncio.to_thread`` so the event loop never
+blocks on disk I/O.
+
+Schema (``PRAGMA user_version`` = 1)::
+
+    decisions(seq INTEGER PK, decision_id TEXT UNIQUE, kind, ts, session_date,
+              payload JSON, published INTEGER, published_at)
+    snapshot(id = 1, saved_at, data BLOB)      -- the engine snapshot saved last
+
+Decisions are stored in the MQTT wire form (``adapters.mqtt.payloads.decision_to_json``)
+so the journal and the broker see the same JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from adapters.mqtt.payloads import decision_from_json, decision_kind, decision_to_json
+from daemon.core.model import Alert, Decision
+from daemon.errors import DataError, InvariantViolation
+from daemon.ports import JournalRecord
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteJournal", "decision_from_json"]
+
+_T = TypeVar("_T")
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # v1
+    (
+        """
+        CREATE TABLE decisions (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            decision_id  TEXT    NOT NULL UNIQUE,
+            kind         TEXT    NOT NULL,
+            ts           TEXT    NOT NULL,
+            session_date TEXT,
+            payload      TEXT    NOT NULL CHECK (json_valid(payload)),
+            published    INTEGER NOT NULL DEFAULT 0 CHECK (published IN (0, 1)),
+            published_at TEXT
+        )
+        """,
+        "CREATE INDEX decisions_unpublished ON decisions (seq) WHERE published = 0",
+        """
+        CREATE TABLE snapshot (
+            id       INTEGER PRIMARY KEY CHECK (id = 1),
+            saved_at TEXT NOT NULL,
+            data     BLOB NOT NULL
+        )
+        """,
+    ),
+)
+"""Migration ``i`` brings ``user_version`` from ``i`` to ``i + 1``. Append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""``PRAGMA user_version`` of a journal this build has migrated."""
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``, one transaction per step.
+
+    Raises:
+        DataError: the file was written by a newer build (``user_version`` too high).
+    """
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise DataError(f"journal schema v{version} is newer than this build's v{SCHEMA_VERSION}")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target:d}")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL (persistent in the file).
+
+    Raises:
+        DataError: the file system refused WAL (e.g. a network mount).
+    """
+    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    if str(mode).lower() != "wal":
+        raise DataError(f"journal {path}: WAL mode refused (got {mode!r})")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open ``path`` in WAL mode and migrate it (runs in a worker thread).
+
+    Raises:
+        DataError: the file is not a usable SQLite database.
+    """
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DataError(f"cannot open journal {path}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        _enable_wal(conn, path)
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise DataError(f"journal {path} is not usable: {exc}") from exc
+    except DataError:
+        conn.close()
+        raise
+    return conn
+
+
+def _utc_now_iso() -> str:
+    """Wall-clock UTC now as ISO 8601 (bookkeeping column only, never a decision input)."""
+    return datetime.now(UTC).isoformat()
+
+
+class SqliteJournal:
+    """Write-ahead journal of decisions in one SQLite file (implements ``Journal``).
+
+    Create it with ``await SqliteJournal.open(path)`` (or ``async with``); close it with
+    ``aclose()``.
+
+    Args:
+        conn: an open connection already migrated by ``open``.
+        path: the database file, for messages.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Self:
+        """Open (creating if needed) and migrate the journal at ``path``.
+
+        Raises:
+            DataError: the file is unusable or written by a newer schema.
+        """
+        p = Path(path)
+        conn = await asyncio.to_thread(_connect, p)
+        return cls(conn, p)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn(conn)`` in a worker thread under the connection lock.
+
+        Raises:
+            InvariantViolation: the journal is closed (a shutdown-order bug).
+        """
+
+        def call() -> _T:
+            with self._lock:
+                if self._conn is None:
+                    raise InvariantViolation(f"journal {self._path} used after close")
+                return fn(self._conn)
+
+        return await asyncio.to_thread(call)
+
+    async def append(self, decision: Decision) -> bool:
+        """Store ``decision`` (unpublished) before it is published.
+
+        Returns:
+            False when the same ``decision_id`` is already stored: do not publish again.
+        """
+        session = None if isinstance(decision, Alert) else decision.session_date.isoformat()
+        row = (
+            decision.decision_id,
+            decision_kind(decision),
+            decision.ts.isoformat(),
+            session,
+            decision_to_json(decision),
+        )
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING",
+                row,
+            )
+            return cur.rowcount == 1
+
+        return await self._run(insert)
+
+    async def mark_published(self, decision_id: str) -> None:
+        """Record that ``decision_id`` was delivered to every sink (idempotent)."""
+        stamp = _utc_now_iso()
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE decisions SET published = 1, published_at = ?"
+                " WHERE decision_id = ? AND published = 0",
+                (stamp, decision_id),
+            )
+
+        await self._run(update)
+
+    async def unpublished(self) -> Sequence[JournalRecord]:
+        """Decisions stored but not yet published, oldest first.
+
+        Raises:
+            DataError: a stored payload cannot be read back.
+        """
+
+        def select(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+            return conn.execute(
+                "SELECT seq, payload FROM decisions WHERE published = 0 ORDER BY seq"
+            ).fetchall()
+
+        rows = await self._run(select)
+        return [
+            JournalRecord(seq=seq, decision=decision_from_json(payload), published=False)
+            for seq, payload in rows
+        ]
+
+    async def records(self) -> Sequence[JournalRecord]:
+        """Every stored decision, oldest first (replay summaries, tests)."""
+
+        def select(conn: sqlite3.Connection) -> list[tuple[int, str, int]]:
+            return conn.execute(
+                "SELECT seq, payload, published FROM decisions ORDER BY seq"
+            ).fetchall()
+
+        rows = await self._run(select)
+        return [
+            JournalRecord(seq=seq, decision=decision_from_json(payload), published=bool(pub))
+            for seq, payload, pub in rows
+        ]
+
+    async def load_snapshot(self) -> bytes | None:
+        """The engine snapshot saved last, if any."""
+
+        def select(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
+            return None if row is None else bytes(row[0])
+
+        return await self._run(select)
+
+    async def save_snapshot(self, snapshot: bytes) -> None:
+        """Replace the stored engine snapshot with ``snapshot``."""
+        stamp = _utc_now_iso()
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO snapshot (id, saved_at, data) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at,"
+                " data = excluded.data",
+                (stamp, sqlite3.Binary(snapshot)),
+            )
+
+        await self._run(upsert)
+
+    async def count(self) -> int:
+        """Number of stored decisions."""
+
+        def select(conn: sqlite3.Connection) -> int:
+            (n,) = conn.execute("SELECT count(*) FROM decisions").fetchone()
+            return int(n)
+
+        return await self._run(select)
+
+    async def all_ids(self) -> list[str]:
+        """Every stored ``decision_id``, in insertion order."""
+
+        def select(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute("SELECT decision_id FROM decisions ORDER BY seq")]
+
+        return await self._run(select)
+
+    async def schema_version(self) -> int:
+        """``PRAGMA user_version`` of the open file."""
+
+        def select(conn: sqlite3.Connection) -> int:
+            (v,) = conn.execute("PRAGMA user_version").fetchone()
+            return int(v)
+
+        return await self._run(select)
+
+    async def aclose(self) -> None:
+        """Checkpoint and close the connection (idempotent)."""
+
+        def close() -> None:
+            with self._lock:
+                conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.execute("PRAGMA optimize")
+                conn.close()
+
+        await asyncio.to_thread(close)

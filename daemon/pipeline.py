@@ -1,0 +1,677 @@
+"""Shell loops: market events → engine → journal → outbox → sinks (STYLE.md §2.3).
+
+Pure asyncio over the ports and the Engine API of CONTRACTS.md; no adapter imports.
+
+Tasks (started by the supervisor, names as in ``Pipeline.task_specs``):
+
+- ``pipeline.engine``: consumes ``source.events()``. A ``Quote`` goes to
+  ``engine.on_quote`` (a ``Rejected`` is counted) and marks an evaluation as due; a
+  ``SessionClose`` runs ``engine.on_session_close`` and saves ``engine.snapshot()``.
+- ``pipeline.evaluate`` (live only): debounced ``engine.evaluate(clock.now())`` after a
+  burst of quotes (at most one per ``debounce_s``), and every ``interval_s`` when quiet.
+  In replay/sim the debounce runs in *event time* inside ``pipeline.engine`` (a burst
+  of quotes within ``debounce_s`` of its first quote gives one ``evaluate(now=last
+  quote ts)``; a session close supersedes a pending evaluation not yet due), so replays
+  are deterministic and not slowed down by real sleeps.
+- ``pipeline.heartbeat``: every ``heartbeat_s`` calls ``on_watchdog`` (sd_notify
+  ``WATCHDOG=1``) and, live only, ``engine.on_heartbeat``.
+- ``pipeline.publish``: first re-sends what the journal holds unpublished (restart
+  safety), then drains the outbox in order to the sinks with tenacity (only
+  ``TransientError`` is retried; exponential backoff with jitter; after
+  ``publish_retry_s`` the error escapes, the task crashes and systemd restarts the
+  unit, which re-sends from the journal), then ``journal.mark_published``.
+
+Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
+False (a restart re-deriving a day) means it was already handled and is skipped. The
+outbox is bounded: when it is full a new alert replaces a queued alert with the same
+``key`` (the superseded one is marked published), anything else waits for room
+(back-pressure on the engine task); proposals are never dropped.
+
+When a replay/sim source ends, ``pipeline.engine`` closes the outbox and
+``pipeline.publish`` returns once everything is delivered and ``on_finished`` ran.
+
+``LogSink`` is the sink used when MQTT is disabled (demo without a broker): it writes
+each alert/proposal/layer state as a structured log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, assert_never
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from daemon.core.model import (
+    Alert,
+    AlertKind,
+    Decision,
+    Layer,
+    LayerChange,
+    ProposedOrder,
+    Quote,
+    Rejected,
+    SessionClose,
+    Severity,
+)
+from daemon.errors import BrokerRejected, InvariantViolation, TransientError
+from daemon.supervisor import TaskSpec
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from daemon.ports import AlertSink, Clock, Journal, MarketDataSource, OrderSink
+
+log = structlog.get_logger(__name__)
+
+LayersCallback = Callable[[tuple[Layer, ...], LayerChange], Awaitable[None]]
+"""Publishes the ladder state: (active layers after the change, the change)."""
+
+
+class EngineApi(Protocol):
+    """The part of ``daemon.core.engine.Engine`` the pipeline drives (CONTRACTS.md)."""
+
+    def on_quote(self, quote: Quote) -> Rejected | None:
+        """Validate and store a quote; no decisions."""
+        ...
+
+    def evaluate(self, now: datetime) -> Sequence[Decision]:
+        """Intraday provisional evaluation."""
+        ...
+
+    def on_session_close(self, session_date: date, now: datetime) -> Sequence[Decision]:
+        """Commit the session's closes and evaluate the ladder."""
+        ...
+
+    def on_heartbeat(self, now: datetime) -> Sequence[Decision]:
+        """Live-only periodic checks (staleness, calendar)."""
+        ...
+
+    def snapshot(self) -> bytes:
+        """Versioned JSON snapshot of the engine state."""
+        ...
+
+    @property
+    def active_layers(self) -> tuple[Layer, ...]:
+        """Layers active now."""
+        ...
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+class Outbox:
+    """Bounded FIFO of decisions waiting for the sinks.
+
+    ``put`` never drops a proposal or a layer change: when full it waits for room. A new
+    alert arriving when full replaces a queued alert with the same ``key`` (not the one
+    being delivered) instead of waiting. The head stays queued until ``done()`` so a
+    delivery interrupted by shutdown is retried by ``Pipeline.drain``.
+
+    Args:
+        maxsize: capacity (> 0).
+
+    Raises:
+        ValueError: ``maxsize`` < 1.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"outbox maxsize must be >= 1, got {maxsize}")
+        self._maxsize = maxsize
+        self._items: deque[Decision] = deque()
+        self._cond = asyncio.Condition()
+        self._in_flight = False
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def maxsize(self) -> int:
+        """Capacity."""
+        return self._maxsize
+
+    @property
+    def is_closed(self) -> bool:
+        """True once ``close()`` was called (no more puts expected)."""
+        return self._closed
+
+    def items(self) -> tuple[Decision, ...]:
+        """The queued decisions, head first (for tests and diagnostics)."""
+        return tuple(self._items)
+
+    def _coalesce(self, alert: Alert) -> str | None:
+        start = 1 if self._in_flight else 0
+        for i in range(start, len(self._items)):
+            queued = self._items[i]
+            if isinstance(queued, Alert) and queued.key == alert.key:
+                self._items[i] = alert
+                return queued.decision_id
+        return None
+
+    async def put(self, decision: Decision) -> str | None:
+        """Queue ``decision``; wait for room unless it coalesces.
+
+        Returns:
+            The ``decision_id`` of the queued alert it replaced, if it coalesced.
+        """
+        async with self._cond:
+            if len(self._items) >= self._maxsize and isinstance(decision, Alert):
+                superseded = self._coalesce(decision)
+                if superseded is not None:
+                    return superseded
+            await self._cond.wait_for(lambda: len(self._items) < self._maxsize)
+            self._items.append(decision)
+            self._cond.notify_all()
+            return None
+
+    async def put_unbounded(self, decisions: Iterable[Decision], *, front: bool = False) -> None:
+        """Queue ``decisions`` ignoring the capacity (restart re-sends, broker refusals)."""
+        async with self._cond:
+            if front:
+                self._items.extendleft(reversed(list(decisions)))
+            else:
+                self._items.extend(decisions)
+            self._cond.notify_all()
+
+    async def peek(self) -> Decision | None:
+        """Wait for the head and mark it in flight; None once closed and empty."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: bool(self._items) or self._closed)
+            if not self._items:
+                return None
+            self._in_flight = True
+            return self._items[0]
+
+    def head(self) -> Decision | None:
+        """The head without waiting (shutdown drain)."""
+        if not self._items:
+            return None
+        self._in_flight = True
+        return self._items[0]
+
+    async def done(self) -> None:
+        """Remove the delivered head and wake a waiting ``put``."""
+        async with self._cond:
+            self._items.popleft()
+            self._in_flight = False
+            self._cond.notify_all()
+
+    async def close(self) -> None:
+        """No more decisions will come; ``peek`` returns None once empty."""
+        async with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineStats:
+    """Counters of one pipeline run.
+
+    Attributes:
+        quotes: quotes received.
+        rejected: quotes the engine refused.
+        evaluations: ``engine.evaluate`` calls.
+        session_closes: ``engine.on_session_close`` calls.
+        decisions: new decisions journaled.
+        duplicates: decisions the journal already held (skipped).
+        resent: unpublished decisions re-sent at start.
+        published: decisions delivered and marked published.
+        coalesced: alerts replaced in a full outbox.
+        outbox: decisions still queued.
+    """
+
+    quotes: int
+    rejected: int
+    evaluations: int
+    session_closes: int
+    decisions: int
+    duplicates: int
+    resent: int
+    published: int
+    coalesced: int
+    outbox: int
+
+
+class Pipeline:
+    """The daemon's shell loops around one engine (see the module docstring).
+
+    Args:
+        engine: the engine (``daemon.core.engine.Engine`` or any ``EngineApi``).
+        source: market events.
+        journal: write-ahead journal.
+        order_sink: receives proposed orders.
+        alert_sink: receives alerts.
+        clock: wall/monotonic time (live ``now``; rate limits).
+        debounce_s: a burst of quotes within this many seconds gives one evaluation.
+        interval_s: live: evaluate at least this often when no quote arrives.
+        is_live: live feed (wall-clock ``now``, heartbeat to the engine) vs replay/sim.
+        outbox_size: outbox capacity.
+        on_decision: called with every new (journaled) decision, e.g. a terminal view.
+        on_layers: publishes the ladder state after each ``LayerChange``.
+        on_watchdog: called every heartbeat (sd_notify ``WATCHDOG=1``).
+        on_finished: awaited once after a finite source's last decision was delivered
+            (e.g. a status update ``source_done``).
+        heartbeat_s: heartbeat period, seconds.
+        publish_retry_s: how long one delivery is retried before the task fails.
+        retry_initial_s: first retry delay (exponential with jitter).
+        retry_max_s: longest retry delay.
+    """
+
+    def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
+        self,
+        engine: EngineApi,
+        source: MarketDataSource,
+        journal: Journal,
+        order_sink: OrderSink,
+        alert_sink: AlertSink,
+        clock: Clock,
+        *,
+        debounce_s: float,
+        interval_s: float,
+        is_live: bool,
+        outbox_size: int,
+        on_decision: Callable[[Decision], None] | None = None,
+        on_layers: LayersCallback | None = None,
+        on_watchdog: Callable[[], object] | None = None,
+        on_finished: Callable[[], Awaitable[None]] | None = None,
+        heartbeat_s: float = 1.0,
+        publish_retry_s: float = 60.0,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._source = source
+        self._journal = journal
+        self._order_sink = order_sink
+        self._alert_sink = alert_sink
+        self._clock = clock
+        self._debounce = timedelta(seconds=debounce_s)
+        self._debounce_s = debounce_s
+        self._interval_s = interval_s
+        self._is_live = is_live
+        self._on_decision = on_decision
+        self._on_layers = on_layers
+        self._on_watchdog = on_watchdog
+        self._on_finished = on_finished
+        self._heartbeat_s = heartbeat_s
+        self._publish_retry_s = publish_retry_s
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+
+        self._outbox = Outbox(outbox_size)
+        self._ready = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._engine_lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._pending_due: datetime | None = None
+        self._pending_ts: datetime | None = None
+        self._layers: set[Layer] | None = None
+        self._last_reject_warning: float | None = None
+        self._n: dict[str, int] = dict.fromkeys(
+            (
+                "quotes",
+                "rejected",
+                "evaluations",
+                "session_closes",
+                "decisions",
+                "duplicates",
+                "resent",
+                "published",
+                "coalesced",
+            ),
+            0,
+        )
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox (read-only use: length, items)."""
+        return self._outbox
+
+    @property
+    def stats(self) -> PipelineStats:
+        """Counters so far."""
+        return PipelineStats(**self._n, outbox=len(self._outbox))
+
+    @property
+    def rejected_count(self) -> int:
+        """Quotes the engine refused so far."""
+        return self._n["rejected"]
+
+    async def wait_finished(self) -> None:
+        """Return once a finite source was fully processed and delivered."""
+        await self._finished.wait()
+
+    def task_specs(self, *, is_essential: bool = True) -> list[TaskSpec]:
+        """The supervisor tasks of this pipeline.
+
+        Args:
+            is_essential: mark the engine and publish tasks essential, so the run stops
+                cleanly once a finite source is processed and delivered (replay exit 0);
+                False keeps the daemon up after the replay until it is signalled.
+        """
+        specs = [
+            TaskSpec(name="pipeline.engine", run=self.run_engine, is_essential=is_essential),
+            TaskSpec(name="pipeline.publish", run=self.run_publisher, is_essential=is_essential),
+            TaskSpec(name="pipeline.heartbeat", run=self.run_heartbeat),
+        ]
+        if self._is_live:
+            specs.append(TaskSpec(name="pipeline.evaluate", run=self.run_evaluator))
+        return specs
+
+    # ------------------------------------------------------------------ engine side
+
+    async def run_engine(self) -> None:
+        """Task ``pipeline.engine``: feed market events to the engine until the source ends.
+
+        Raises:
+            InvariantViolation: a live source ended (it must only end on shutdown).
+        """
+        await self._ready.wait()
+        events = self._source.events()
+        try:
+            async for event in events:
+                await self._on_event(event)
+        finally:
+            aclose: Callable[[], Awaitable[None]] | None = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self._is_live:
+            raise InvariantViolation("the live market data stream ended")
+        if self._pending_ts is not None:
+            await self._evaluate(self._pending_ts)
+        log.info("source_finished", **self._n)
+        await self._outbox.close()
+
+    async def _on_event(self, event: Quote | SessionClose) -> None:
+        match event:
+            case Quote():
+                if not self._is_live:
+                    await self._run_due_evaluation(event.ts)
+                self._n["quotes"] += 1
+                rejected = self._engine.on_quote(event)
+                if rejected is not None:
+                    self._count_rejected(rejected)
+                    return
+                if self._is_live:
+                    self._dirty.set()
+                else:
+                    if self._pending_due is None:
+                        self._pending_due = event.ts + self._debounce
+                    self._pending_ts = event.ts
+            case SessionClose():
+                if not self._is_live:
+                    await self._run_due_evaluation(event.ts)
+                    self._pending_due = self._pending_ts = None  # superseded by the close
+                now = self._clock.now() if self._is_live else event.ts
+                self._n["session_closes"] += 1
+                day = event.session_date
+                await self._call(lambda: self._engine.on_session_close(day, now))
+                await self._journal.save_snapshot(self._engine.snapshot())
+            case _:
+                assert_never(event)
+
+    async def _run_due_evaluation(self, ts: datetime) -> None:
+        """Replay/sim: run the pending evaluation if its debounce window ended by ``ts``."""
+        if (
+            self._pending_due is not None
+            and self._pending_ts is not None
+            and ts >= self._pending_due
+        ):
+            at = self._pending_ts
+            self._pending_due = self._pending_ts = None
+            await self._evaluate(at)
+
+    def _count_rejected(self, rejected: Rejected) -> None:
+        self._n["rejected"] += 1
+        log.debug("quote_rejected", reason=rejected.reason, symbol=rejected.symbol)
+        now_s = self._clock.monotonic()
+        if self._last_reject_warning is None or now_s - self._last_reject_warning >= 60.0:
+            self._last_reject_warning = now_s
+            log.warning(
+                "quotes_rejected",
+                total=self._n["rejected"],
+                reason=rejected.reason,
+                symbol=rejected.symbol,
+                detail=rejected.detail,
+            )
+
+    async def _evaluate(self, now: datetime) -> None:
+        self._n["evaluations"] += 1
+        await self._call(lambda: self._engine.evaluate(now))
+
+    async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
+        """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
+        async with self._engine_lock:
+            for decision in produce():
+                await self._admit(decision)
+
+    async def _admit(self, decision: Decision) -> None:
+        """Journal (write-ahead), then queue a new decision."""
+        if not await self._journal.append(decision):
+            self._n["duplicates"] += 1
+            log.info("decision_duplicate", decision_id=decision.decision_id)
+            return
+        self._n["decisions"] += 1
+        log.info(
+            "decision_journaled",
+            decision_id=decision.decision_id,
+            kind=type(decision).__name__,
+        )
+        if self._on_decision is not None:
+            self._on_decision(decision)
+        superseded = await self._outbox.put(decision)
+        if superseded is not None:
+            self._n["coalesced"] += 1
+            await self._journal.mark_published(superseded)
+            log.warning(
+                "alert_coalesced",
+                superseded=superseded,
+                decision_id=decision.decision_id,
+                outbox=len(self._outbox),
+            )
+
+    async def run_evaluator(self) -> None:
+        """Task ``pipeline.evaluate`` (live): debounced and interval evaluations."""
+        await self._ready.wait()
+        while True:
+            try:
+                async with asyncio.timeout(self._interval_s):
+                    await self._dirty.wait()
+            except TimeoutError:
+                pass  # quiet market: the interval evaluation
+            else:
+                await asyncio.sleep(self._debounce_s)  # let the burst settle
+            self._dirty.clear()
+            await self._evaluate(self._clock.now())
+
+    async def run_heartbeat(self) -> None:
+        """Task ``pipeline.heartbeat``: watchdog ping; live: ``engine.on_heartbeat``."""
+        await self._ready.wait()
+        while True:
+            if self._on_watchdog is not None:
+                self._on_watchdog()
+            if self._is_live:
+                now = self._clock.now()
+                await self._call(functools.partial(self._engine.on_heartbeat, now))
+            await asyncio.sleep(self._heartbeat_s)
+
+    # ------------------------------------------------------------------ publish side
+
+    async def run_publisher(self) -> None:
+        """Task ``pipeline.publish``: re-send the unpublished, then drain the outbox.
+
+        Raises:
+            TransientError: a delivery still failed after ``publish_retry_s``.
+        """
+        records = await self._journal.unpublished()
+        if records:
+            self._n["resent"] = len(records)
+            log.info("unpublished_resending", count=len(records))
+            await self._outbox.put_unbounded((r.decision for r in records), front=True)
+        if self._layers is None:
+            self._layers = set(self._engine.active_layers)
+        self._ready.set()
+        while (decision := await self._outbox.peek()) is not None:
+            await self._deliver(decision)
+            await self._outbox.done()
+        if self._on_finished is not None:
+            await self._on_finished()
+        self._finished.set()
+        log.info("pipeline_finished", **self._n)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "publish_retrying",
+            attempt=state.attempt_number,
+            error=str(exc),
+            retry_in_s=round(state.upcoming_sleep, 3),
+        )
+
+    async def _deliver(self, decision: Decision) -> None:
+        """Send ``decision`` to its sink (with retries), then mark it published."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            wait=wait_exponential_jitter(
+                multiplier=self._retry_initial_s,
+                max=self._retry_max_s,
+                jitter=self._retry_initial_s,
+            ),
+            stop=stop_after_delay(self._publish_retry_s),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._send(decision)
+        except BrokerRejected as exc:
+            if not isinstance(decision, ProposedOrder):
+                raise InvariantViolation("only an order sink may raise BrokerRejected") from exc
+            await self._order_refused(decision, exc)
+        await self._journal.mark_published(decision.decision_id)
+        self._n["published"] += 1
+
+    async def _send(self, decision: Decision) -> None:
+        match decision:
+            case ProposedOrder():
+                await self._order_sink.submit(decision)
+            case Alert():
+                await self._alert_sink.send(decision)
+            case LayerChange():
+                layers = self._layers if self._layers is not None else set()
+                if decision.is_active:
+                    layers.add(decision.layer)
+                else:
+                    layers.discard(decision.layer)
+                self._layers = layers
+                if self._on_layers is not None:
+                    await self._on_layers(tuple(sorted(layers)), decision)
+            case _:
+                assert_never(decision)
+
+    async def _order_refused(self, order: ProposedOrder, exc: BrokerRejected) -> None:
+        """A broker refused ``order``: journal and queue an alert (never retried)."""
+        log.error("order_refused", order_ref=order.order_ref, code=exc.code, error=str(exc))
+        alert = Alert(
+            decision_id=f"{order.decision_id}-refused",
+            ts=self._clock.now() if self._is_live else order.ts,
+            kind=AlertKind.BROKER,
+            severity=Severity.CRITICAL,
+            key=f"order_refused:{order.order_ref}",
+            message=f"broker refused {order.order_ref} (code {exc.code}): {exc}",
+            layer=order.layer,
+            reasons=order.reasons,
+        )
+        if await self._journal.append(alert):
+            self._n["decisions"] += 1
+            await self._outbox.put_unbounded([alert])
+
+    async def drain(self, timeout_s: float = 5.0) -> int:
+        """Shutdown: deliver what is left in the outbox within ``timeout_s``.
+
+        Runs after the tasks were cancelled; what cannot be delivered stays unpublished
+        in the journal and is re-sent by the next start.
+
+        Returns:
+            How many decisions are still queued.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while (decision := self._outbox.head()) is not None:
+                    await self._send(decision)
+                    await self._journal.mark_published(decision.decision_id)
+                    self._n["published"] += 1
+                    await self._outbox.done()
+        except TimeoutError:
+            log.warning("outbox_drain_timed_out", remaining=len(self._outbox))
+        except TransientError as exc:
+            log.warning("outbox_drain_failed", remaining=len(self._outbox), error=str(exc))
+        return len(self._outbox)
+
+
+# --------------------------------------------------------------------------- log sink
+
+
+class LogSink:
+    """Alert/order sink writing structured log lines (MQTT disabled, e.g. a demo).
+
+    Implements ``AlertSink`` and ``OrderSink``; ``publish_layers`` fits ``on_layers``.
+    """
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, alert: Alert) -> None:
+        """Log ``alert``."""
+        self.sent += 1
+        log.info(
+            "alert",
+            decision_id=alert.decision_id,
+            kind=alert.kind.value,
+            severity=alert.severity.value,
+            layer=alert.layer,
+            message=alert.message,
+            exit_rule=alert.exit_rule or None,
+        )
+
+    async def submit(self, order: ProposedOrder) -> None:
+        """Log ``order``."""
+        self.sent += 1
+        log.info(
+            "order_proposed",
+            decision_id=order.decision_id,
+            order_ref=order.order_ref,
+            note=order.note,
+            contracts=order.contracts,
+            limit_price=order.limit_price,
+            cost_usd=order.cost_usd,
+        )
+
+    async def publish_layers(
+        self, active_layers: Sequence[Layer], last_change: LayerChange | None
+    ) -> None:
+        """Log the ladder state."""
+        log.info(
+            "layers",
+            active_layers=[layer.value for layer in active_layers],
+            last_change=None if last_change is None else last_change.decision_id,
+        )

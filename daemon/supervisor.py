@@ -1,0 +1,190 @@
+"""Supervision and shutdown (STYLE.md §2.7).
+
+``run()`` owns one ``asyncio.TaskGroup`` with one named task per component. Shutdown:
+
+1. SIGTERM/SIGINT (``loop.add_signal_handler``) or the end of every *essential* task
+   (a replay that has delivered everything) sets the stop event;
+2. the watcher task raises ``ShutdownRequested`` inside the group, which cancels the
+   siblings; ``except* ShutdownRequested`` makes it a clean exit (code 0);
+3. an exception escaping any task is fatal: it is logged with ``exc_info`` at the
+   task's top boundary and re-raised there, the group cancels the siblings, and
+   ``run`` returns 1 (78 for a ``ConfigError``) so systemd restarts the unit;
+4. in both cases the cleanups run afterwards, outside the group, in LIFO order from an
+   ``AsyncExitStack``, each under its own ``asyncio.timeout`` (register them in start-up
+   order: journal close, publisher close, outbox drain, source stop → they run as
+   source stop, drain, publish ``offline``, close journal).
+
+sd_notify is injected (``notify``) so this module does not import adapters: ``READY=1``
+once the tasks are started, ``STOPPING=1`` when the shutdown begins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from daemon.errors import EXIT_CONFIG, ConfigError, ShutdownRequested
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK = 0
+EXIT_CRASHED = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSpec:
+    """One supervised task.
+
+    Attributes:
+        name: task name (``"pipeline.engine"``), shown in logs.
+        run: coroutine function run as the task.
+        is_essential: when every essential task has *returned*, the run stops cleanly
+            (a finite replay). A non-essential task returning changes nothing.
+    """
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+    is_essential: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cleanup:
+    """One shutdown step (run after the task group, LIFO).
+
+    Attributes:
+        name: step name, shown in logs.
+        close: coroutine function to await.
+        timeout_s: limit for this step, seconds.
+    """
+
+    name: str
+    close: Callable[[], Awaitable[object]]
+    timeout_s: float = 5.0
+
+
+async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
+    """Top boundary of a task: log a crash with its traceback and re-raise it."""
+    try:
+        await spec.run()
+    except ShutdownRequested:
+        raise
+    except Exception:
+        log.exception("task_crashed", task=spec.name)
+        raise
+    log.info("task_returned", task=spec.name)
+    on_return(spec)
+
+
+async def _watch(stop: asyncio.Event) -> None:
+    """Raise ``ShutdownRequested`` inside the group once ``stop`` is set."""
+    await stop.wait()
+    raise ShutdownRequested("stop requested")
+
+
+async def _cleanup(step: Cleanup, failures: list[str]) -> None:
+    """Run one cleanup under its timeout; a failure is logged and counted, not raised."""
+    timed_out = False
+    try:
+        async with asyncio.timeout(step.timeout_s):
+            await step.close()
+    except TimeoutError:
+        timed_out = True
+    except Exception:
+        # Boundary: log with the traceback and go on with the remaining steps.
+        failures.append(step.name)
+        log.exception("cleanup_failed", step=step.name)
+        return
+    if timed_out:
+        failures.append(step.name)
+        log.error("cleanup_timed_out", step=step.name, timeout_s=step.timeout_s)
+    else:
+        log.info("cleanup_done", step=step.name)
+
+
+def _exit_code(group: BaseExceptionGroup[Exception]) -> int:
+    config, _ = group.split(ConfigError)
+    return EXIT_CONFIG if config is not None else EXIT_CRASHED
+
+
+async def run(
+    tasks: Sequence[TaskSpec],
+    *,
+    cleanups: Sequence[Cleanup] = (),
+    notify: Callable[[str], object] | None = None,
+    stop: asyncio.Event | None = None,
+    signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
+    status: str = "running",
+) -> int:
+    """Run ``tasks`` until a signal, a crash, or the end of every essential task.
+
+    Args:
+        tasks: the components' tasks (names must be unique).
+        cleanups: shutdown steps in start-up order; they run in reverse order.
+        notify: sd_notify function (``adapters.systemd.notify``); None: no-op.
+        stop: an event that requests a clean stop when set (tests, the CLI).
+        signals: signals that request a clean stop.
+        status: one line for ``STATUS=`` after start-up.
+
+    Returns:
+        0 after a clean stop, 1 after a crashed task (78 for a ``ConfigError``), or 1
+        when a cleanup failed or timed out.
+
+    Raises:
+        ValueError: duplicate task names.
+    """
+    names = [spec.name for spec in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate task names: {names}")
+    stop_event = asyncio.Event() if stop is None else stop
+    send = notify if notify is not None else (lambda _msg: None)
+    loop = asyncio.get_running_loop()
+    essential = {spec.name for spec in tasks if spec.is_essential}
+
+    def on_return(spec: TaskSpec) -> None:
+        essential.discard(spec.name)
+        if spec.is_essential and not essential:
+            log.info("work_finished")
+            stop_event.set()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("signal_received", signal=sig.name)
+        stop_event.set()
+
+    installed: list[signal.Signals] = []
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+        installed.append(sig)
+
+    exit_code = EXIT_OK
+    failures: list[str] = []
+    try:
+        async with AsyncExitStack() as stack:
+            for step in cleanups:
+                stack.push_async_callback(_cleanup, step, failures)
+            stack.callback(send, "STOPPING=1")  # registered last: runs first
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for spec in tasks:
+                        group.create_task(_guard(spec, on_return), name=spec.name)
+                    group.create_task(_watch(stop_event), name="supervisor.watch")
+                    send(f"READY=1\nSTATUS={status}")
+                    log.info("started", tasks=names)
+            except* ShutdownRequested:
+                log.info("shutdown_started")
+            except* Exception as crashed:  # noqa: BLE001 - logged with exc_info by _guard
+                exit_code = _exit_code(crashed)
+            if exit_code != EXIT_OK:
+                log.error("shutdown_after_crash", exit_code=exit_code)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    if failures and exit_code == EXIT_OK:
+        exit_code = EXIT_CRASHED
+    log.info("stopped", exit_code=exit_code, failed_cleanups=failures)
+    return exit_code
