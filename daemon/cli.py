@@ -222,8 +222,13 @@ COMMANDS = {"run": _cmd_run, "replay": _cmd_replay, "demo": _cmd_demo, "config":
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alvhd`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    default_level = "warning" if args.command in {"replay", "config"} else "info"
-    configure_logging(getattr(args, "log_level", default_level))
+    # `run` logs JSON to stdout (journald); the interactive commands keep stdout for
+    # their own output and log warnings and errors to stderr.
+    is_daemon = args.command == "run"
+    configure_logging(
+        getattr(args, "log_level", "info" if is_daemon else "warning"),
+        stream=sys.stdout if is_daemon else sys.stderr,
+    )
     try:
         settings = load_settings(getattr(args, "config", None), **_overrides(args))
         return COMMANDS[args.command](settings, args)

@@ -65,11 +65,14 @@ class Broker:
             self.process.wait(timeout=timeout_s)
 
 
-def start_mosquitto(workdir: Path, *, binary: str | None = None, timeout_s: float = 5.0) -> Broker:
-    """Start a private mosquitto on a free 127.0.0.1 port (anonymous, no persistence).
+def start_mosquitto(
+    workdir: Path, *, port: int | None = None, binary: str | None = None, timeout_s: float = 5.0
+) -> Broker:
+    """Start a private mosquitto on 127.0.0.1 (anonymous, no persistence).
 
     Args:
         workdir: directory for the generated config and log.
+        port: TCP port (default: a free one); a given port restarts "the same" broker.
         binary: mosquitto path (default: found on PATH or in /usr/sbin).
         timeout_s: how long to wait for the listener, seconds.
 
@@ -83,9 +86,9 @@ def start_mosquitto(workdir: Path, *, binary: str | None = None, timeout_s: floa
     exe = binary or find_mosquitto()
     if exe is None:
         raise FileNotFoundError("mosquitto is not installed (Debian package `mosquitto`)")
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    log = workdir / "mosquitto.log"
+    port = free_port() if port is None else port
+    conf = workdir / f"mosquitto-{port}.conf"
+    log = workdir / f"mosquitto-{port}.log"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         f"log_dest file {log}\n",
