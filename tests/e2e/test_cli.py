@@ -47,7 +47,8 @@ def test_replay_covers_2007_to_end_of_files(
     assert days["date"].iloc[0].date() == date(2007, 1, 3)
     last_iwm = pd.read_csv(market_dir / "iwm_daily.csv")["date"].iloc[-1]
     assert days["date"].iloc[-1].date() == date.fromisoformat(last_iwm)
-    assert days["date"].is_monotonic_increasing and days["date"].is_unique
+    assert days["date"].is_monotonic_increasing
+    assert days["date"].is_unique
 
 
 def test_replay_covid_window_ladder(full_replay: tuple[str, pd.DataFrame]) -> None:
