@@ -17,7 +17,9 @@ Rules (SPEC §4, defaults from :class:`~daemon.core.params.LadderParams`):
   and always when L1 deactivates (layers are cumulative: L2 ⊆ L1).
 * **L3** activates on ``iv_spread_blowout``; it deactivates when RVX − VIX falls below
   mean + ``l3_exit_spread_frac`` × |mean| (the 90-day mean). While RVX is missing the
-  exit cannot be judged and an active L3 stays on.
+  exit cannot be judged: an active L3 stays on for ``l3_max_missing_closes`` closes, then
+  closes as a fail-safe with the reason ``l3_data_missing`` (a dead feed must not keep a
+  hedge, and its rolls, on forever).
 
 **Minimum hold** (``min_hold_days``, trading sessions, SPEC §4 "no flapping"): a layer
 activated at session index *i* cannot deactivate before index *i + min_hold_days*, and
@@ -115,6 +117,7 @@ class LadderState:
         l2: layer L2 state (never active without L1).
         l3: layer L3 state.
         l1_exit_streak: consecutive closes with ratio MACD line ≥ 0 while L1 is active.
+        l3_missing_streak: consecutive closes without the RVX−VIX spread while L3 is active.
         last_close_index: session index of the last close stepped, if any.
     """
 
@@ -122,6 +125,7 @@ class LadderState:
     l2: LayerState = LayerState()
     l3: LayerState = LayerState()
     l1_exit_streak: int = 0
+    l3_missing_streak: int = 0
     last_close_index: int | None = None
 
     def layer(self, layer: Layer) -> LayerState:
@@ -189,7 +193,8 @@ def exit_rule(layer: Layer, params: LadderParams, signals: SignalParams | None =
         )
     return (
         f"L3 closes when RVX-VIX falls below its {sp.iv_spread_mean_days}-day mean + "
-        f"{params.l3_exit_spread_frac * 100:g}% of |mean|; {hold}"
+        f"{params.l3_exit_spread_frac * 100:g}% of |mean|, or after "
+        f"{params.l3_max_missing_closes} closes without RVX; {hold}"
     )
 
 
@@ -231,6 +236,7 @@ class _Work:
     l2: LayerState
     l3: LayerState
     streak: int
+    l3_missing: int
     index: int
     params: LadderParams
     signals: SignalParams | None
@@ -373,7 +379,31 @@ def _step_l3(w: _Work, inputs: LadderInputs) -> None:
     spread = inputs.iv_spread_pts
     mean = inputs.iv_spread_mean_pts
     if spread is None or mean is None:
+        # The exit cannot be judged without RVX. A hedge must not stay on (and be rolled,
+        # at a cost) forever because a feed died: after l3_max_missing_closes closes, close
+        # L3 and say why.
+        w.l3_missing += 1
+        limit = w.params.l3_max_missing_closes
+        if w.l3_missing < limit or not _held_long_enough(w.l3, w.index, hold):
+            return
+        missing = SignalReading(
+            id="l3_data_missing",
+            value=float(w.l3_missing),
+            threshold=float(limit),
+            holds=True,
+            detail=f"no RVX close for {w.l3_missing} sessions (limit {limit}): the L3 exit "
+            "cannot be judged, so L3 closes (fail-safe); check the RVX feed",
+        )
+        w.l3 = _off(w.l3, w.index)
+        w.l3_missing = 0
+        w.emit(
+            Layer.L3,
+            is_active=False,
+            reasons=(missing,),
+            message=f"L3 deactivated: {missing.detail}",
+        )
         return
+    w.l3_missing = 0
     frac = w.params.l3_exit_spread_frac
     level = mean + frac * abs(mean)
     if spread >= level or not _held_long_enough(w.l3, w.index, hold):
@@ -438,6 +468,7 @@ def step(
         l2=state.l2,
         l3=state.l3,
         streak=streak,
+        l3_missing=state.l3_missing_streak if state.l3.is_active else 0,
         index=session_index,
         params=params,
         signals=signals,
@@ -449,13 +480,22 @@ def step(
     last: int | None
     if is_close:
         kept_streak, last = w.streak, session_index
+        kept_missing = w.l3_missing if w.l3.is_active else 0
     else:
         kept_streak = state.l1_exit_streak if w.l1.is_active else 0
         last = state.last_close_index
         if w.l1.is_active and not state.l1.is_active:
             kept_streak = 0
+        kept_missing = state.l3_missing_streak if w.l3.is_active else 0
     return (
-        LadderState(l1=w.l1, l2=w.l2, l3=w.l3, l1_exit_streak=kept_streak, last_close_index=last),
+        LadderState(
+            l1=w.l1,
+            l2=w.l2,
+            l3=w.l3,
+            l1_exit_streak=kept_streak,
+            l3_missing_streak=kept_missing,
+            last_close_index=last,
+        ),
         tuple(w.out),
     )
 
@@ -483,6 +523,7 @@ def state_to_dict(state: LadderState) -> dict[str, Any]:
         "l2": _layer_to_dict(state.l2),
         "l3": _layer_to_dict(state.l3),
         "l1_exit_streak": state.l1_exit_streak,
+        "l3_missing_streak": state.l3_missing_streak,
         "last_close_index": state.last_close_index,
     }
 
@@ -499,5 +540,6 @@ def state_from_dict(d: dict[str, Any]) -> LadderState:
         l2=_layer_from_dict(d["l2"]),
         l3=_layer_from_dict(d["l3"]),
         l1_exit_streak=int(d["l1_exit_streak"]),
+        l3_missing_streak=int(d.get("l3_missing_streak", 0)),
         last_close_index=None if last is None else int(last),
     )

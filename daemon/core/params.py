@@ -67,6 +67,8 @@ class LadderParams:
     """L2 call strike: VX future + this many standard deviations over the option's life."""
     l3_notional_add_frac: float = 0.15
     """L3 adds this fraction of the total ALVH scenario gain, as VIX call spreads."""
+    l3_max_missing_closes: int = 5
+    """L3 closes (fail-safe) after this many consecutive closes without RVX, its exit input."""
     l3_spread_width_pts: float = 5.0
     """Width of the L3 VIX call spread, VIX points."""
     l1_strike_otm_pts: float = 2.0

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from daemon.core.ladder import (
     LadderState,
+    LayerState,
     exit_rule,
     state_from_dict,
     state_to_dict,
@@ -308,3 +309,25 @@ def test_property_min_hold_both_ways_and_l2_within_l1(
                 last_off[t.layer] = i
         if state.l2.is_active:
             assert state.l1.is_active
+
+
+def test_l3_closes_after_rvx_is_missing_for_the_configured_closes() -> None:
+    """A dead RVX feed must not keep L3 (and its rolls) on forever: fail-safe close."""
+    params = LadderParams(l3_max_missing_closes=3, min_hold_days=2)
+    state = LadderState(l3=LayerState(is_active=True, activated_index=0))
+    no_rvx = snap(macd=0.001, spread=None, spread_mean=None)
+    closed_at = None
+    for index in range(1, 10):
+        state, transitions = step(state, no_rvx, session_index=index, params=params)
+        # the streak survives a snapshot round-trip
+        state = state_from_dict(state_to_dict(state))
+        if transitions:
+            (t,) = transitions
+            assert t.layer.value == "L3"
+            assert not t.is_active
+            assert t.reasons[0].id == "l3_data_missing"
+            assert "RVX" in t.message
+            closed_at = index
+            break
+    assert closed_at == 3
+    assert not state.l3.is_active
