@@ -27,7 +27,7 @@ from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon.core.engine import Engine
-from daemon.core.model import Bar, Decision, LayerChange, Quote, SessionClose, Symbol
+from daemon.core.model import Bar, Decision, Quote, SessionClose, Symbol
 from daemon.core.params import EngineParams
 from daemon.pipeline import LogSink, Pipeline
 from daemon.ports import MarketDataSource
@@ -300,8 +300,9 @@ async def replay_fast(
     Args:
         settings: configuration (engine parameters, warm-up days).
         data_dir: directory of the daily CSVs.
-        start: first session (None: after the warm-up sessions).
-        end: last session (None: end of data).
+        start: first session (None: ``replay.start`` of the settings; when that is empty
+            too, the first session after the warm-up sessions).
+        end: last session (None: ``replay.end``; empty: the end of the data).
         on_session: progress callback ``(session_date, done, total)`` after each close.
 
     Raises:
@@ -309,7 +310,12 @@ async def replay_fast(
         DataError: unusable input files.
     """
     params = settings.to_params()
-    source = ReplaySource(data_dir, start=start, end=end, warmup_days=settings.replay.warmup_days)
+    source = ReplaySource(
+        data_dir,
+        start=settings.replay.start if start is None else start,
+        end=settings.replay.end if end is None else end,
+        warmup_days=settings.replay.warmup_days,
+    )
     engine = Engine(params, sessions=trading_sessions())
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
@@ -333,8 +339,3 @@ async def replay_fast(
         rejected_quotes=rejected,
         rejected_rows=source.rejected_count(),
     )
-
-
-def layer_changes(decisions: Sequence[Decision]) -> list[LayerChange]:
-    """The ``LayerChange`` decisions of a run, in order."""
-    return [d for d in decisions if isinstance(d, LayerChange)]

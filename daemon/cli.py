@@ -197,8 +197,8 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
             replay_fast(
                 settings,
                 args.data_dir,
-                start=args.start or settings.replay.start,
-                end=args.end or settings.replay.end,
+                start=args.start,
+                end=args.end,
                 on_session=on_session,
             )
         )
