@@ -1,0 +1,106 @@
+"""NYSE (XNYS) trading sessions, from ``exchange_calendars`` (shell helper, not core).
+
+The core never computes calendars itself: the shell passes sorted session dates to
+``SignalBook``/``Engine`` (``event_window``, rebalance cadence, minimum hold), and the
+simulator uses them to date its sessions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+_FIRST_YEAR = 1990
+"""Earliest year served (the first date of the SPX/VIX history files)."""
+
+
+@contextmanager
+def _quiet_vendor_deprecations() -> Iterator[None]:
+    """Silence pandas' deprecation warnings raised *inside* exchange_calendars only.
+
+    exchange_calendars 4.13 calls ``Series.values`` on tz-aware data, which pandas ≥ 3.1
+    deprecates (``Pandas4Warning``); pytest runs with ``filterwarnings = error``. The
+    filter is narrow: this one message, only around our calls into exchange_calendars.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Series\.values returning an ndarray that drops timezone",
+            category=DeprecationWarning,
+        )
+        yield
+
+
+@lru_cache(maxsize=8)
+def _calendar(first_year: int, last_year: int) -> xcals.ExchangeCalendar:
+    """An XNYS calendar spanning whole years ``first_year``..``last_year`` (cached)."""
+    with _quiet_vendor_deprecations():
+        return xcals.get_calendar(
+            "XNYS",
+            start=f"{first_year}-01-01",
+            end=f"{last_year}-12-31",
+        )
+
+
+@lru_cache(maxsize=64)
+def xnys_sessions(start: date, end: date) -> tuple[date, ...]:
+    """NYSE trading days in ``[start, end]`` (both inclusive), ascending.
+
+    Holidays and ad-hoc closures (e.g. 2018-12-05, 2025-01-09 national days of mourning)
+    are excluded, as in ``exchange_calendars``' XNYS calendar.
+
+    Args:
+        start: first calendar day (inclusive).
+        end: last calendar day (inclusive).
+
+    Returns:
+        The session dates; empty when ``start > end``.
+
+    Raises:
+        ValueError: ``start`` is before 1990-01-01.
+    """
+    if start > end:
+        return ()
+    if start.year < _FIRST_YEAR:
+        msg = f"xnys_sessions: start {start} is before {_FIRST_YEAR}-01-01"
+        raise ValueError(msg)
+    # Span whole decades so that nearby windows share one cached calendar.
+    first = max(_FIRST_YEAR, start.year - start.year % 10)
+    last = end.year - end.year % 10 + 9
+    cal = _calendar(first, last)
+    # Clamp to the calendar's own first/last session (1990-01-01 is a holiday, for one).
+    lo = max(pd.Timestamp(start), cal.first_session)
+    hi = min(pd.Timestamp(end), cal.last_session)
+    if lo > hi:
+        return ()
+    with _quiet_vendor_deprecations():
+        labels = cal.sessions_in_range(lo, hi)
+    return tuple(ts.date() for ts in labels)
+
+
+def sessions_from(start: date, count: int) -> tuple[date, ...]:
+    """The first ``count`` XNYS sessions on or after ``start``.
+
+    Args:
+        start: first calendar day considered.
+        count: number of sessions wanted (≥ 0).
+
+    Returns:
+        Exactly ``count`` session dates, ascending.
+    """
+    if count <= 0:
+        return ()
+    # 252 sessions per ~365 days; 1.6 calendar days per session plus slack is ample.
+    span_days = int(count * 1.6) + 15
+    while True:
+        end = date.fromordinal(start.toordinal() + span_days)
+        found = xnys_sessions(start, end)
+        if len(found) >= count:
+            return found[:count]
+        span_days *= 2

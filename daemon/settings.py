@@ -1,0 +1,1083 @@
+"""Validated configuration of alvhd (STYLE.md §2.8), mirroring ``config/alvhd.toml``.
+
+``Settings`` is a frozen pydantic-settings model with one nested section per TOML table.
+Every SPEC default and allowed range is declared here once, as ``Field(ge=…, le=…)``;
+cross-field rules (ascending layers, hysteresis, paper/live guard) are model validators.
+
+Sources, highest precedence first (``Settings.settings_customise_sources``):
+
+1. init keyword arguments (``load_settings(**overrides)``),
+2. environment variables ``ALVH_<SECTION>__<KEY>`` (``env_nested_delimiter="__"``),
+3. the secrets directory (systemd ``LoadCredential=`` → ``/run/credentials/alvhd.service``,
+   or ``$ALVH_SECRETS_DIR``): one file per top-level secret, named after the field
+   (``mqtt_password``); a missing directory is fine,
+4. the TOML file (``$ALVH_CONFIG`` or ``<repo>/config/alvhd.toml``).
+
+``load_settings`` is the entry point: it turns any failure (missing or unparseable TOML,
+pydantic ``ValidationError``, a bad macro-calendar row) into one ``ConfigError`` whose
+message names the dotted key, the bad value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from daemon.core.params import (
+    CondorTemplate,
+    EngineParams,
+    LadderParams,
+    MacroEvent,
+    MacroEventKind,
+    OrderParams,
+    ScenarioParams,
+    SignalParams,
+)
+from daemon.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The repository root (the directory holding ``daemon/`` and ``config/``)."""
+
+_REPO_CONFIG = REPO_ROOT / "config" / "alvhd.toml"
+_WHEEL_CONFIG = Path(__file__).resolve().parent / "_config" / "alvhd.toml"
+DEFAULT_CONFIG_PATH = (
+    _REPO_CONFIG if _REPO_CONFIG.is_file() or not _WHEEL_CONFIG.is_file() else _WHEEL_CONFIG
+)
+"""Default TOML path when neither an explicit path nor ``$ALVH_CONFIG`` is given:
+``<repo>/config/alvhd.toml`` in a checkout, ``daemon/_config/alvhd.toml`` in the wheel
+(``pyproject.toml`` force-includes ``config/`` there)."""
+
+DEFAULT_SECRETS_DIR = Path("/run/credentials/alvhd.service")
+"""systemd ``LoadCredential=`` directory of the ``alvhd.service`` unit."""
+
+CONFIG_ENV = "ALVH_CONFIG"
+SECRETS_DIR_ENV = "ALVH_SECRETS_DIR"
+MASK = "**********"
+
+_MACRO_HEADER = ("date", "kind", "note")
+
+_toml_path_var: ContextVar[Path | None] = ContextVar("alvh_toml_path", default=None)
+_secrets_dir_var: ContextVar[Path | None] = ContextVar("alvh_secrets_dir", default=None)
+
+
+def _default(cls: type[Any], name: str) -> Any:
+    """Default of field ``name`` of the (slotted) params dataclass ``cls``."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)  # pragma: no cover - programming error caught by tests
+
+
+def _spec(note: str) -> dict[str, Any]:
+    """``json_schema_extra`` carrying the SPEC range note quoted in error messages."""
+    return {"spec": note}
+
+
+def _empty_to_none(value: Any) -> Any:
+    """Map ``""`` (TOML has no null) to ``None`` for optional fields."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+OptionalDate = Annotated[date | None, BeforeValidator(_empty_to_none)]
+
+
+def _cross(field: str, message: str) -> PydanticCustomError:
+    """A cross-field validation error attributed to ``field`` of the validated section."""
+    return PydanticCustomError("cross_field", "{message}", {"field": field, "message": message})
+
+
+class _Section(BaseModel):
+    """Base of every TOML section: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class ModeSection(_Section):
+    """``[mode]``: paper/live guard (SPEC §6)."""
+
+    paper: bool = True
+    live_trading_enabled: bool = False
+    live_account_allowlist: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_live_guard(self) -> Self:
+        if self.live_trading_enabled and self.paper:
+            raise _cross(
+                "live_trading_enabled",
+                "live_trading_enabled = true requires paper = false (SPEC §6)",
+            )
+        if self.live_trading_enabled and not self.live_account_allowlist:
+            raise _cross(
+                "live_account_allowlist",
+                "live trading requires a non-empty live_account_allowlist (SPEC §6)",
+            )
+        if not self.paper and not self.live_trading_enabled:
+            raise _cross(
+                "paper",
+                "paper = false requires live_trading_enabled = true and an account allow-list "
+                "(SPEC §6: paper mode is the default)",
+            )
+        return self
+
+
+class SignalsSection(_Section):
+    """``[signals]``: SPEC §3 periods and thresholds (→ ``SignalParams``)."""
+
+    macd_fast: int = Field(
+        _default(SignalParams, "macd_fast"), ge=2, le=50, json_schema_extra=_spec("SPEC §3: 12")
+    )
+    macd_slow: int = Field(
+        _default(SignalParams, "macd_slow"), ge=3, le=100, json_schema_extra=_spec("SPEC §3: 26")
+    )
+    macd_signal: int = Field(
+        _default(SignalParams, "macd_signal"), ge=2, le=50, json_schema_extra=_spec("SPEC §3: 9")
+    )
+    rsi_period: int = Field(
+        _default(SignalParams, "rsi_period"), ge=2, le=50, json_schema_extra=_spec("SPEC §3: 14")
+    )
+    vix_rsi_hot: float = Field(
+        _default(SignalParams, "vix_rsi_hot"), ge=50, le=95, json_schema_extra=_spec("SPEC §3: 70")
+    )
+    ratio_rsi_weak: float = Field(
+        _default(SignalParams, "ratio_rsi_weak"),
+        ge=5,
+        le=50,
+        json_schema_extra=_spec("SPEC §3: 30"),
+    )
+    iv_spread_mean_days: int = Field(
+        _default(SignalParams, "iv_spread_mean_days"),
+        ge=10,
+        le=250,
+        json_schema_extra=_spec("SPEC §3: 90 days"),
+    )
+    iv_spread_blowout_frac: float = Field(
+        _default(SignalParams, "iv_spread_blowout_frac"),
+        ge=0.05,
+        le=1.0,
+        json_schema_extra=_spec("SPEC §3: 25%"),
+    )
+    iwm_sma_fast_days: int = Field(
+        _default(SignalParams, "iwm_sma_fast_days"),
+        ge=5,
+        le=150,
+        json_schema_extra=_spec("SPEC §3: 50"),
+    )
+    iwm_sma_slow_days: int = Field(
+        _default(SignalParams, "iwm_sma_slow_days"),
+        ge=20,
+        le=400,
+        json_schema_extra=_spec("SPEC §3: 200"),
+    )
+    big_move_pct: float = Field(
+        _default(SignalParams, "big_move_pct"),
+        ge=0.5,
+        le=20,
+        json_schema_extra=_spec("SPEC §3: 3%"),
+    )
+    event_window_days: int = Field(
+        _default(SignalParams, "event_window_days"),
+        ge=0,
+        le=10,
+        json_schema_extra=_spec("SPEC §3: 2 days"),
+    )
+    backwardation_ratio: float = Field(
+        _default(SignalParams, "backwardation_ratio"),
+        ge=0.8,
+        le=1.2,
+        json_schema_extra=_spec("SPEC §3: 1.0"),
+    )
+    ad_divergence_days: int = Field(
+        _default(SignalParams, "ad_divergence_days"),
+        ge=1,
+        le=30,
+        json_schema_extra=_spec("SPEC §3: 5 sessions"),
+    )
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Self:
+        if self.macd_fast >= self.macd_slow:
+            raise _cross(
+                "macd_fast", f"macd_fast ({self.macd_fast}) must be < macd_slow ({self.macd_slow})"
+            )
+        if self.iwm_sma_fast_days >= self.iwm_sma_slow_days:
+            raise _cross(
+                "iwm_sma_fast_days",
+                f"iwm_sma_fast_days ({self.iwm_sma_fast_days}) must be < iwm_sma_slow_days "
+                f"({self.iwm_sma_slow_days})",
+            )
+        return self
+
+
+class LadderSection(_Section):
+    """``[ladder]``: SPEC §4 layer rules (→ ``LadderParams``)."""
+
+    l1_exit_closes: int = Field(
+        _default(LadderParams, "l1_exit_closes"), ge=1, le=10, json_schema_extra=_spec("SPEC §4: 3")
+    )
+    l2_exit_vix_rsi_below: float = Field(
+        _default(LadderParams, "l2_exit_vix_rsi_below"),
+        ge=20,
+        le=69,
+        json_schema_extra=_spec("SPEC §4: 50"),
+    )
+    l3_exit_spread_frac: float = Field(
+        _default(LadderParams, "l3_exit_spread_frac"),
+        ge=0.0,
+        le=0.5,
+        json_schema_extra=_spec("SPEC §4: 10%"),
+    )
+    min_hold_days: int = Field(
+        _default(LadderParams, "min_hold_days"), ge=1, le=10, json_schema_extra=_spec("SPEC §4: 2")
+    )
+    rebalance_every_days: int = Field(
+        _default(LadderParams, "rebalance_every_days"),
+        ge=5,
+        le=10,
+        json_schema_extra=_spec("SPEC §4: 5–10"),
+    )
+    roll_dte: int = Field(
+        _default(LadderParams, "roll_dte"), ge=1, le=30, json_schema_extra=_spec("SPEC §4: 7")
+    )
+    cost_cap_frac: float = Field(
+        _default(LadderParams, "cost_cap_frac"),
+        gt=0.0,
+        le=1.0,
+        json_schema_extra=_spec("SPEC §4: 40%"),
+    )
+    l1_min_dte: int = Field(
+        _default(LadderParams, "l1_min_dte"), ge=2, le=60, json_schema_extra=_spec("SPEC §4: 14")
+    )
+    l2_min_dte: int = Field(
+        _default(LadderParams, "l2_min_dte"),
+        ge=7,
+        le=120,
+        json_schema_extra=_spec("SPEC §4: 30–60"),
+    )
+    l2_max_dte: int = Field(
+        _default(LadderParams, "l2_max_dte"),
+        ge=14,
+        le=180,
+        json_schema_extra=_spec("SPEC §4: 30–60"),
+    )
+    l1_cover_frac: float = Field(
+        _default(LadderParams, "l1_cover_frac"),
+        ge=0.40,
+        le=0.60,
+        json_schema_extra=_spec("SPEC §4: 0.40–0.60"),
+    )
+    l1_vega_multiplier: float = Field(
+        _default(LadderParams, "l1_vega_multiplier"),
+        gt=0.0,
+        le=1.5,
+        json_schema_extra=_spec("SPEC §4: 0.6"),
+    )
+    l2_cover_frac: float = Field(
+        _default(LadderParams, "l2_cover_frac"),
+        gt=0.0,
+        le=1.5,
+        json_schema_extra=_spec("SPEC §4: 0.85"),
+    )
+    l2_vega_multiplier: float = Field(
+        _default(LadderParams, "l2_vega_multiplier"),
+        gt=0.0,
+        le=1.5,
+        json_schema_extra=_spec("SPEC §4: 0.85"),
+    )
+    l2_strike_sd: float = Field(
+        _default(LadderParams, "l2_strike_sd"),
+        ge=1.5,
+        le=2.0,
+        json_schema_extra=_spec("SPEC §4: 1.5–2"),
+    )
+    l3_notional_add_frac: float = Field(
+        _default(LadderParams, "l3_notional_add_frac"),
+        ge=0.10,
+        le=0.20,
+        json_schema_extra=_spec("SPEC §4: 10–20%"),
+    )
+    l3_max_missing_closes: int = Field(
+        _default(LadderParams, "l3_max_missing_closes"),
+        ge=1,
+        le=60,
+        json_schema_extra=_spec("sessions without RVX before L3 closes (fail-safe)"),
+    )
+    l3_spread_width_pts: float = Field(
+        _default(LadderParams, "l3_spread_width_pts"),
+        gt=0.0,
+        le=50.0,
+        json_schema_extra=_spec("VIX points"),
+    )
+    l1_strike_otm_pts: float = Field(
+        _default(LadderParams, "l1_strike_otm_pts"),
+        ge=0.0,
+        le=20.0,
+        json_schema_extra=_spec("VIX points"),
+    )
+    intraday_confirm: bool = _default(LadderParams, "intraday_confirm")
+
+    @model_validator(mode="after")
+    def _check_ascending(self) -> Self:
+        if self.l2_min_dte >= self.l2_max_dte:
+            raise _cross(
+                "l2_min_dte",
+                f"l2_min_dte ({self.l2_min_dte}) must be < l2_max_dte ({self.l2_max_dte})",
+            )
+        if self.l1_cover_frac >= self.l2_cover_frac:
+            raise _cross(
+                "l2_cover_frac",
+                f"l2_cover_frac ({self.l2_cover_frac}) must be > l1_cover_frac "
+                f"({self.l1_cover_frac}): layers are cumulative (SPEC §4)",
+            )
+        if self.l1_vega_multiplier > self.l2_vega_multiplier:
+            raise _cross(
+                "l2_vega_multiplier",
+                f"l2_vega_multiplier ({self.l2_vega_multiplier}) must be ≥ l1_vega_multiplier "
+                f"({self.l1_vega_multiplier}): L2 raises it (SPEC §4)",
+            )
+        if self.roll_dte >= self.l1_min_dte:
+            raise _cross(
+                "roll_dte",
+                f"roll_dte ({self.roll_dte}) must be < l1_min_dte ({self.l1_min_dte}), "
+                "or a fresh L1 hedge would be rolled at once",
+            )
+        return self
+
+
+class ScenarioSection(_Section):
+    """``[scenario]``: SPEC §5 scenario and pricing inputs (→ ``ScenarioParams``)."""
+
+    vix_shock_pts: float = Field(
+        _default(ScenarioParams, "vix_shock_pts"),
+        ge=5.0,
+        le=7.0,
+        json_schema_extra=_spec("SPEC §5: 5–7"),
+    )
+    beta_days: int = Field(
+        _default(ScenarioParams, "beta_days"), ge=20, le=500, json_schema_extra=_spec("SPEC §5: 90")
+    )
+    beta_short_days: int = Field(
+        _default(ScenarioParams, "beta_short_days"),
+        ge=10,
+        le=250,
+        json_schema_extra=_spec("SPEC §1: 30"),
+    )
+    spx_pct_per_vix_pt_floor: float = Field(
+        _default(ScenarioParams, "spx_pct_per_vix_pt_floor"),
+        ge=-5.0,
+        lt=0.0,
+        json_schema_extra=_spec("SPEC §5: −0.5…−1"),
+    )
+    vx_beta_to_spot: float = Field(
+        _default(ScenarioParams, "vx_beta_to_spot"),
+        gt=0.0,
+        le=1.5,
+        json_schema_extra=_spec("SPEC §5: 0.7"),
+    )
+    iv_shift_per_vix_pt: float = Field(
+        _default(ScenarioParams, "iv_shift_per_vix_pt"),
+        ge=0.0,
+        le=0.05,
+        json_schema_extra=_spec("SPEC §5: Δ/100"),
+    )
+    risk_free_rate: float = Field(
+        _default(ScenarioParams, "risk_free_rate"),
+        ge=-0.02,
+        le=0.20,
+        json_schema_extra=_spec("decimal/yr"),
+    )
+    spx_dividend_yield: float = Field(
+        _default(ScenarioParams, "spx_dividend_yield"),
+        ge=0.0,
+        le=0.10,
+        json_schema_extra=_spec("decimal/yr"),
+    )
+    vix_option_iv: float = Field(
+        _default(ScenarioParams, "vix_option_iv"),
+        ge=0.05,
+        le=5.0,
+        json_schema_extra=_spec("decimal"),
+    )
+    vix_strike_step_pts: float = Field(
+        _default(ScenarioParams, "vix_strike_step_pts"),
+        gt=0.0,
+        le=5.0,
+        json_schema_extra=_spec("VIX points"),
+    )
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> Self:
+        if self.beta_short_days >= self.beta_days:
+            raise _cross(
+                "beta_short_days",
+                f"beta_short_days ({self.beta_short_days}) must be < beta_days ({self.beta_days})",
+            )
+        return self
+
+
+class OrdersSection(_Section):
+    """``[orders]``: SPEC §6 order construction (→ ``OrderParams``)."""
+
+    limit_offset_frac: float = Field(
+        _default(OrderParams, "limit_offset_frac"),
+        ge=0.0,
+        le=0.2,
+        json_schema_extra=_spec("SPEC §6: mid"),
+    )
+    tif: Literal["DAY", "GTC"] = _default(OrderParams, "tif")
+    vix_option_multiplier: int = Field(
+        _default(OrderParams, "vix_option_multiplier"),
+        ge=1,
+        le=1000,
+        json_schema_extra=_spec("USD per point"),
+    )
+    min_tick_above_3: float = Field(
+        _default(OrderParams, "min_tick_above_3"), gt=0.0, le=1.0, json_schema_extra=_spec("points")
+    )
+    min_tick_below_3: float = Field(
+        _default(OrderParams, "min_tick_below_3"), gt=0.0, le=1.0, json_schema_extra=_spec("points")
+    )
+
+
+class CondorSection(_Section):
+    """``[condor]``: the template condor of replay/sim (→ ``CondorTemplate``)."""
+
+    dte_days: int = Field(
+        _default(CondorTemplate, "dte_days"), ge=7, le=120, json_schema_extra=_spec("calendar days")
+    )
+    roll_at_dte: int = Field(
+        _default(CondorTemplate, "roll_at_dte"),
+        ge=0,
+        le=60,
+        json_schema_extra=_spec("calendar days"),
+    )
+    short_put_otm_pct: float = Field(
+        _default(CondorTemplate, "short_put_otm_pct"),
+        ge=0.5,
+        le=30,
+        json_schema_extra=_spec("percent"),
+    )
+    short_call_otm_pct: float = Field(
+        _default(CondorTemplate, "short_call_otm_pct"),
+        ge=0.5,
+        le=30,
+        json_schema_extra=_spec("percent"),
+    )
+    wing_width_pts: float = Field(
+        _default(CondorTemplate, "wing_width_pts"),
+        ge=5,
+        le=500,
+        json_schema_extra=_spec("SPX points"),
+    )
+    strike_step_pts: float = Field(
+        _default(CondorTemplate, "strike_step_pts"),
+        gt=0,
+        le=100,
+        json_schema_extra=_spec("SPX points"),
+    )
+    contracts: int = Field(
+        _default(CondorTemplate, "contracts"), ge=1, le=1000, json_schema_extra=_spec("condors")
+    )
+    multiplier: int = Field(
+        _default(CondorTemplate, "multiplier"),
+        ge=1,
+        le=1000,
+        json_schema_extra=_spec("USD per point"),
+    )
+
+    @model_validator(mode="after")
+    def _check_roll(self) -> Self:
+        if self.roll_at_dte >= self.dte_days:
+            raise _cross(
+                "roll_at_dte",
+                f"roll_at_dte ({self.roll_at_dte}) must be < dte_days ({self.dte_days})",
+            )
+        return self
+
+
+class SatelliteSection(_Section):
+    """``[satellite]``: SPEC §1 long small-cap exposure in replay/sim."""
+
+    notional_usd: float = Field(
+        100_000.0, ge=0.0, le=1e9, json_schema_extra=_spec("SPEC §1: $100,000")
+    )
+
+
+class ServiceSection(_Section):
+    """``[service]``: shell timing and buffers."""
+
+    eval_debounce_ms: int = Field(250, ge=0, le=60_000, json_schema_extra=_spec("ms"))
+    eval_interval_s: float = Field(60.0, ge=1.0, le=3600.0, json_schema_extra=_spec("s"))
+    heartbeat_s: float = Field(1.0, ge=0.1, le=60.0, json_schema_extra=_spec("s"))
+    stale_after_s: float = Field(120.0, ge=5.0, le=3600.0, json_schema_extra=_spec("s"))
+    outbox_size: int = Field(1000, ge=10, le=100_000, json_schema_extra=_spec("decisions"))
+    shutdown_timeout_s: float = Field(10.0, ge=1.0, le=60.0, json_schema_extra=_spec("s"))
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Self:
+        if self.heartbeat_s >= self.stale_after_s:
+            raise _cross(
+                "heartbeat_s",
+                f"heartbeat_s ({self.heartbeat_s}) must be < stale_after_s ({self.stale_after_s})",
+            )
+        return self
+
+
+_TOPIC_PART = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+_INSTANCE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class MqttSection(_Section):
+    """``[mqtt]``: broker connection; the password is the top-level secret ``mqtt_password``."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(1883, ge=1, le=65535, json_schema_extra=_spec("TCP port"))
+    topic_prefix: str = Field("alvhd", pattern=_TOPIC_PART.pattern)
+    instance: str = Field("default", pattern=_INSTANCE.pattern)
+    client_id: str = ""
+    username: str = ""
+    keepalive_s: int = Field(60, ge=5, le=3600, json_schema_extra=_spec("s"))
+    enabled: bool = True
+
+    @property
+    def effective_client_id(self) -> str:
+        """``client_id``, or ``"alvhd-<instance>"`` when empty."""
+        return self.client_id or f"alvhd-{self.instance}"
+
+
+class JournalSection(_Section):
+    """``[journal]``: SQLite write-ahead journal."""
+
+    path: Path = Path("var/alvhd.sqlite")
+
+
+class IbSection(_Section):
+    """``[ib]``: Interactive Brokers gateway connection."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(4002, ge=1, le=65535, json_schema_extra=_spec("TCP port"))
+    client_id: int = Field(17, ge=0, le=999_999, json_schema_extra=_spec("IB clientId"))
+    market_data_type: int = Field(
+        1, ge=1, le=4, json_schema_extra=_spec("1 live, 2 frozen, 3 delayed, 4 delayed-frozen")
+    )
+    connect_timeout_s: float = Field(10.0, ge=1.0, le=120.0, json_schema_extra=_spec("s"))
+    read_only: bool = False
+    account: str = ""
+
+
+class ReplaySection(_Section):
+    """``[replay]``: daily CSV replay (``adapters/replay.py``)."""
+
+    data_dir: Path = Path("../shared/data/market")
+    start: OptionalDate = None
+    end: OptionalDate = None
+    warmup_days: int = Field(
+        250, ge=200, le=2000, json_schema_extra=_spec("SPEC §2: ≥ 200 trading days")
+    )
+
+    @model_validator(mode="after")
+    def _check_window(self) -> Self:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise _cross("start", f"start ({self.start}) must be ≤ end ({self.end})")
+        return self
+
+
+class SimSection(_Section):
+    """``[sim]``: the seeded market simulator (``adapters/sim.py``)."""
+
+    seed: int = Field(7, ge=0)
+    session_seconds: float = Field(
+        2.0, ge=0.0, le=60.0, json_schema_extra=_spec("wall seconds per session")
+    )
+    ticks_per_session: int = Field(12, ge=1, le=1000, json_schema_extra=_spec("quotes per symbol"))
+    sessions: int = Field(160, ge=20, le=10_000, json_schema_extra=_spec("sessions"))
+    start: date = date(2025, 1, 2)
+
+
+class CalendarSection(_Section):
+    """``[calendar]``: the macro-event calendar of SPEC §3 ``event_window``."""
+
+    macro_events: Path = Path("macro_events.csv")
+    warn_days: int = Field(60, ge=0, le=365, json_schema_extra=_spec("days"))
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class Settings(BaseSettings):
+    """The whole configuration, frozen. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix="ALVH_",
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    mode: ModeSection = ModeSection()
+    signals: SignalsSection = SignalsSection()
+    ladder: LadderSection = LadderSection()
+    scenario: ScenarioSection = ScenarioSection()
+    orders: OrdersSection = OrdersSection()
+    condor: CondorSection = CondorSection()
+    satellite: SatelliteSection = SatelliteSection()
+    service: ServiceSection = ServiceSection()
+    mqtt: MqttSection = MqttSection()
+    journal: JournalSection = JournalSection()
+    ib: IbSection = IbSection()
+    replay: ReplaySection = ReplaySection()
+    sim: SimSection = SimSection()
+    calendar: CalendarSection = CalendarSection()
+
+    mqtt_password: SecretStr | None = None
+    """MQTT password: secrets file ``mqtt_password`` or env ``ALVH_MQTT_PASSWORD``."""
+
+    _config_path: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: init > env > secrets dir > TOML (no dotenv).
+
+        The TOML path and the secrets directory come from :func:`load_settings` (through
+        context variables) or, for a bare ``Settings()``, from the environment/defaults.
+        """
+        del dotenv_settings, file_secret_settings
+        toml_path = _toml_path_var.get() or config_path_from_env()
+        secrets_dir = _secrets_dir_var.get() or secrets_dir_from_env()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if secrets_dir.is_dir():
+            # env_prefix="" → the credential file is named after the field ("mqtt_password").
+            sources.append(
+                SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix="")
+            )
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _check_accounts(self) -> Self:
+        account = self.ib.account
+        ladder, signals = self.ladder, self.signals
+        if self.mode.paper and account and not account.startswith("DU"):
+            raise _cross(
+                "ib.account",
+                f"{account!r} is not a paper account: paper mode needs an id starting with "
+                "'DU' (SPEC §6)",
+            )
+        if self.mode.live_trading_enabled and account not in self.mode.live_account_allowlist:
+            raise _cross(
+                "ib.account",
+                f"{account!r} is not in mode.live_account_allowlist (live submission needs "
+                "the account allow-listed, SPEC §6)",
+            )
+        if ladder.l2_exit_vix_rsi_below >= signals.vix_rsi_hot:
+            raise _cross(
+                "ladder.l2_exit_vix_rsi_below",
+                f"{ladder.l2_exit_vix_rsi_below} must be < signals.vix_rsi_hot "
+                f"({signals.vix_rsi_hot}) (hysteresis, SPEC §4)",
+            )
+        if ladder.l3_exit_spread_frac >= signals.iv_spread_blowout_frac:
+            raise _cross(
+                "ladder.l3_exit_spread_frac",
+                f"{ladder.l3_exit_spread_frac} must be < signals.iv_spread_blowout_frac "
+                f"({signals.iv_spread_blowout_frac}) (hysteresis, SPEC §4)",
+            )
+        return self
+
+    # ----------------------------------------------------------------- derived values
+
+    @property
+    def config_path(self) -> Path | None:
+        """The TOML file these settings were read from (``None`` if none was read)."""
+        return self._config_path
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve a configured path: absolute stays, relative is taken from the repo root."""
+        return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+    @property
+    def macro_events_path(self) -> Path:
+        """Absolute path of the macro calendar (relative paths: from the TOML's directory)."""
+        path = self.calendar.macro_events
+        if path.is_absolute():
+            return path
+        base = (self._config_path or DEFAULT_CONFIG_PATH).parent
+        return (base / path).resolve()
+
+    @property
+    def journal_path(self) -> Path:
+        """Absolute path of the SQLite journal."""
+        return self.resolve(self.journal.path)
+
+    @property
+    def replay_data_dir(self) -> Path:
+        """Absolute directory of the replay CSVs."""
+        return self.resolve(self.replay.data_dir)
+
+    def to_params(self) -> EngineParams:
+        """Build the frozen core parameters, loading and validating the macro calendar.
+
+        Returns:
+            ``EngineParams`` with the SPEC §3–§6 sections, the condor template, the
+            satellite notional (USD), ``stale_after_s`` and the sorted macro events.
+
+        Raises:
+            ConfigError: the macro calendar file is missing or has a bad row (file:line).
+        """
+        return EngineParams(
+            signals=SignalParams(**self.signals.model_dump()),
+            ladder=LadderParams(**self.ladder.model_dump()),
+            scenario=ScenarioParams(**self.scenario.model_dump()),
+            orders=OrderParams(**self.orders.model_dump()),
+            condor_template=CondorTemplate(**self.condor.model_dump()),
+            satellite_notional_usd=self.satellite.notional_usd,
+            stale_after_s=self.service.stale_after_s,
+            calendar_warn_days=self.calendar.warn_days,
+            macro_events=load_macro_events(self.macro_events_path),
+        )
+
+    def masked_dump(self) -> dict[str, Any]:
+        """The effective configuration as JSON-able dict for ``alvhd config``.
+
+        Secrets are shown as ``"**********"`` when set (``None`` when not set); paths,
+        dates and tuples become strings and lists.
+        """
+        data = self.model_dump(mode="json")
+        for name, info in type(self).model_fields.items():
+            if info.annotation is not None and "SecretStr" in str(info.annotation):
+                data[name] = MASK if getattr(self, name) is not None else None
+        data["_config_path"] = str(self._config_path) if self._config_path else None
+        return data
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def config_path_from_env() -> Path:
+    """The TOML path: ``$ALVH_CONFIG`` if set and non-empty, else ``<repo>/config/alvhd.toml``."""
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    return Path(env).expanduser() if env else DEFAULT_CONFIG_PATH
+
+
+def secrets_dir_from_env() -> Path:
+    """The secrets directory: ``$ALVH_SECRETS_DIR`` if set, else systemd's credentials dir."""
+    env = os.environ.get(SECRETS_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else DEFAULT_SECRETS_DIR
+
+
+def _nest_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``{"ladder.l1_cover_frac": 0.45}`` (or ``ladder__l1_cover_frac``) into nested dicts."""
+    nested: dict[str, Any] = {}
+    for raw_key, value in overrides.items():
+        parts = raw_key.replace("__", ".").split(".")
+        node = nested
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"config error: override {raw_key!r} conflicts with {part!r}", key=raw_key
+                )
+            node = child
+        last = node.get(parts[-1])
+        if isinstance(last, dict) and isinstance(value, dict):
+            last.update(value)
+        else:
+            node[parts[-1]] = value
+    return nested
+
+
+def load_settings(
+    path: Path | None = None, *, secrets_dir: Path | None = None, **overrides: Any
+) -> Settings:
+    """Load, merge and validate the configuration.
+
+    Args:
+        path: the TOML file; ``None`` → ``$ALVH_CONFIG`` or ``<repo>/config/alvhd.toml``.
+        secrets_dir: directory of secret files; ``None`` → ``$ALVH_SECRETS_DIR`` or
+            ``/run/credentials/alvhd.service``. A missing directory is fine.
+        **overrides: highest-precedence values, as sections (``ladder={"l1_cover_frac": 0.45}``)
+            or dotted keys (``**{"ladder.l1_cover_frac": 0.45}``).
+
+    Returns:
+        The frozen ``Settings``.
+
+    Raises:
+        ConfigError: the TOML file is missing or unparseable, or a value is invalid. The
+            message is one line naming the dotted key, the bad value and the allowed range.
+    """
+    toml_path = (path or config_path_from_env()).expanduser()
+    if not toml_path.is_file():
+        raise ConfigError(f"config error: config file not found: {toml_path}")
+    try:
+        with toml_path.open("rb") as fh:
+            tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config error: cannot parse {toml_path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"config error: cannot read {toml_path}: {exc}") from exc
+
+    tok_path = _toml_path_var.set(toml_path)
+    tok_secrets = _secrets_dir_var.set(secrets_dir or secrets_dir_from_env())
+    try:
+        settings = Settings(**_nest_overrides(overrides))
+    except ValidationError as exc:
+        raise _config_error_from(exc, toml_path) from exc
+    except SettingsError as exc:
+        raise ConfigError(
+            f"config error: {exc} (ALVH_<SECTION>__<KEY> variables: lists must be JSON, "
+            "e.g. ALVH_MODE__LIVE_ACCOUNT_ALLOWLIST='[\"U123\"]')"
+        ) from exc
+    except OSError as exc:  # an unreadable secrets file
+        raise ConfigError(f"config error: cannot read a settings source: {exc}") from exc
+    finally:
+        _toml_path_var.reset(tok_path)
+        _secrets_dir_var.reset(tok_secrets)
+    settings._config_path = toml_path.resolve()
+    return settings
+
+
+# --------------------------------------------------------------------------- error messages
+
+
+def _field_info(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    """The ``FieldInfo`` at a pydantic error location, walking the section models."""
+    model: Any = Settings
+    info: FieldInfo | None = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(part, str) or fields is None or part not in fields:
+            return info if isinstance(part, int) else None
+        info = fields[part]
+        model = info.annotation
+    return info
+
+
+def _bounds(info: FieldInfo | None) -> str:
+    """Human range of a field from its ``ge/gt/le/lt`` constraints (``"0.4 ≤ x ≤ 0.6"``)."""
+    if info is None:
+        return ""
+    low = high = ""
+    for meta in info.metadata:
+        for attr, text in (("ge", "≤"), ("gt", "<")):
+            if getattr(meta, attr, None) is not None:
+                low = f"{getattr(meta, attr)} {text} "
+        for attr, text in (("le", "≤"), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                high = f" {text} {getattr(meta, attr)}"
+    return f"{low}x{high}" if (low or high) else ""
+
+
+def _spec_note(info: FieldInfo | None) -> str:
+    extra = info.json_schema_extra if info is not None else None
+    if isinstance(extra, dict):
+        note = extra.get("spec")
+        if isinstance(note, str):
+            return note
+    return ""
+
+
+def _show(value: Any) -> str:
+    """Render a bad input: numbers and booleans bare, strings quoted."""
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return repr(value)
+        return value
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_TYPE_WORDS: dict[Any, str] = {
+    float: "a number",
+    int: "an integer",
+    bool: "true or false",
+    str: "a string",
+    date: "an ISO date YYYY-MM-DD",
+    OptionalDate: 'an ISO date YYYY-MM-DD or ""',
+    date | None: 'an ISO date YYYY-MM-DD or ""',
+    Path: "a path",
+}
+
+
+def _env_name(key: str) -> str:
+    return "ALVH_" + key.upper().replace(".", "__")
+
+
+def _describe(err: ErrorDetails) -> tuple[str, str]:
+    """One-line description (and dotted key) of a single pydantic error."""
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    kind = err["type"]
+    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+    value = err.get("input")
+    info = _field_info(loc)
+
+    if kind == "cross_field":
+        field = str(ctx.get("field", ""))
+        if field:
+            key = field if "." in field or not key else f"{key}.{field}"
+        return key, f"{key}: {ctx.get('message', err['msg'])}"
+    if kind == "extra_forbidden":
+        parent = _field_info(loc[:-1]) if len(loc) > 1 else None
+        model: Any = parent.annotation if parent is not None else Settings
+        known = sorted(getattr(model, "model_fields", {}))
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+        return key, f"{key} is not a known key{hint}"
+
+    bound_words = {
+        "less_than_equal": ("le", "≤"),
+        "less_than": ("lt", "<"),
+        "greater_than_equal": ("ge", "≥"),
+        "greater_than": ("gt", ">"),
+    }
+    if kind in bound_words:
+        attr, sign = bound_words[kind]
+        rng = _bounds(info)
+        spec = _spec_note(info)
+        extra = "; ".join(part for part in (f"allowed {rng}" if rng else "", spec) if part)
+        suffix = f" ({extra})" if extra else ""
+        return (
+            key,
+            f"{key} = {_show(value)} is out of range: must be {sign} {ctx.get(attr)}{suffix}",
+        )
+    if kind == "missing":
+        return key, f"{key} is required"
+    annotation = getattr(info, "annotation", None) if info is not None else None
+    type_name = _TYPE_WORDS.get(annotation, "") if annotation is not None else ""
+    type_hint = f" (expected {type_name})" if type_name else ""
+    return key, f"{key} = {_show(value)} is invalid: {err['msg']}{type_hint}"
+
+
+def _config_error_from(exc: ValidationError, toml_path: Path) -> ConfigError:
+    """Format a pydantic ``ValidationError`` as one ``ConfigError`` line (first error first)."""
+    errors = exc.errors(include_url=False)
+    key, text = _describe(errors[0])
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    where = f" [set in {toml_path} or env {_env_name(key)}]" if key else ""
+    return ConfigError(f"config error: {text}{more}{where}", key=key or None)
+
+
+# --------------------------------------------------------------------------- macro calendar
+
+
+def load_macro_events(path: Path) -> tuple[MacroEvent, ...]:
+    """Read and validate the macro calendar CSV (``date,kind,note``; SPEC §3 ``event_window``).
+
+    Rules: header exactly ``date,kind,note``; ISO dates on weekdays; ``kind`` one of
+    FOMC/CPI/PPI; rows sorted by date; no duplicate (date, kind); at least one row.
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        The events, sorted by day.
+
+    Raises:
+        ConfigError: missing file, bad header, or a bad row (message names ``file:line``).
+    """
+    if not path.is_file():
+        raise ConfigError(
+            f"config error: macro calendar not found: {path}", key="calendar.macro_events"
+        )
+    events: list[MacroEvent] = []
+    seen: set[tuple[date, MacroEventKind]] = set()
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != _MACRO_HEADER:
+            raise ConfigError(
+                f"config error: {path}:1: header must be 'date,kind,note', got {header!r}",
+                key="calendar.macro_events",
+            )
+        for row in reader:
+            line = reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            events.append(
+                _parse_macro_row(path, line, row, events[-1].day if events else None, seen)
+            )
+    if not events:
+        raise ConfigError(
+            f"config error: {path}: macro calendar has no events", key="calendar.macro_events"
+        )
+    return tuple(events)
+
+
+def _parse_macro_row(
+    path: Path,
+    line: int,
+    row: list[str],
+    previous: date | None,
+    seen: set[tuple[date, MacroEventKind]],
+) -> MacroEvent:
+    """Validate one calendar row (helper of :func:`load_macro_events`)."""
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(
+            f"config error: {path}:{line}: {why}: {','.join(row)!r}", key="calendar.macro_events"
+        )
+
+    if len(row) not in (2, 3):
+        raise bad("expected 3 columns date,kind,note")
+    try:
+        day = date.fromisoformat(row[0].strip())
+    except ValueError:
+        raise bad("date is not ISO YYYY-MM-DD") from None
+    if day.weekday() >= 5:  # Saturday=5, Sunday=6
+        raise bad("date falls on a weekend")
+    try:
+        kind = MacroEventKind(row[1].strip())
+    except ValueError:
+        raise bad(f"kind must be one of {', '.join(k.value for k in MacroEventKind)}") from None
+    if previous is not None and day < previous:
+        raise bad(f"rows must be sorted by date ({day} after {previous})")
+    if (day, kind) in seen:
+        raise bad("duplicate event")
+    seen.add((day, kind))
+    note = row[2].strip() if len(row) == 3 else ""
+    return MacroEvent(day=day, kind=kind, note=note)
