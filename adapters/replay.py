@@ -1,0 +1,444 @@
+"""Daily-bar replay of the real market history (a ``MarketDataSource``).
+
+Reads the CSV files of ``shared/data/market`` (see its PROVENANCE.md):
+
+=============================  ========  ==========================================
+file                           series    columns used
+=============================  ========  ==========================================
+``spx_daily.csv``              SPX       date, open, high, low, close (required)
+``iwm_daily.csv``              IWM       same (required)
+``vix_daily.csv``              VIX       same (required)
+``rvx_daily.csv``              RVX       same (optional)
+``vix3m_daily.csv``            VIX3M     same (optional)
+``vix_futures_f1f2_daily.csv`` VX1, VX2  date, f1_expiry, f1_settle, f2_expiry, f2_settle
+                                         (optional; the quote price is the settlement)
+=============================  ========  ==========================================
+
+Alignment: a session is a date present in all three required series (inner join on the
+SPX dates, as PROVENANCE.md recommends: Cboe publishes VIX on some NYSE holidays). Optional
+series appear only on their own dates within those sessions; their values on other dates
+are ignored (a calendar difference, not bad data).
+
+Bad input is a value, not an exception (STYLE.md §2.6): a malformed row (wrong field
+count, blank line, unparseable date or number), a NaN/blank, zero or negative price, or a
+duplicated date becomes ONE counted :class:`Rejected` per row (logged at debug with
+``file:line`` and every bad cell; one summary warning per file) and the row is dropped.
+A missing *required* file is a :class:`DataError` naming the path; a missing optional
+file is logged at info.
+
+Intraday replay (``intraday/spx_5m.csv`` …) is not implemented: every session streams one
+quote per available symbol at its daily close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import structlog
+
+from daemon.core.model import (
+    REQUIRED_SYMBOLS,
+    Bar,
+    MarketEvent,
+    Quote,
+    Rejected,
+    SessionClose,
+    Symbol,
+)
+from daemon.errors import DataError
+
+log = structlog.get_logger(__name__)
+
+CLOSE_TIME_UTC = time(21, 0, tzinfo=UTC)
+"""Timestamp given to a replayed daily close (the contract's "21:00 UTC of the date")."""
+
+DAILY_FILES: Mapping[Symbol, str] = {
+    Symbol.SPX: "spx_daily.csv",
+    Symbol.IWM: "iwm_daily.csv",
+    Symbol.VIX: "vix_daily.csv",
+    Symbol.RVX: "rvx_daily.csv",
+    Symbol.VIX3M: "vix3m_daily.csv",
+}
+VX_FILE = "vix_futures_f1f2_daily.csv"
+_OHLC = ("open", "high", "low", "close")
+_VX_COLUMNS: Mapping[Symbol, tuple[str, str]] = {
+    Symbol.VX1: ("f1_expiry", "f1_settle"),
+    Symbol.VX2: ("f2_expiry", "f2_settle"),
+}
+_NAN_WORDS = ("nan", "na", "n/a", "null", "none", "inf", "-inf", "+inf", "infinity", "-infinity")
+_REASON_ORDER = ("malformed_row", "nan", "non_positive")
+"""When a row has several bad cells, the reported reason is the first of these present."""
+STREAM_ORDER: tuple[Symbol, ...] = (
+    Symbol.SPX,
+    Symbol.IWM,
+    Symbol.VIX,
+    Symbol.RVX,
+    Symbol.VIX3M,
+    Symbol.VX1,
+    Symbol.VX2,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Series:
+    """One loaded series: valid rows only, sorted by date, indexed by session date."""
+
+    bars: dict[date, Bar]
+
+
+class _FileReader:
+    """Reads one CSV into validated rows, turning every bad row into a ``Rejected``."""
+
+    def __init__(self, path: Path, rejections: list[Rejected]) -> None:
+        self.path = path
+        self.rejections = rejections
+        self.file_rejections = 0
+
+    def reject(self, reason: str, symbol: Symbol | None, line: int, detail: str) -> None:
+        """Record one bad row (debug log with ``file:line``)."""
+        where = f"{self.path.name}:{line}"
+        self.rejections.append(Rejected(reason=reason, symbol=symbol, detail=f"{where}: {detail}"))
+        self.file_rejections += 1
+        log.debug(
+            "replay_row_rejected", file=str(self.path), line=line, reason=reason, detail=detail
+        )
+
+    def read(
+        self, columns: Sequence[str], symbol: Symbol | None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Read ``columns`` as strings, dropping structurally bad lines.
+
+        Returns:
+            The frame (all ``str``) and the 1-based file line number of each row.
+
+        Raises:
+            DataError: the file cannot be read or lacks a required column.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"cannot read {self.path}: {exc}"
+            raise DataError(msg) from exc
+        lines = text.splitlines()
+        if not lines:
+            msg = f"{self.path} is empty"
+            raise DataError(msg)
+        header = [h.strip() for h in lines[0].split(",")]
+        missing = [c for c in columns if c not in header]
+        if missing or "date" not in header:
+            msg = f"{self.path}: missing column(s) {missing or ['date']} (header: {lines[0]!r})"
+            raise DataError(msg)
+        n_fields = len(header)
+        skip: list[int] = []
+        for idx in range(1, len(lines)):
+            raw = lines[idx]
+            if not raw.strip():
+                skip.append(idx)
+                self.reject("malformed_row", symbol, idx + 1, "blank line")
+            elif raw.count(",") + 1 != n_fields:
+                skip.append(idx)
+                self.reject(
+                    "malformed_row", symbol, idx + 1, f"expected {n_fields} fields: {raw!r}"
+                )
+        frame = pd.read_csv(
+            self.path,
+            dtype=str,
+            keep_default_na=False,
+            skiprows=skip,
+            skip_blank_lines=False,
+            usecols=["date", *columns],
+            engine="c",
+        )
+        skipped = set(skip)
+        line_numbers = np.array(
+            [i + 1 for i in range(1, len(lines)) if i not in skipped], dtype=np.int64
+        )
+        if len(line_numbers) != len(frame):  # pragma: no cover - defensive, pandas/raw disagree
+            msg = f"{self.path}: {len(frame)} rows but {len(line_numbers)} data lines"
+            raise DataError(msg)
+        return frame, line_numbers
+
+    @staticmethod
+    def date_problems(
+        raw: pd.Series, what: str
+    ) -> tuple[pd.Series, dict[int, list[tuple[str, str]]]]:
+        """Vectorised ISO-date parse.
+
+        Returns:
+            The parsed dates (NaT where bad) and ``{row: [("malformed_row", detail)]}``.
+        """
+        parsed = pd.to_datetime(raw.str.strip(), format="%Y-%m-%d", errors="coerce")
+        problems: dict[int, list[tuple[str, str]]] = {}
+        for pos in np.flatnonzero(parsed.isna().to_numpy()):
+            problems[int(pos)] = [("malformed_row", f"bad {what} {raw.iloc[pos]!r}")]
+        return parsed, problems
+
+    @staticmethod
+    def price_problems(
+        raw: pd.Series, what: str, problems: dict[int, list[tuple[str, str]]]
+    ) -> np.ndarray:
+        """Vectorised price parse; adds each bad cell to ``problems`` and returns the values.
+
+        A blank or NaN-like cell (or ±inf) is ``"nan"``, unparseable text ``"malformed_row"``,
+        a zero or negative price ``"non_positive"``.
+        """
+        text = raw.str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        nan_text = text.str.lower().isin(_NAN_WORDS).to_numpy() | (text == "").to_numpy()
+        with np.errstate(invalid="ignore"):
+            ok = np.asarray(np.isfinite(values) & (values > 0), dtype=bool)
+        for pos in np.flatnonzero(~ok):
+            value = values[pos]
+            if nan_text[pos] or np.isinf(value):
+                reason = "nan"
+            elif np.isnan(value):
+                reason = "malformed_row"
+            else:
+                reason = "non_positive"
+            problems.setdefault(int(pos), []).append((reason, f"{what} = {raw.iloc[pos]!r}"))
+        return values
+
+    def reject_rows(
+        self, problems: dict[int, list[tuple[str, str]]], lines: np.ndarray, symbol: Symbol | None
+    ) -> None:
+        """One ``Rejected`` per bad row: the worst reason, every bad cell in the detail."""
+        for pos in sorted(problems):
+            found = problems[pos]
+            reasons = {reason for reason, _ in found}
+            reason = next(r for r in _REASON_ORDER if r in reasons)
+            self.reject(reason, symbol, int(lines[pos]), "; ".join(d for _, d in found))
+
+    def summarize(self) -> None:
+        """One warning per file with rejections (the details are at debug)."""
+        if self.file_rejections:
+            log.warning("replay_rows_rejected", file=str(self.path), count=self.file_rejections)
+
+
+def _load_daily(path: Path, symbol: Symbol, rejections: list[Rejected]) -> _Series:
+    """Load one OHLC daily file into validated bars (one rejection per bad row)."""
+    reader = _FileReader(path, rejections)
+    frame, lines = reader.read(_OHLC, symbol)
+    dates, problems = reader.date_problems(frame["date"], "date")
+    values = {col: reader.price_problems(frame[col], col, problems) for col in _OHLC}
+    reader.reject_rows(problems, lines, symbol)
+    bars: dict[date, Bar] = {}
+    day_values = dates.dt.date.to_numpy()
+    for pos in range(len(frame)):
+        if pos in problems:
+            continue
+        day = day_values[pos]
+        if day in bars:
+            reader.reject("duplicate_date", symbol, int(lines[pos]), f"date {day} repeated")
+            continue
+        bars[day] = Bar(
+            symbol=symbol,
+            session_date=day,
+            open=float(values["open"][pos]),
+            high=float(values["high"][pos]),
+            low=float(values["low"][pos]),
+            close=float(values["close"][pos]),
+        )
+    reader.summarize()
+    return _Series(bars=dict(sorted(bars.items())))
+
+
+def _load_vx(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
+    """Load the VX F1/F2 file into VX1/VX2 bars (price = settlement, with expiry).
+
+    A bad trade date drops the row for both contracts (one rejection, no symbol); a bad
+    expiry or settlement drops it for that contract only (one rejection per contract).
+    """
+    reader = _FileReader(path, rejections)
+    columns = [c for pair in _VX_COLUMNS.values() for c in pair]
+    frame, lines = reader.read(columns, None)
+    dates, date_problems = reader.date_problems(frame["date"], "date")
+    reader.reject_rows(date_problems, lines, None)
+    day_values = dates.dt.date.to_numpy()
+    out: dict[Symbol, _Series] = {}
+    for symbol, (expiry_col, settle_col) in _VX_COLUMNS.items():
+        expiries, problems = reader.date_problems(frame[expiry_col], expiry_col)
+        settles = reader.price_problems(frame[settle_col], settle_col, problems)
+        expiry_values = expiries.dt.date.to_numpy()
+        for pos in range(len(frame)):
+            if (
+                pos not in problems
+                and pos not in date_problems
+                and expiry_values[pos] <= day_values[pos]
+            ):
+                problems[pos] = [("malformed_row", f"{expiry_col} {expiry_values[pos]} ≤ date")]
+        for pos in date_problems:
+            problems.pop(pos, None)
+        reader.reject_rows(problems, lines, symbol)
+        bars: dict[date, Bar] = {}
+        for pos in range(len(frame)):
+            if pos in problems or pos in date_problems:
+                continue
+            day = day_values[pos]
+            if day in bars:
+                reader.reject("duplicate_date", symbol, int(lines[pos]), f"date {day} repeated")
+                continue
+            price = float(settles[pos])
+            bars[day] = Bar(
+                symbol=symbol,
+                session_date=day,
+                open=price,
+                high=price,
+                low=price,
+                close=price,
+                expiry=expiry_values[pos],
+            )
+        out[symbol] = _Series(bars=dict(sorted(bars.items())))
+    reader.summarize()
+    return out
+
+
+class ReplaySource:
+    """Streams the real daily history as quotes and session closes.
+
+    Each session yields one :class:`Quote` per symbol available that day (price = the
+    close; VX1/VX2 price = the settlement, with ``expiry``), timestamped 21:00 UTC of the
+    session date, then a :class:`SessionClose`.
+
+    Args:
+        data_dir: directory holding the CSV files.
+        start: first session to stream (the first aligned session on or after it);
+            ``None`` → the session after the first ``warmup_days`` aligned sessions.
+        end: last session to stream (inclusive); ``None`` → the end of the data.
+        pace_s: wall seconds to sleep between sessions (demos); 0 = as fast as possible.
+        warmup_days: aligned sessions held back for :meth:`history` when ``start`` is None.
+
+    Raises:
+        DataError: a required file is missing or unreadable, or the window holds no session.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        start: date | None = None,
+        end: date | None = None,
+        pace_s: float = 0.0,
+        *,
+        warmup_days: int = 250,
+    ) -> None:
+        if pace_s < 0:
+            msg = f"pace_s must be >= 0, got {pace_s}"
+            raise ValueError(msg)
+        self._data_dir = Path(data_dir)
+        self._pace_s = pace_s
+        self._rejections: list[Rejected] = []
+        self._series: dict[Symbol, _Series] = {}
+        for symbol, name in DAILY_FILES.items():
+            path = self._data_dir / name
+            if not path.is_file():
+                if symbol in REQUIRED_SYMBOLS:
+                    msg = f"required replay file missing: {path}"
+                    raise DataError(msg)
+                log.info("replay_optional_file_missing", file=str(path), symbol=symbol.value)
+                continue
+            self._series[symbol] = _load_daily(path, symbol, self._rejections)
+        vx_path = self._data_dir / VX_FILE
+        if vx_path.is_file():
+            self._series.update(_load_vx(vx_path, self._rejections))
+        else:
+            log.info("replay_optional_file_missing", file=str(vx_path), symbol="VX1/VX2")
+
+        common = set(self._series[Symbol.SPX].bars)
+        for symbol in REQUIRED_SYMBOLS:
+            common &= set(self._series[symbol].bars)
+        self._all_sessions: tuple[date, ...] = tuple(sorted(common))
+        if not self._all_sessions:
+            msg = f"no common dates in the required files under {self._data_dir}"
+            raise DataError(msg)
+
+        if start is None:
+            first = min(warmup_days, len(self._all_sessions) - 1)
+        else:
+            first = bisect.bisect_left(self._all_sessions, start)
+        last = (
+            len(self._all_sessions) if end is None else bisect.bisect_right(self._all_sessions, end)
+        )
+        self._first_index = first
+        self._sessions = self._all_sessions[first:last]
+        if not self._sessions:
+            msg = f"no replay sessions between {start} and {end} in {self._data_dir}"
+            raise DataError(msg)
+        log.info(
+            "replay_loaded",
+            data_dir=str(self._data_dir),
+            sessions=len(self._sessions),
+            first=self._sessions[0].isoformat(),
+            last=self._sessions[-1].isoformat(),
+            symbols=sorted(s.value for s in self._series),
+            rejected=len(self._rejections),
+        )
+
+    # ----------------------------------------------------------------- inspection
+
+    @property
+    def sessions(self) -> tuple[date, ...]:
+        """The session dates :meth:`events` streams, ascending."""
+        return self._sessions
+
+    @property
+    def rejections(self) -> list[Rejected]:
+        """Every input row refused while loading (and streaming), in file order."""
+        return list(self._rejections)
+
+    @property
+    def symbols(self) -> frozenset[Symbol]:
+        """Series that were loaded (required ones always; optional ones if their file exists)."""
+        return frozenset(self._series)
+
+    def rejected_count(self) -> int:
+        """Bad input rows refused so far (malformed, NaN, ≤ 0, duplicate date)."""
+        return len(self._rejections)
+
+    # ----------------------------------------------------------------- MarketDataSource
+
+    async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:
+        """Daily bars of ``symbol`` in the last ``days`` aligned sessions before the start.
+
+        Args:
+            symbol: the series.
+            days: how many aligned (SPX) sessions to look back.
+
+        Returns:
+            The bars, oldest first; optional series only on their own dates (possibly
+            fewer than ``days``, or none when the file is missing).
+
+        Raises:
+            DataError: a required series has no bar before the first streamed session.
+        """
+        if days <= 0:
+            return ()
+        window = self._all_sessions[max(0, self._first_index - days) : self._first_index]
+        series = self._series.get(symbol)
+        bars = [] if series is None else [series.bars[d] for d in window if d in series.bars]
+        if not bars and symbol in REQUIRED_SYMBOLS:
+            msg = f"no {symbol.value} history before {self._sessions[0]} in {self._data_dir}"
+            raise DataError(msg)
+        return tuple(bars)
+
+    async def events(self) -> AsyncGenerator[MarketEvent, None]:
+        """Yield each session's quotes (``STREAM_ORDER``) and then its ``SessionClose``."""
+        for index, day in enumerate(self._sessions):
+            ts = datetime.combine(day, CLOSE_TIME_UTC)
+            for symbol in STREAM_ORDER:
+                series = self._series.get(symbol)
+                bar = series.bars.get(day) if series is not None else None
+                if bar is not None:
+                    yield Quote(
+                        symbol=symbol, price=bar.close, ts=ts, session_date=day, expiry=bar.expiry
+                    )
+            yield SessionClose(session_date=day, ts=ts)
+            if self._pace_s > 0 and index + 1 < len(self._sessions):
+                await asyncio.sleep(self._pace_s)
+            else:
+                await asyncio.sleep(0)
