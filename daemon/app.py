@@ -128,6 +128,8 @@ class DaemonOptions:
     """Set to request a clean stop (tests)."""
     notes: list[str] = field(default_factory=list)
     """Human notes collected during start-up (which broker was used, ...)."""
+    on_started: Callable[[Sequence[str]], None] | None = None
+    """Called once with the start-up notes, just before the supervisor starts (terminal)."""
 
 
 @contextlib.asynccontextmanager
@@ -147,7 +149,10 @@ async def _broker_for(
         opts.notes.append("no MQTT broker found (install mosquitto): terminal only")
         yield None
         return
-    opts.notes.append(f"MQTT: {broker.kind} broker on {broker.host}:{broker.port}")
+    opts.notes.append(
+        f"MQTT: {broker.kind} broker on {broker.host}:{broker.port} — follow it with: "
+        f"mosquitto_sub -h {broker.host} -p {broker.port} -t '{settings.mqtt.topic_prefix}/#' -v"
+    )
     try:
         yield (broker.host, broker.port)
     finally:
@@ -256,6 +261,8 @@ async def _supervise(
     cleanups.append(Cleanup(name="pipeline.drain", close=pipeline.drain))
     for note in opts.notes:
         log.info("startup_note", note=note)
+    if opts.on_started is not None:
+        opts.on_started(opts.notes)
     code = await run(
         tasks,
         cleanups=cleanups,

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
-from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder, Severity
+from daemon.core.model import Alert, AlertKind, Decision, LayerChange, ProposedOrder, Severity
 from daemon.errors import EXIT_CONFIG, ConfigError, DataError
 from daemon.logsetup import configure_logging
 from daemon.report import (
@@ -139,11 +139,16 @@ def _terminal_view(console: Console) -> Any:
         match decision:
             case LayerChange(is_active=True):
                 console.print(f"[bold green]▲ {line}[/]")
+                for reading in decision.reasons:
+                    if reading.holds:
+                        console.print(f"    [green]why:[/] {reading.detail}")
                 console.print(f"    [dim]ends when: {decision.exit_rule}[/]")
             case LayerChange():
                 console.print(f"[bold magenta]▼ {line}[/]")
             case ProposedOrder():
                 console.print(f"[white]  ⇢ {line}[/]")
+            case Alert(kind=AlertKind.LAYER_ACTIVATED | AlertKind.LAYER_DEACTIVATED):
+                pass  # the LayerChange line above already says it, with its reasons
             case Alert():
                 console.print(f"[{_STYLE[decision.severity]}]  ! {line}[/]")
 
@@ -158,6 +163,7 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         use_embedded_broker=True,
         fresh_journal=True,
         on_decision=_terminal_view(console),
+        on_started=lambda notes: console.print(*(f"[dim]{n}[/]" for n in notes), sep="\n"),
     )
     sim = settings.sim
     console.rule("[bold]alvhd demo[/]: simulator → ALVH engine → alerts (paper mode)")
@@ -167,8 +173,6 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         "Ctrl-C stops cleanly."
     )
     code = asyncio.run(run_daemon(settings, opts))
-    for note in opts.notes:
-        console.print(f"[dim]{note}[/]")
     console.rule(f"demo finished (exit {code})")
     return code
 

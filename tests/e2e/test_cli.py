@@ -151,3 +151,17 @@ def test_bad_rows_are_counted_and_the_replay_goes_on(market_dir: Path, tmp_path:
         or True
     )
     assert not days.filter(like="contracts_").isna().any().any()
+
+
+def test_demo_climbs_the_ladder_and_unwinds_on_an_embedded_broker() -> None:
+    proc = _alvhd("demo", "--session-seconds", "0", env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "MQTT: embedded broker on 127.0.0.1:" in out
+    for layer in ("L1", "L2", "L3"):
+        assert f"{layer} ON" in out, f"the demo never activated {layer}"
+        assert f"{layer} OFF" in out, f"the demo never unwound {layer}"
+    assert "ORDER L1 open: buy" in out
+    assert "why:" in out
+    assert "ends when:" in out
+    assert "demo finished (exit 0)" in out
