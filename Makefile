@@ -1,7 +1,8 @@
 # The two set-up commands of the README are `make demo` and `make test`; each installs what it needs.
 SHELL := /bin/bash
-export PATH := $(HOME)/.local/bin:$(PATH)
-UV := uv run --frozen
+# uv from PATH, else the copy scripts/setup.sh installs into .tools/
+UV_BIN := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV := $(UV_BIN) run --frozen
 
 .PHONY: demo test lint unit replay bench setup
 

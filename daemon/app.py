@@ -27,7 +27,7 @@ from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon.core.engine import Engine
-from daemon.core.model import Bar, Decision, Quote, SessionClose, Symbol
+from daemon.core.model import Bar, Decision, MarketEvent, Quote, SessionClose, Symbol
 from daemon.core.params import EngineParams
 from daemon.pipeline import LogSink, Pipeline
 from daemon.ports import MarketDataSource
@@ -62,6 +62,33 @@ def app_version() -> str:
 def trading_sessions() -> tuple[date, ...]:
     """XNYS sessions from 1990 through 2035, from exchange_calendars."""
     return xnys_sessions(SESSIONS_FIRST, SESSIONS_LAST)
+
+
+class ObservedSource:
+    """A ``MarketDataSource`` that shows every event to ``observer`` before passing it on.
+
+    Args:
+        inner: the real source.
+        observer: synchronous callback; must not raise (it only updates a display).
+    """
+
+    def __init__(self, inner: MarketDataSource, observer: Callable[[MarketEvent], None]) -> None:
+        self._inner = inner
+        self._observer = observer
+
+    async def events(self) -> AsyncIterator[MarketEvent]:
+        """The inner source's events, each shown to the observer first."""
+        async for event in self._inner.events():
+            self._observer(event)
+            yield event
+
+    async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:
+        """The inner source's warm-up bars."""
+        return await self._inner.history(symbol, days)
+
+    def rejected_count(self) -> int:
+        """The inner source's rejection count."""
+        return self._inner.rejected_count()
 
 
 def build_source(settings: Settings, kind: SourceKind, *, pace_s: float = 0.0) -> MarketDataSource:
@@ -130,6 +157,8 @@ class DaemonOptions:
     """Human notes collected during start-up (which broker was used, ...)."""
     on_started: Callable[[Sequence[str]], None] | None = None
     """Called once with the start-up notes, just before the supervisor starts (terminal)."""
+    on_event: Callable[[MarketEvent], None] | None = None
+    """Called with every market event before the engine sees it (terminal status line)."""
 
 
 @contextlib.asynccontextmanager
@@ -175,6 +204,8 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
     """
     params: EngineParams = settings.to_params()
     source = build_source(settings, opts.source, pace_s=opts.pace_s)
+    if opts.on_event is not None:
+        source = ObservedSource(source, opts.on_event)
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="alvhd-") as tmp:
         workdir = Path(tmp)

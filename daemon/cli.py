@@ -20,7 +20,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
-from daemon.core.model import Alert, AlertKind, Decision, LayerChange, ProposedOrder, Severity
+from daemon.core.model import (
+    Alert,
+    AlertKind,
+    Decision,
+    LayerChange,
+    MarketEvent,
+    ProposedOrder,
+    Quote,
+    Severity,
+    Symbol,
+)
 from daemon.errors import EXIT_CONFIG, ConfigError, DataError
 from daemon.logsetup import configure_logging
 from daemon.report import (
@@ -155,14 +165,53 @@ def _terminal_view(console: Console) -> Any:
     return show
 
 
+class _DemoStatus:
+    """The demo's in-place status line: session, SPX/IWM/VIX closes and active layers."""
+
+    def __init__(self, console: Console, sessions: int) -> None:
+        self.status = console.status("warming up", spinner="dots")
+        self.sessions = sessions
+        self.done = 0
+        self.prices: dict[Symbol, float] = {}
+        self.layers: set[str] = set()
+
+    def on_event(self, event: MarketEvent) -> None:
+        if isinstance(event, Quote):
+            self.prices[event.symbol] = event.price
+            return
+        self.done += 1
+        p = self.prices
+        layers = "+".join(sorted(self.layers)) or "none"
+        self.status.update(
+            f"session {self.done}/{self.sessions} {event.session_date}  "
+            f"SPX {p.get(Symbol.SPX, 0):,.0f}  IWM {p.get(Symbol.IWM, 0):.2f}  "
+            f"VIX {p.get(Symbol.VIX, 0):.2f}  layers {layers}"
+        )
+
+    def on_decision(self, decision: Decision) -> None:
+        if isinstance(decision, LayerChange):
+            if decision.is_active:
+                self.layers.add(decision.layer.value)
+            else:
+                self.layers.discard(decision.layer.value)
+
+
 def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     console = Console()
+    status = _DemoStatus(console, settings.sim.sessions)
+    view = _terminal_view(console)
+
+    def on_decision(decision: Decision) -> None:
+        status.on_decision(decision)
+        view(decision)
+
     opts = DaemonOptions(
         source=SourceKind.SIM,
         exit_at_end=True,
         use_embedded_broker=True,
         fresh_journal=True,
-        on_decision=_terminal_view(console),
+        on_decision=on_decision,
+        on_event=status.on_event,
         on_started=lambda notes: console.print(*(f"[dim]{n}[/]" for n in notes), sep="\n"),
     )
     sim = settings.sim
@@ -172,7 +221,8 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         f"(≈ {sim.sessions * sim.session_seconds / 60:.1f} min), seed {sim.seed}. "
         "Ctrl-C stops cleanly."
     )
-    code = asyncio.run(run_daemon(settings, opts))
+    with status.status:
+        code = asyncio.run(run_daemon(settings, opts))
     console.rule(f"demo finished (exit {code})")
     return code
 

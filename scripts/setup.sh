@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One-shot, idempotent set-up for a fresh machine: uv, the locked Python environment and,
 # with --broker, the mosquitto MQTT broker (Debian package) used by the tests.
+# uv comes from PATH when installed, else it is installed from PyPI into .tools/ (a small
+# venv inside the checkout), which works whatever the Python's user-site layout is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,10 +14,15 @@ if [[ "${1:-}" == "--broker" ]] && ! command -v mosquitto >/dev/null 2>&1 && [[ 
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
 fi
 
-if ! command -v uv >/dev/null 2>&1; then
-    echo "setup: installing uv (from PyPI)" >&2
-    python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
-    export PATH="$HOME/.local/bin:$PATH"
+if command -v uv >/dev/null 2>&1; then
+    UV=uv
+else
+    UV=.tools/bin/uv
+    if [[ ! -x "$UV" ]]; then
+        echo "setup: installing uv from PyPI into .tools/" >&2
+        python3 -m venv .tools
+        .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+    fi
 fi
 
-uv sync --frozen --quiet
+"$UV" sync --frozen --quiet
