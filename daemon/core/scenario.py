@@ -621,8 +621,19 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
 
 
 def _ceil_ratio(numerator: float, denominator: float) -> int:
-    """ceil(numerator / denominator), tolerant of float error just above an integer."""
-    return max(0, math.ceil(numerator / denominator - _GRID_EPS))
+    """ceil(numerator / denominator), tolerant of float error just above an integer.
+
+    A ratio within a relative ``_GRID_EPS`` of a whole number n ≥ 1 counts as n (so
+    3.0000000001 units is 3, not 4); any other positive ratio rounds up, so a positive
+    target never sizes to 0 units.
+    """
+    ratio = numerator / denominator
+    if ratio <= 0.0:
+        return 0
+    nearest = round(ratio)
+    if nearest >= 1 and abs(ratio - nearest) <= _GRID_EPS * nearest:
+        return int(nearest)
+    return math.ceil(ratio)
 
 
 def size_layer(*, target_gain_usd: float, vega_target_usd_per_pt: float, unit: HedgeUnit) -> int:
