@@ -269,6 +269,12 @@ class LadderSection(_Section):
         le=10,
         json_schema_extra=_spec("SPEC §4: 5–10"),
     )
+    rebalance_band_frac: float = Field(
+        _default(LadderParams, "rebalance_band_frac"),
+        ge=0.0,
+        le=1.0,
+        json_schema_extra=_spec("operational, not in the SPEC: no-trade band, fraction of held"),
+    )
     roll_dte: int = Field(
         _default(LadderParams, "roll_dte"), ge=1, le=30, json_schema_extra=_spec("SPEC §4: 7")
     )

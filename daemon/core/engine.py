@@ -24,15 +24,24 @@ At each session close (SPEC §4 "the target state is recomputed on every evaluat
    layer's hedge, then activations an OPEN sized by the scenario;
 5. a held hedge with fewer than ``roll_dte`` calendar days left is rolled (one ROLL
    proposal with two legs per unit: close the old option, open the layer's instrument at
-   its next expiry); a hedge found past its expiry is dropped with a ``roll`` alert;
+   its next expiry; when the cap allows fewer new units, the rest is sold first); a hedge
+   found past its expiry is dropped with a ``roll`` alert;
 6. every ``rebalance_every_days`` sessions since the last rebalance, or at once on
    ``big_move`` (SPX or IWM vs. their prices at the last rebalance), every active layer is
-   re-sized: RESIZE for the difference of the held option, nothing if unchanged. A held
-   option worth less than one tick is re-struck (sold, and the current instrument bought);
+   re-sized: RESIZE for the difference of the held option, nothing if
+   |target − held| <= ``rebalance_band_frac`` × held (the no-trade band: operational, not
+   in the SPEC, which only says "re-sized every 5 trading days"; it implements the
+   SPEC's "no emotional resizing" [003, 004]; activations, deactivations, rolls and
+   cost-cap sell-downs ignore it). A held option whose DTE is below its layer's instrument
+   rule (L1/L3: ``l1_min_dte``; L2: ``l2_min_dte``) is never added to: when the target
+   asks for more it is rolled into the layer's current instrument, sized to the target on
+   that instrument (selling down in the old option is fine). A held option worth less
+   than one tick is re-struck (sold, and the current instrument bought);
 7. the **cost cap**: open premium ≤ ``cost_cap_frac`` × condor credit. Every buy is
-   scaled down to fit (``is_capped``, plus a ``cost_cap`` alert); if the cap itself
-   shrinks (a new condor with less credit) hedges are sold down, L3 first, so the cap
-   holds after every close.
+   scaled down to fit (``is_capped``, plus a ``cost_cap`` alert that comes before the
+   proposals and reports the units wanted and exactly the units they buy); if the cap
+   itself shrinks (a new condor with less credit) hedges are sold down, L3 first, so the
+   cap holds after every close.
 
 Intraday, :meth:`Engine.evaluate` treats the latest prices as a provisional close:
 ``big_move`` re-sizes at once; layers change only with ``ladder.intraday_confirm``.
@@ -766,20 +775,48 @@ class Engine:
         ctx: _DayCtx,
         *,
         layer: Layer,
+        intent: OrderIntent,
         wanted: int,
         got: int,
         unit_usd: float,
+        what: str,
+        outcome: str = "",
+        why: str = "",
         reasons: tuple[SignalReading, ...],
     ) -> Alert:
-        """The SPEC §4 cost-cap alert: the target was scaled down (and by how much)."""
+        """The SPEC §4 cost-cap alert: a target was scaled down (and by how much).
+
+        The alert names exactly what is proposed with it, so the operator never sees two
+        different counts: ``got`` is the number of units the accompanying proposals buy
+        (for a roll: the units opened at the new expiry), and those proposals carry
+        ``is_capped``.
+
+        Args:
+            ctx: the evaluation.
+            layer: the layer.
+            intent: intent of the scaled-down proposal (``resize``, ``open``, ``roll``).
+            wanted: units the target asked for (before the cap).
+            got: units proposed (after the cap; 0 = nothing is bought).
+            unit_usd: premium of one wanted unit at its limit, USD.
+            what: the instrument wanted (``"VIX 2020-03-18 22C"``).
+            outcome: optional text on what is done (``" (263 sold, 90 rolled; 353 held)"``).
+            why: optional sizing context (``"target 353 (held 42)"``), appended.
+            reasons: the readings behind the proposal.
+
+        Returns:
+            The ``cost_cap`` warning alert.
+        """
         ctx.is_capped = True
         cap = self.cost_cap_usd
         msg = (
-            f"{layer.value}: target {wanted} contracts (${_round_usd(wanted * unit_usd):,.2f}) "
-            f"scaled down to {got} by the cost cap: open premium "
-            f"${_round_usd(self.open_premium_usd):,.2f} of cap ${_round_usd(cap):,.2f} "
-            f"({self._params.ladder.cost_cap_frac * 100:g}% of condor credit)"
+            f"{layer.value} {intent.value}: {wanted} x {what} wanted "
+            f"(${_round_usd(wanted * unit_usd):,.2f}), scaled down to {got} by the cost cap"
+            f"{outcome}: open premium ${_round_usd(self.open_premium_usd):,.2f} of cap "
+            f"${_round_usd(cap):,.2f} ({self._params.ladder.cost_cap_frac * 100:g}% of "
+            "condor credit)"
         )
+        if why:
+            msg += f"; {why}"
         return Alert(
             decision_id=self._next_id(ctx.session_date, "alert", "cost_cap", layer.value),
             ts=ctx.now,
@@ -804,7 +841,11 @@ class Engine:
         reasons: tuple[SignalReading, ...],
         why: str,
     ) -> list[Decision]:
-        """Propose buying ``contracts`` units, scaled down to the cost cap (SPEC §4)."""
+        """Propose buying ``contracts`` units, scaled down to the cost cap (SPEC §4).
+
+        When the cap bites, the ``cost_cap`` alert comes first and reports the units
+        wanted and the units actually proposed (the order's ``contracts``, ``is_capped``).
+        """
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
         op = self._params.orders
@@ -819,7 +860,15 @@ class Engine:
             capped = True
             out.append(
                 self._cap_alert(
-                    ctx, layer=layer, wanted=contracts, got=n, unit_usd=unit_usd, reasons=reasons
+                    ctx,
+                    layer=layer,
+                    intent=intent,
+                    wanted=contracts,
+                    got=n,
+                    unit_usd=unit_usd,
+                    what=_leg_text(legs),
+                    why=why,
+                    reasons=reasons,
                 )
             )
         if n <= 0:
@@ -838,7 +887,7 @@ class Engine:
                 scenario=self._scenario_result(unit, after, ctx),
                 break_evens=unit.break_evens,
                 is_capped=capped,
-                why=why,
+                why=f"{contracts} wanted, {why}" if capped else why,
             )
         )
         return out
@@ -993,7 +1042,7 @@ class Engine:
             new_legs = self._legs_for(layer, state)
             if new_legs[0].expiry <= held.expiry:
                 continue
-            out.extend(self._roll_one(ctx, layer, held, new_legs, reading))
+            out.extend(self._roll_one(ctx, layer, held, new_legs, (reading,), why=reading.detail))
         return out
 
     def _expired(self, ctx: _DayCtx, held: HedgePosition) -> Alert:
@@ -1010,15 +1059,53 @@ class Engine:
             layer=held.layer,
         )
 
+    def _min_dte(self, layer: Layer) -> int:
+        """Shortest DTE the layer's instrument rule allows (SPEC §4), calendar days.
+
+        L1 and L3: the front VIX expiry with DTE >= ``l1_min_dte``; L2: DTE in
+        [``l2_min_dte``, ``l2_max_dte``], so ``l2_min_dte``.
+        """
+        lp = self._params.ladder
+        return lp.l2_min_dte if layer is Layer.L2 else lp.l1_min_dte
+
     def _roll_one(
         self,
         ctx: _DayCtx,
         layer: Layer,
         held: HedgePosition,
         new_legs: tuple[OptionLeg, ...],
-        reading: SignalReading,
+        reasons: tuple[SignalReading, ...],
+        *,
+        why: str,
+        target: int | None = None,
     ) -> list[Decision]:
+        """Roll the held hedge of ``layer`` into ``new_legs`` (SPEC §4 Time-Shifting).
+
+        ``target`` is the number of new units wanted: ``None`` (the ``roll_dte`` rule)
+        keeps the units held; a rebalance roll passes the layer's target sized on the new
+        instrument. The cost cap (room = cap − the other layers' open premium − pending
+        buys; the held premium is freed by the close) may scale it down to ``n``, and the
+        ``cost_cap`` alert then reports ``n`` as the units opened at the new expiry.
+
+        A ROLL proposal closes and opens one for one per unit (the legs of a proposal
+        are per-unit ratios), so a size change needs one companion order:
+
+        * ``n < held``: the ``held − n`` old units are sold first (RESIZE; CLOSE when
+          ``n == 0``), then ``n`` are rolled;
+        * ``n > held``: every held unit is rolled, then ``n − held`` units of the new
+          instrument are bought (RESIZE, at the new legs' limit).
+
+        A rebalance roll for which the cap leaves no new unit keeps the held hedge (it
+        still protects until the ``roll_dte`` rule rolls or closes it) and only alerts.
+
+        Returns:
+            The decisions: optional ``cost_cap`` alert, optional sell, the ROLL, optional
+            buy.
+        """
         out: list[Decision] = []
+        wanted = held.contracts if target is None else target
+        if wanted <= 0:
+            return out
         new_unit = self._unit(new_legs, ctx)
         old_mid = 0.0
         if held.expiry > ctx.session_date:
@@ -1031,36 +1118,58 @@ class Engine:
         unit_usd = new_limit * mult
         others = self.open_premium_usd - held.premium_paid_usd + self._pending_buys_usd()
         room = self.cost_cap_usd - others
-        n = held.contracts
+        n = wanted
         capped = False
         if unit_usd * n > room + _EPS_USD:
             n = max(0, math.floor((max(room, 0.0) + _EPS_USD) / unit_usd))
             capped = True
+        keep = n <= 0 and target is not None
+        sold = 0 if keep else max(0, held.contracts - n)
+        rolled = min(n, held.contracts)
+        bought = max(0, n - held.contracts)
+        if capped:
+            if keep:
+                outcome = f" (the {held.contracts} held are kept until their roll)"
+            else:
+                done = [
+                    f"{k} {verb}"
+                    for k, verb in ((sold, "sold"), (rolled, "rolled"), (bought, "bought"))
+                    if k
+                ]
+                outcome = f" ({', '.join(done)}; {held.contracts} held)"
             out.append(
                 self._cap_alert(
                     ctx,
                     layer=layer,
-                    wanted=held.contracts,
+                    intent=OrderIntent.ROLL,
+                    wanted=wanted,
                     got=n,
                     unit_usd=unit_usd,
-                    reasons=(reading,),
+                    what=f"{_leg_text(new_legs)} rolled from {_leg_text(held.legs)}",
+                    outcome=outcome,
+                    reasons=reasons,
                 )
             )
-        if n < held.contracts:
-            # The cap allows only n units at the new expiry: sell the rest first, so the
-            # ROLL itself closes and opens the same number of units.
+        if keep:
+            return out
+        if sold > 0:
+            tail = (
+                "the new expiry does not fit the cost cap"
+                if capped
+                else f"{n} units wanted at the new expiry"
+            )
             out.extend(
                 self._sell(
                     ctx,
                     layer=layer,
                     intent=OrderIntent.CLOSE if n <= 0 else OrderIntent.RESIZE,
-                    contracts=held.contracts - n,
-                    reasons=(reading,),
-                    is_capped=True,
-                    why=reading.detail + "; the new expiry does not fit the cost cap",
+                    contracts=sold,
+                    reasons=reasons,
+                    is_capped=capped,
+                    why=f"{why}; {tail}",
                 )
             )
-        if n <= 0:
+        if rolled <= 0:
             return out
         close_legs = tuple(replace(leg, position_qty=-leg.position_qty) for leg in held.legs)
         net = new_unit.price - old_mid
@@ -1072,18 +1181,86 @@ class Engine:
                 intent=OrderIntent.ROLL,
                 legs=close_legs + new_legs,
                 action=action,
-                contracts=n,
+                contracts=rolled,
                 mid=abs(net),
-                reasons=(reading,),
-                scenario=self._scenario_result(new_unit, n, ctx),
+                reasons=reasons,
+                scenario=self._scenario_result(new_unit, rolled, ctx),
                 break_evens=new_unit.break_evens,
                 is_capped=capped,
                 open_legs=new_legs,
                 new_leg_mid=new_limit,
-                why=reading.detail,
+                why=f"{wanted} wanted, {why}" if capped else why,
             )
         )
+        if bought > 0:
+            out.append(
+                self._propose(
+                    ctx,
+                    layer=layer,
+                    intent=OrderIntent.RESIZE,
+                    legs=new_legs,
+                    action=Action.BUY,
+                    contracts=bought,
+                    mid=new_unit.price,
+                    reasons=reasons,
+                    scenario=self._scenario_result(new_unit, n, ctx),
+                    break_evens=new_unit.break_evens,
+                    is_capped=capped,
+                    why=(f"{wanted} wanted, " if capped else "")
+                    + f"{why}; {rolled} rolled, {bought} more to reach {n}",
+                )
+            )
         return out
+
+    def _roll_instead_of_adding(
+        self,
+        ctx: _DayCtx,
+        held: HedgePosition,
+        reasons: tuple[SignalReading, ...],
+        old_target: int,
+    ) -> list[Decision]:
+        """Roll a hedge below its layer's minimum DTE instead of adding to it (SPEC §4).
+
+        The new units are sized on the layer's current instrument (``l1_legs`` /
+        ``l2_legs`` / ``l3_legs``), not on the near-expiry option; the ROLL carries an
+        ``instrument_dte`` reading after the rebalance reason. Nothing is proposed when no
+        later expiry is quoted or the new instrument needs no unit.
+
+        Args:
+            ctx: the evaluation (market state and condor risk set).
+            held: the layer's held hedge, with DTE below :meth:`_min_dte`.
+            reasons: the rebalance readings (cadence or ``big_move``).
+            old_target: the target sized on the held option (> held), for the note.
+
+        Returns:
+            The decisions of :meth:`_roll_one`, or ``[]``.
+        """
+        assert ctx.state is not None  # noqa: S101 - checked by the caller
+        layer = held.layer
+        new_legs = self._legs_for(layer, ctx.state)
+        if new_legs[0].expiry <= held.expiry:
+            return []  # no later expiry quoted: never add to the out-of-rule option
+        new_target = self._target_contracts(layer, self._unit(new_legs, ctx), ctx)
+        dte = (held.expiry - ctx.session_date).days
+        min_dte = self._min_dte(layer)
+        reading = SignalReading(
+            id="instrument_dte",
+            value=float(dte),
+            threshold=float(min_dte),
+            holds=True,
+            detail=f"{layer.value} hedge {_leg_text(held.legs)} has {dte} days left < "
+            f"{min_dte} (the layer's instrument rule): rolled, not added to",
+        )
+        return self._roll_one(
+            ctx,
+            layer,
+            held,
+            new_legs,
+            (*reasons, reading),
+            why=f"{reading.detail}; target {new_target} at the new expiry "
+            f"({old_target} in the old option, held {held.contracts})",
+            target=new_target,
+        )
 
     def _size_layer(
         self,
@@ -1091,11 +1268,29 @@ class Engine:
         layer: Layer,
         reasons: tuple[SignalReading, ...],
         intent: OrderIntent,
+        *,
+        is_rebalance: bool = False,
     ) -> list[Decision]:
         """Bring ``layer`` to its scenario target: buy/sell the difference of the held option.
 
         Nothing held, or the held option worth less than one tick (far out of the money):
         the layer is (re-)struck into its current instrument (sell the old, buy the new).
+        With nothing held the buy is an OPEN whatever the trigger (e.g. a rebalance of an
+        active layer whose activation bought nothing because the cap or the lower layers
+        already covered its target).
+
+        A held option whose DTE is below the layer's instrument rule (:meth:`_min_dte`)
+        is never added to: sizing a near-expiry, far out-of-the-money call by its scenario
+        gain and delta explodes the count for options about to be rolled anyway. When the
+        target asks for more, the hedge is rolled instead into the layer's current
+        instrument, sized to the target on that instrument (:meth:`_roll_one`). Selling
+        down in the old option is fine.
+
+        With ``is_rebalance`` (cadence or ``big_move``), the layer changes only when
+        |target − held| > ``ladder.rebalance_band_frac`` × held (the no-trade band:
+        operational, not in the SPEC, which only says "re-sized every 5 trading days";
+        it implements its "no emotional resizing" spirit [003, 004]). Activations,
+        re-strikes and rolls ignore the band.
         """
         if ctx.state is None or ctx.risk is None:
             return []
@@ -1114,14 +1309,19 @@ class Engine:
                         why="held option worth less than one tick: re-strike",
                     )
                 )
-            out.extend(self._open_layer(ctx, layer, reasons, intent))
+            # Nothing held: whatever the trigger, the order opens the layer's position.
+            opening = intent if held is not None else OrderIntent.OPEN
+            out.extend(self._open_layer(ctx, layer, reasons, opening))
             return out
         target = self._target_contracts(layer, unit, ctx)
         diff = target - held.contracts
+        band = self._params.ladder.rebalance_band_frac
+        if diff == 0 or (is_rebalance and abs(diff) <= band * held.contracts):
+            return out
         why = f"target {target} (held {held.contracts})"
         if diff > 0:
-            out.extend(
-                self._buy(
+            if (held.expiry - ctx.session_date).days >= self._min_dte(layer):
+                return self._buy(
                     ctx,
                     layer=layer,
                     intent=intent,
@@ -1132,19 +1332,15 @@ class Engine:
                     reasons=reasons,
                     why=why,
                 )
-            )
-        elif diff < 0:
-            out.extend(
-                self._sell(
-                    ctx,
-                    layer=layer,
-                    intent=OrderIntent.RESIZE,
-                    contracts=-diff,
-                    reasons=reasons,
-                    why=why,
-                )
-            )
-        return out
+            return self._roll_instead_of_adding(ctx, held, reasons, target)
+        return self._sell(
+            ctx,
+            layer=layer,
+            intent=OrderIntent.RESIZE,
+            contracts=-diff,
+            reasons=reasons,
+            why=why,
+        )
 
     def _rebalance(self, ctx: _DayCtx, skip: set[Layer], reason: SignalReading) -> list[Decision]:
         """Re-size every active layer to its current target (SPEC §4 cadence / big_move)."""
@@ -1153,7 +1349,9 @@ class Engine:
             return out
         for layer in self._ladder.active_layers:
             if layer not in skip:
-                out.extend(self._size_layer(ctx, layer, (reason,), OrderIntent.RESIZE))
+                out.extend(
+                    self._size_layer(ctx, layer, (reason,), OrderIntent.RESIZE, is_rebalance=True)
+                )
         self._last_rebalance_index = ctx.session_index
         self._rebalance_ref = {
             Symbol.SPX: self._price[Symbol.SPX],
@@ -1198,8 +1396,8 @@ class Engine:
                     kind=AlertKind.COST_CAP,
                     severity=Severity.WARNING,
                     key=f"cost_cap:{layer.value}",
-                    message=f"{layer.value}: selling {n} of {held.contracts} contracts: "
-                    + reading.detail,
+                    message=f"{layer.value} resize: selling {n} of {held.contracts} x "
+                    f"{_leg_text(held.legs)} to the cost cap: {reading.detail}",
                     layer=layer,
                     reasons=(reading,),
                 )

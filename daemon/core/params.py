@@ -50,6 +50,13 @@ class LadderParams:
     """L3 deactivates when RVX−VIX < mean + frac × |mean|."""
     min_hold_days: int = 2
     rebalance_every_days: int = 5
+    rebalance_band_frac: float = 0.20
+    """No-trade band of a rebalance, fraction of the units held (0–1; 0 = re-size on any
+    difference). A cadence or ``big_move`` rebalance changes a layer only when
+    |target − held| > this × held. Operational, not in the SPEC: SPEC §4 only says
+    "re-sized every 5 trading days"; the band implements its "no emotional resizing"
+    spirit [003, 004]. Activations, deactivations, rolls and cost-cap sell-downs ignore it.
+    """
     roll_dte: int = 7
     """A layer whose option has fewer than this many calendar days left is rolled."""
     cost_cap_frac: float = 0.40

@@ -1,13 +1,16 @@
-"""The engine on real daily history (SPX, IWM, VIX, RVX, VIX3M, VX futures), 2020.
+"""The engine on real daily history (SPX, IWM, VIX, RVX, VIX3M, VX futures).
 
 Data: ``market_dir`` (tests/conftest.py). The engine is warmed up with the 250 sessions
-before 2020-01-01 and then fed, session by session, one Quote per series (price = close,
-ts = 21:00 UTC) and a session close, as the replay source does.
+before the first day and then fed, session by session, one Quote per series (price =
+close, ts = 21:00 UTC) and a session close, as the replay source does. Most tests use
+2020-01-01..2020-04-30; the rebalance tests (instrument rule, no-trade band, cost-cap
+alerts) replay the whole history from 2007-01-03 (a few seconds).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,6 +43,8 @@ from daemon.core.params import EngineParams, LadderParams, MacroEvent, MacroEven
 START = date(2020, 1, 1)
 END = date(2020, 4, 30)
 WARM = 250
+HISTORY_START = date(2007, 1, 3)
+REBALANCE_IDS = frozenset({"rebalance_cadence", "big_move"})
 
 _PLAIN = {
     Symbol.SPX: "spx_daily.csv",
@@ -66,15 +71,24 @@ def _read(path: Path) -> pd.DataFrame:
     return df.set_index("date")
 
 
-@pytest.fixture(scope="module")
-def market(market_dir: Path) -> Market:
+def load_market(
+    market_dir: Path, start: date, end: date | None, sessions_end: date | None
+) -> Market:
+    """Warm-up bars (the WARM sessions before ``start``) and per-session quotes.
+
+    ``end``/``sessions_end`` None: up to the last day with SPX, IWM and VIX closes. Rows
+    with a missing (NaN) value are skipped, as the replay source rejects them.
+    """
     frames = {s: _read(market_dir / f) for s, f in _PLAIN.items()}
     fut = _read(market_dir / "vix_futures_f1f2_daily.csv")
     spx = frames[Symbol.SPX]
-    sessions = tuple(d for d in spx.index if START - timedelta(days=800) <= d <= date(2020, 12, 31))
-    first = next(i for i, d in enumerate(sessions) if d >= START)
+    last = min(frames[s].index.max() for s in (Symbol.SPX, Symbol.IWM, Symbol.VIX))
+    end = last if end is None else end
+    sessions_end = last if sessions_end is None else sessions_end
+    sessions = tuple(d for d in spx.index if start - timedelta(days=800) <= d <= sessions_end)
+    first = next(i for i, d in enumerate(sessions) if d >= start)
     warm_days = set(sessions[first - WARM : first])
-    days = tuple(d for d in sessions[first:] if d <= END)
+    days = tuple(d for d in sessions[first:] if d <= end)
     warm: dict[Symbol, list[Bar]] = {}
     for sym, df in frames.items():
         sub = df[df.index.isin(warm_days)]
@@ -128,21 +142,31 @@ def market(market_dir: Path) -> Market:
         qs = [
             Quote(symbol=sym, price=closes[sym][d], ts=ts, session_date=d)
             for sym in frames
-            if d in closes[sym]
+            if d in closes[sym] and math.isfinite(closes[sym][d])
         ]
-        if d in vx:
-            for sym, px, exp in vx[d]:
+        for sym, px, exp in vx.get(d, ()):
+            if math.isfinite(px) and isinstance(exp, str):
                 qs.append(
                     Quote(
                         symbol=sym,
                         price=px,
                         ts=ts,
                         session_date=d,
-                        expiry=date.fromisoformat(str(exp)),
+                        expiry=date.fromisoformat(exp),
                     )
                 )
         quotes[d] = qs
     return Market(sessions=sessions, warm=warm, days=days, quotes=quotes)
+
+
+@pytest.fixture(scope="module")
+def market(market_dir: Path) -> Market:
+    return load_market(market_dir, START, END, date(2020, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def history(market_dir: Path) -> Market:
+    return load_market(market_dir, HISTORY_START, None, None)
 
 
 def new_engine(m: Market, **kw: object) -> Engine:
@@ -181,6 +205,84 @@ def layer_days(eng: Engine, layer: Layer, lo: date, hi: date) -> tuple[int, int]
 
 def orders_of(decisions: Sequence[Decision]) -> Iterator[ProposedOrder]:
     return (d for d in decisions if isinstance(d, ProposedOrder))
+
+
+def min_dte(layer: Layer, lp: LadderParams | None = None) -> int:
+    """The shortest DTE of the layer's instrument rule (SPEC §4): L1/L3 14, L2 30."""
+    lp = lp or LadderParams()
+    return lp.l2_min_dte if layer is Layer.L2 else lp.l1_min_dte
+
+
+def dte_of(o: ProposedOrder) -> int:
+    return min((leg.expiry - o.session_date).days for leg in o.legs)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A replay with the sleeve as it was before each close."""
+
+    eng: Engine
+    out: list[Decision]
+    held_before: dict[date, dict[Layer, HedgePosition]]
+
+
+def tracked_run(m: Market, params: EngineParams | None = None) -> Run:
+    eng = Engine(params or EngineParams(), sessions=m.sessions)
+    eng.warm_up(m.warm)
+    out: list[Decision] = []
+    before: dict[date, dict[Layer, HedgePosition]] = {}
+    for d in m.days:
+        before[d] = {h.layer: h for h in eng.hedges}
+        out.extend(feed(eng, m, [d]))
+    return Run(eng=eng, out=out, held_before=before)
+
+
+@pytest.fixture(scope="module")
+def history_run(history: Market) -> Run:
+    return tracked_run(history)
+
+
+def wanted(o: ProposedOrder) -> int:
+    """Units a rebalance asked for: the order's, or "N wanted" when the cap cut it."""
+    if not o.is_capped:
+        return o.contracts
+    m = re.search(r"; (\d+) wanted, ", o.note)
+    assert m is not None, o.note
+    return int(m[1])
+
+
+def band_resizes(run: Run) -> list[tuple[ProposedOrder, int]]:
+    """Rebalance RESIZEs of the held option, each with the units held just before it.
+
+    The sleeve is replayed order by order from the state before each close, so a roll
+    earlier at the same close is seen. Re-strikes, roll companions (``instrument_dte``)
+    and cost-cap sell-downs are left out: the band does not bind them.
+    """
+    found: list[tuple[ProposedOrder, int]] = []
+    by_day: dict[date, list[ProposedOrder]] = {}
+    for o in orders_of(run.out):
+        by_day.setdefault(o.session_date, []).append(o)
+    for day, day_orders in by_day.items():
+        held = {layer: (h.legs, h.contracts) for layer, h in run.held_before[day].items()}
+        for o in day_orders:
+            legs, n = held.get(o.layer, ((), 0))
+            ids_ = {r.id for r in o.reasons}
+            if (
+                o.intent is OrderIntent.RESIZE
+                and o.reasons[0].id in REBALANCE_IDS
+                and "instrument_dte" not in ids_
+                and o.legs == legs
+                and "re-strike" not in o.note
+            ):
+                found.append((o, n))
+            if o.intent is OrderIntent.ROLL:  # the new legs carry the later expiry
+                new_exp = max(leg.expiry for leg in o.legs)
+                held[o.layer] = (tuple(x for x in o.legs if x.expiry == new_exp), o.contracts)
+            elif o.action is Action.BUY:
+                held[o.layer] = (o.legs, (n if o.legs == legs else 0) + o.contracts)
+            elif o.legs == legs:
+                held[o.layer] = (legs, n - o.contracts)
+    return found
 
 
 # --------------------------------------------------------------------------- 2020 replay
@@ -289,7 +391,14 @@ def test_orders_are_well_formed(full_run: tuple[Engine, list[Decision]]) -> None
         opening = [leg for leg in r.legs if leg.expiry == new_exp]
         assert len(closing) == len(opening)
         assert closing[0].position_qty < 0 < opening[0].position_qty  # sell old, buy new
-        assert (old_exp - r.session_date).days < 7
+        old_dte = (old_exp - r.session_date).days
+        why = {x.id for x in r.reasons}
+        if "instrument_dte" in why:  # a rebalance that would have added to an old option
+            assert r.reasons[0].id in REBALANCE_IDS
+            assert old_dte < min_dte(r.layer) <= (new_exp - r.session_date).days
+        else:
+            assert why == {"roll_dte"}
+            assert old_dte < LadderParams().roll_dte
 
 
 def test_same_run_twice_gives_identical_decision_ids(
@@ -510,3 +619,191 @@ def test_intraday_confirm_switches_layers_before_the_close(market: Market) -> No
     closing = eng.on_session_close(d, datetime.combine(d, time(21, 0), tzinfo=UTC))
     assert not any(isinstance(x, LayerChange) for x in closing)  # not announced twice
     assert Layer.L2 in eng.active_layers
+
+
+# --------------------------------------------------------------------------- 2007 → end replay
+
+
+def test_history_never_adds_to_an_option_below_its_layer_min_dte(history_run: Run) -> None:
+    orders = list(orders_of(history_run.out))
+    assert len(history_run.eng.days) > 4500
+    buys = [o for o in orders if o.action is Action.BUY and o.intent is not OrderIntent.ROLL]
+    assert buys
+    low = [o for o in buys if dte_of(o) < min_dte(o.layer)]
+    assert low == [], [o.note for o in low[:3]]
+    # ... it rolls into the layer's current instrument instead (the old L1 example:
+    # 2008-05-14 "buy 476 VIX 2008-05-21 24C @ 0.02" is now one ROLL into June).
+    rolled = [o for o in orders if any(r.id == "instrument_dte" for r in o.reasons)]
+    assert {o.layer for o in rolled if o.intent is OrderIntent.ROLL} == set(Layer)
+    may = [o for o in rolled if o.session_date == date(2008, 5, 14) and o.layer is Layer.L1]
+    assert [o.intent for o in may] == [OrderIntent.RESIZE, OrderIntent.ROLL]
+    assert may[0].action is Action.SELL  # the target on June is below the 66 held
+    assert may[1].contracts + may[0].contracts == 66
+    assert all(o.contracts < 100 for o in may)
+
+
+def test_history_resizes_are_under_54pct_of_orders(history_run: Run) -> None:
+    # Before the instrument rule and the band: 1537 orders, 1026 RESIZE (66.8%).
+    orders = list(orders_of(history_run.out))
+    # After (measured): 1187 orders, 633 RESIZE (53.3%).
+    resizes = [o for o in orders if o.intent is OrderIntent.RESIZE]
+    assert len(orders) < 1250
+    assert len(resizes) < 650
+    assert len(resizes) / len(orders) < 0.54
+
+
+def test_history_covid_window_keeps_l1_and_l2(history_run: Run) -> None:
+    window = [
+        d for d in history_run.eng.days if date(2020, 2, 15) <= d.session_date <= date(2020, 4, 15)
+    ]
+    assert sum(Layer.L1 in d.active_layers for d in window) / len(window) > 0.9
+    assert any(Layer.L2 in d.active_layers for d in window)
+
+
+def test_history_rebalance_respects_the_no_trade_band(history_run: Run) -> None:
+    band = LadderParams().rebalance_band_frac
+    found = band_resizes(history_run)
+    assert len(found) > 300
+    small = [(o.note, n) for o, n in found if wanted(o) <= band * n]
+    assert small == []
+
+
+def test_band_zero_resizes_every_difference(market: Market) -> None:
+    default = tracked_run(market)
+    zero = tracked_run(market, EngineParams(ladder=LadderParams(rebalance_band_frac=0.0)))
+    band = LadderParams().rebalance_band_frac
+    inside = [o for o, n in band_resizes(zero) if wanted(o) <= band * n]
+    assert inside  # without the band these small re-sizes are proposed ...
+    assert not [o for o, n in band_resizes(default) if wanted(o) <= band * n]  # ... not now
+    assert len(band_resizes(default)) < len(band_resizes(zero))
+
+
+_SCALED = re.compile(
+    r"^(L\d) (open|resize|roll): (\d+) x .* wanted \(\$[\d,.]+\), scaled down to (\d+) by "
+    r"the cost cap"
+)
+_SELLING = re.compile(r"^(L\d) resize: selling (\d+) of (\d+) x .* to the cost cap")
+
+
+def test_history_cost_cap_alerts_match_their_proposals(history_run: Run) -> None:
+    out = history_run.out
+    alerts = [i for i, d in enumerate(out) if isinstance(d, Alert) and d.kind is AlertKind.COST_CAP]
+    assert len(alerts) > 50
+    grouped: set[str] = set()
+    for i in alerts:
+        alert = out[i]
+        assert isinstance(alert, Alert)
+        group: list[ProposedOrder] = []
+        for d in out[i + 1 :]:
+            if (
+                not isinstance(d, ProposedOrder)
+                or d.layer is not alert.layer
+                or d.session_date != alert.ts.date()
+                or not d.is_capped
+            ):
+                break
+            group.append(d)
+        grouped |= {o.decision_id for o in group}
+        scaled = _SCALED.match(alert.message)
+        if scaled is not None:
+            asked, got = int(scaled[3]), int(scaled[4])
+            assert asked > got >= 0
+            opened = [o for o in group if o.intent is OrderIntent.ROLL or o.action is Action.BUY]
+            assert sum(o.contracts for o in opened) == got, alert.message
+            assert all(f"; {asked} wanted, " in o.note for o in opened), alert.message
+            continue
+        selling = _SELLING.match(alert.message)
+        assert selling is not None, alert.message
+        assert [(o.action, o.contracts) for o in group] == [(Action.SELL, int(selling[2]))]
+    # every capped proposal belongs to the alert that announced it
+    capped = [o for o in orders_of(out) if o.is_capped]
+    assert capped
+    assert {o.decision_id for o in capped} <= grouped
+
+
+def test_history_cost_cap_holds_every_day(history_run: Run) -> None:
+    for day in history_run.eng.days:
+        assert day.open_premium_usd <= day.cost_cap_usd + 1e-6, day.session_date
+
+
+# ------------------------------------------------------------------- instrument rule, synthetic
+
+
+def _engine_holding_old_l1(
+    market: Market, *, net_credit: float, premium_usd: float
+) -> tuple[Engine, OptionLeg]:
+    """Broker mode: a condor of ``net_credit`` and 5 L1 calls with 13 days left (< 14)."""
+    condor = IronCondor(
+        short_put_strike=3000.0,
+        long_put_strike=2950.0,
+        short_call_strike=3400.0,
+        long_call_strike=3450.0,
+        expiry=date(2020, 6, 19),
+        contracts=2,
+        net_credit=net_credit,
+        multiplier=100,
+    )
+    eng = new_engine(market, condor=condor)
+    old = OptionLeg(
+        right=Right.CALL,
+        strike=16.0,
+        expiry=market.days[0] + timedelta(days=13),
+        position_qty=1,
+        multiplier=100,
+        trading_class="VIX",
+    )
+    eng.set_positions(
+        condor=condor,
+        hedges=[
+            HedgePosition(
+                layer=Layer.L1,
+                legs=(old,),
+                contracts=5,
+                premium_paid_usd=premium_usd,
+                order_ref="broker",
+                opened_on=date(2019, 12, 20),
+            )
+        ],
+        satellite=None,
+    )
+    return eng, old
+
+
+def test_a_held_option_below_its_min_dte_is_rolled_to_target_not_added_to(
+    market: Market,
+) -> None:
+    # $400 cap: the target (13 units of the L1 instrument at $33) is capped to 12.
+    eng, old = _engine_holding_old_l1(market, net_credit=5.0, premium_usd=50.0)
+    d = market.days[0]
+    out = feed(eng, market, [d])
+    orders = list(orders_of(out))
+    assert not [o for o in orders if o.action is Action.BUY and o.legs == (old,)]
+    roll = next(o for o in orders if o.intent is OrderIntent.ROLL)
+    new_legs = tuple(leg for leg in roll.legs if leg.expiry != old.expiry)
+    assert (new_legs[0].expiry - d).days >= LadderParams().l1_min_dte
+    assert "instrument_dte" in {r.id for r in roll.reasons}
+    (alert,) = [a for a in out if isinstance(a, Alert) and a.kind is AlertKind.COST_CAP]
+    m = _SCALED.match(alert.message)
+    assert m is not None
+    assert (m[2], int(m[3]), int(m[4])) == ("roll", 13, 12)
+    extra = [o for o in orders if o.intent is OrderIntent.RESIZE and o.action is Action.BUY]
+    assert [o.legs for o in extra] == [new_legs]
+    assert roll.contracts + sum(o.contracts for o in extra) == 12
+    assert all(o.is_capped for o in [roll, *extra])
+    (h,) = eng.hedges
+    assert (h.legs, h.contracts) == (new_legs, 12)
+    assert eng.open_premium_usd <= eng.cost_cap_usd + 1e-6
+
+
+def test_a_roll_that_fits_no_new_unit_keeps_the_held_hedge_and_says_so(market: Market) -> None:
+    # $24 cap: one unit of the L1 instrument ($33) does not fit.
+    eng, old = _engine_holding_old_l1(market, net_credit=0.3, premium_usd=10.0)
+    out = feed(eng, market, [market.days[0]])
+    assert list(orders_of(out)) == []
+    (alert,) = [a for a in out if isinstance(a, Alert) and a.kind is AlertKind.COST_CAP]
+    m = _SCALED.match(alert.message)
+    assert m is not None
+    assert int(m[4]) == 0
+    assert "5 held are kept" in alert.message
+    (h,) = eng.hedges
+    assert (h.legs, h.contracts) == ((old,), 5)
