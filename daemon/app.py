@@ -123,6 +123,32 @@ def build_source(settings: Settings, kind: SourceKind, *, pace_s: float = 0.0) -
     )
 
 
+def calendar_warning(params: EngineParams, today: date) -> str | None:
+    """A start-up warning when the macro calendar ends within ``calendar_warn_days`` of today.
+
+    The live engine repeats this check daily from its heartbeat (``calendar_expiring``
+    alert); replay and sim runs get it once at start, against the wall-clock date.
+
+    Args:
+        params: engine parameters (macro events, sorted; warn horizon in days).
+        today: the wall-clock date.
+
+    Returns:
+        One human line, or None when the calendar reaches far enough.
+    """
+    events = params.macro_events
+    if not events:
+        return "no macro calendar is configured: event_window never holds"
+    last = events[-1].day
+    days_left = (last - today).days
+    if days_left > params.calendar_warn_days:
+        return None
+    return (
+        f"the macro calendar (FOMC/CPI/PPI) ends on {last.isoformat()}, {days_left} days from "
+        f"today (warn at {params.calendar_warn_days}): extend config/macro_events.csv"
+    )
+
+
 async def warm_up(engine: Engine, source: MarketDataSource, days: int) -> dict[Symbol, int]:
     """Seed the engine's indicators with ``days`` daily bars per symbol (SPEC §2 warm-up).
 
@@ -203,10 +229,14 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         DataError: unusable replay input.
     """
     params: EngineParams = settings.to_params()
+    clock = SystemClock()
+    warning = calendar_warning(params, clock.now().date())
+    if warning is not None:
+        log.warning("macro_calendar_expiring", detail=warning)
+        opts.notes.append(f"WARNING: {warning}")
     source = build_source(settings, opts.source, pace_s=opts.pace_s)
     if opts.on_event is not None:
         source = ObservedSource(source, opts.on_event)
-    clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="alvhd-") as tmp:
         workdir = Path(tmp)
         journal_path = workdir / "journal.sqlite" if opts.fresh_journal else settings.journal_path
