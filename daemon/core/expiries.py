@@ -19,6 +19,7 @@ weekday rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -224,17 +225,7 @@ def vix_expiries_after(
     Raises:
         InvariantViolation: negative ``count``.
     """
-    if count < 0:
-        msg = f"count must be >= 0, got {count}"
-        raise InvariantViolation(msg)
-    out: list[date] = []
-    year, month = day.year, day.month
-    while len(out) < count:
-        expiry = vix_monthly_expiry(year, month, holidays=holidays)
-        if expiry > day:
-            out.append(expiry)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
+    return _monthly_after(day, count, vix_monthly_expiry, holidays)
 
 
 def spx_expiries_after(
@@ -253,13 +244,27 @@ def spx_expiries_after(
     Raises:
         InvariantViolation: negative ``count``.
     """
+    return _monthly_after(day, count, spx_monthly_expiry, holidays)
+
+
+def _monthly_after(
+    day: date,
+    count: int,
+    monthly: Callable[..., date],
+    holidays: frozenset[date] | None,
+) -> list[date]:
+    """The next ``count`` expiries of ``monthly(year, month, holidays=…)`` strictly after ``day``.
+
+    Raises:
+        InvariantViolation: negative ``count``.
+    """
     if count < 0:
         msg = f"count must be >= 0, got {count}"
         raise InvariantViolation(msg)
     out: list[date] = []
     year, month = day.year, day.month
     while len(out) < count:
-        expiry = spx_monthly_expiry(year, month, holidays=holidays)
+        expiry = monthly(year, month, holidays=holidays)
         if expiry > day:
             out.append(expiry)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
