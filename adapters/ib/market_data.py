@@ -1,0 +1,312 @@
+"""Live quotes and warm-up history from IB, behind the ``MarketDataSource`` port.
+
+Flow (STYLE §2.3): ib_async mutates ``Ticker`` objects and emits ``pendingTickersEvent``
+on the loop thread. :meth:`IbMarketDataSource._on_pending_tickers` (synchronous, never
+raises) copies the fields, parses them at the edge (:mod:`adapters.ib.parsing`) and stores
+the latest valid quote per symbol in a conflated slot, then sets an ``asyncio.Event``.
+:meth:`events` drains the slots. Quotes are state: nothing queues without bound.
+
+:meth:`run` (task ``ib.market_data``) watches staleness: a symbol with no valid quote for
+``stale_after_s`` raises one ``data_stale`` alert and is resubscribed. It also resubscribes
+everything when the connection asks (1101/1102, 2104 after 2103).
+
+``SessionClose``: given the XNYS session dates (``sessions``, computed by the shell with
+exchange_calendars), :meth:`run` emits one ``SessionClose`` per session once the New York
+time passes ``close_time`` (16:15 by default, after the VIX settles; half-days close later
+than the exchange, never earlier) *and* every required series (SPX, IWM, VIX) has a valid
+quote of that session. Without them the close waits (one ``data_stale`` alert) until they
+come or the day ends: a stale price is never committed as a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from datetime import date, time
+from typing import Any
+
+import structlog
+from ib_async import Contract, Ticker
+
+from adapters.ib.config import IbConfig
+from adapters.ib.connection import IbConnection
+from adapters.ib.contracts import ContractBook, describe, qualify_series
+from adapters.ib.parsing import NEW_YORK, bar_from_ib, quote_from_ticker, ticker_fields
+from daemon.core.model import (
+    REQUIRED_SYMBOLS,
+    AlertKind,
+    Bar,
+    MarketEvent,
+    Quote,
+    Rejected,
+    SessionClose,
+    Severity,
+    Symbol,
+)
+from daemon.errors import BrokerUnavailable, DataError
+
+log = structlog.get_logger(__name__)
+
+ALL_SYMBOLS: tuple[Symbol, ...] = tuple(Symbol)
+DEFAULT_CLOSE_TIME = time(16, 15)
+"""New York time after which a session is closed: 16:00 close + the 16:15 VIX settlement."""
+TRADING_DAYS_PER_YEAR = 252
+CALENDAR_DAYS_PER_YEAR = 365
+
+
+def history_duration(days: int) -> str:
+    """IB ``durationStr`` covering ``days`` trading days (``"300 D"`` or ``"2 Y"``)."""
+    calendar_days = math.ceil(days * CALENDAR_DAYS_PER_YEAR / TRADING_DAYS_PER_YEAR) + 10
+    if calendar_days <= CALENDAR_DAYS_PER_YEAR:
+        return f"{calendar_days} D"
+    return f"{math.ceil(calendar_days / CALENDAR_DAYS_PER_YEAR)} Y"
+
+
+class IbMarketDataSource:
+    """Streaming quotes of the SPEC §2 series from IB.
+
+    Args:
+        conn: the connection (its on-connect hook qualifies and subscribes).
+        symbols: series to follow (all by default).
+        config: stale/market-data-type settings (the connection's by default).
+        sessions: XNYS session dates; empty → no ``SessionClose`` is emitted.
+        close_time: New York wall time after which a session counts as closed.
+    """
+
+    def __init__(
+        self,
+        conn: IbConnection,
+        *,
+        symbols: Iterable[Symbol] = ALL_SYMBOLS,
+        config: IbConfig | None = None,
+        sessions: Iterable[date] = (),
+        close_time: time = DEFAULT_CLOSE_TIME,
+    ) -> None:
+        self.conn = conn
+        self.config = config or conn.config
+        self.symbols = tuple(symbols)
+        self.sessions = frozenset(sessions)
+        self.close_time = close_time
+        self._closed_through: date | None = None
+        self._pending_close: SessionClose | None = None
+        self._today: dict[Symbol, date] = {}
+        self.book = ContractBook()
+        self._slots: dict[Symbol, Quote] = {}
+        self._changed = asyncio.Event()
+        self._tickers: dict[Symbol, Ticker] = {}
+        self._last_valid: dict[Symbol, float] = {}
+        self._subscribed_at: dict[Symbol, float] = {}
+        self._rejected = 0
+        self.rejections: dict[str, int] = {}
+        """Rejections counted by reason (``delayed``, ``nan``, ...)."""
+        self.resubscriptions = 0
+        conn.add_on_connected(self._on_connected)
+        conn.ib.pendingTickersEvent += self._on_pending_tickers
+
+    # ------------------------------------------------------------------ port
+    async def events(self) -> AsyncGenerator[MarketEvent, None]:
+        """Yield the latest quote of each changed symbol (SPEC order), then any session close.
+
+        Never ends (cancel to stop).
+        """
+        while True:
+            await self._changed.wait()
+            while self._slots:
+                for symbol in self.symbols:
+                    quote = self._slots.pop(symbol, None)
+                    if quote is not None:
+                        yield quote
+            if self._pending_close is not None:
+                close, self._pending_close = self._pending_close, None
+                yield close
+                continue
+            # no await since the last check: no callback can have filled a slot meanwhile
+            self._changed.clear()
+
+    async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:
+        """Daily bars before today, oldest first, at most ``days`` (warm-up).
+
+        An optional series (RVX, VIX3M, VX) that is not qualified or has no bars gives [].
+
+        Raises:
+            DataError: a required series (SPX, IWM, VIX) is not qualified or has no bars.
+            BrokerUnavailable: not connected, or the request timed out.
+        """
+        await self.conn.wait_ready(self.config.connect_timeout_s)
+        contract = self.book.contracts.get(symbol)
+        if contract is None:
+            if symbol in REQUIRED_SYMBOLS:
+                raise DataError(f"no qualified IB contract for {symbol}")
+            return []
+        expiry = self.book.expiries.get(symbol)
+        try:
+            async with asyncio.timeout(self.config.request_timeout_s):
+                raw = await self.conn.ib.reqHistoricalDataAsync(
+                    contract,
+                    endDateTime="",
+                    durationStr=history_duration(days),
+                    barSizeSetting="1 day",
+                    whatToShow="TRADES",
+                    useRTH=True,
+                    formatDate=1,
+                    timeout=0,
+                )
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"IB history of {symbol} timed out") from exc
+        except ConnectionError as exc:
+            raise BrokerUnavailable(f"IB dropped during history of {symbol}") from exc
+        bars: list[Bar] = []
+        for item in raw:
+            parsed = bar_from_ib(item, symbol=symbol, expiry=expiry)
+            if isinstance(parsed, Rejected):
+                self._count(parsed)
+            else:
+                bars.append(parsed)
+        if not bars:
+            if symbol in REQUIRED_SYMBOLS:
+                raise DataError(f"IB returned no daily bars for {describe(contract)}")
+            log.warning("ib_history_empty", symbol=str(symbol), contract=describe(contract))
+            return []
+        bars.sort(key=lambda b: b.session_date)
+        return bars[-days:]
+
+    def rejected_count(self) -> int:
+        """Ticks refused at the edge so far (NaN, -1, 0, delayed, frozen, bid > ask)."""
+        return self._rejected
+
+    # ------------------------------------------------------------------ task
+    async def run(self) -> None:
+        """Staleness watchdog and resubscription (task ``ib.market_data``); never ends."""
+        interval = self.config.check_interval_s
+        while True:
+            try:
+                async with asyncio.timeout(interval):
+                    await self.conn.resubscribe.wait()
+            except TimeoutError:
+                pass
+            self._check_session_close()
+            if not self.conn.is_ready:
+                continue
+            if self.conn.resubscribe.is_set():
+                self.conn.resubscribe.clear()
+                log.info("ib_resubscribing", reason="broker_restored")
+                self._subscribe(self.symbols)
+                continue
+            self._check_staleness()
+
+    # ------------------------------------------------------------------ internals
+    async def _on_connected(self) -> None:
+        ib = self.conn.ib
+        self.book = await qualify_series(ib, self.symbols, timeout_s=self.config.request_timeout_s)
+        ib.reqMarketDataType(self.config.market_data_type)
+        self._tickers.clear()
+        self._subscribe(tuple(s for s in self.symbols if s in self.book.contracts))
+
+    def _subscribe(self, symbols: Iterable[Symbol]) -> None:
+        ib = self.conn.ib
+        now = self.conn.clock.monotonic()
+        for symbol in symbols:
+            contract: Contract | None = self.book.contracts.get(symbol)
+            if contract is None:
+                continue
+            if symbol in self._tickers:
+                ib.cancelMktData(contract)
+                self.resubscriptions += 1
+            self._tickers[symbol] = ib.reqMktData(contract, "", False, False)
+            self._subscribed_at[symbol] = now
+            log.debug("ib_subscribed", symbol=str(symbol), contract=describe(contract))
+
+    def _check_staleness(self) -> None:
+        now = self.conn.clock.monotonic()
+        limit = self.config.stale_after_s
+        stale = [
+            s
+            for s in self._tickers
+            if now - max(self._last_valid.get(s, -math.inf), self._subscribed_at.get(s, now))
+            > limit
+        ]
+        for symbol in stale:
+            self.conn.alerts.emit(
+                key=f"data_stale:{symbol}",
+                ts=self.conn.clock.now(),
+                kind=AlertKind.DATA_STALE,
+                severity=Severity.WARNING,
+                message=f"no valid IB quote for {symbol} in {limit:g} s; resubscribed",
+            )
+            log.warning("ib_quote_stale", symbol=str(symbol), stale_after_s=limit)
+        if stale:
+            self._subscribe(stale)
+
+    def _check_session_close(self) -> None:
+        """Queue the ``SessionClose`` of today once it is due and the closes are known."""
+        if not self.sessions:
+            return
+        now = self.conn.clock.now()
+        local = now.astimezone(NEW_YORK)
+        day = local.date()
+        if day not in self.sessions or local.time() < self.close_time:
+            return
+        if self._closed_through is not None and day <= self._closed_through:
+            return
+        missing = [s for s in REQUIRED_SYMBOLS if self._today.get(s) != day]
+        if missing:
+            names = ", ".join(sorted(str(s) for s in missing))
+            self.conn.alerts.emit(
+                key=f"session_close_waiting:{day}",
+                ts=now,
+                kind=AlertKind.DATA_STALE,
+                severity=Severity.WARNING,
+                message=f"session {day} closed but no valid IB quote of it for {names}; "
+                "the close waits for them",
+            )
+            return
+        self._closed_through = day
+        self._pending_close = SessionClose(session_date=day, ts=now)
+        self._changed.set()
+        log.info("ib_session_closed", session_date=str(day))
+
+    def _count(self, rejected: Rejected) -> None:
+        self._rejected += 1
+        self.rejections[rejected.reason] = self.rejections.get(rejected.reason, 0) + 1
+        log.debug(
+            "quote_rejected",
+            reason=rejected.reason,
+            symbol=str(rejected.symbol),
+            detail=rejected.detail,
+        )
+
+    def _on_pending_tickers(self, tickers: Iterable[Any]) -> None:
+        """Eventkit callback (sync): parse each changed ticker, keep the latest valid quote."""
+        now = self.conn.clock.now()
+        mono = self.conn.clock.monotonic()
+        changed = False
+        for ticker in tickers:
+            symbol = self.book.symbol_of(ticker.contract.conId)
+            if symbol is None:
+                continue
+            parsed = quote_from_ticker(
+                ticker_fields(ticker),
+                symbol=symbol,
+                received_at=now,
+                expiry=self.book.expiries.get(symbol),
+            )
+            if isinstance(parsed, Rejected):
+                self._count(parsed)
+                if parsed.reason in ("delayed", "stale"):
+                    self.conn.alerts.emit(
+                        key=f"market_data_{parsed.reason}:{symbol}",
+                        ts=now,
+                        kind=AlertKind.DATA_STALE,
+                        severity=Severity.WARNING,
+                        message=f"IB sends {parsed.reason} data for {symbol} "
+                        f"({parsed.detail}); not used",
+                    )
+                continue
+            self._slots[symbol] = parsed
+            self._last_valid[symbol] = mono
+            self._today[symbol] = parsed.session_date
+            self.conn.alerts.clear(f"data_stale:{symbol}")
+            changed = True
+        if changed:
+            self._changed.set()

@@ -1,0 +1,110 @@
+"""One call to build the IBKR adapter for ``daemon.app`` (the composition root).
+
+``build_ib_adapter`` creates the connection, the market-data source and the order sink
+inside the running loop. Start-up: ``await adapter.connection.establish()`` (connect,
+qualify, subscribe, reconcile orders), then warm up from ``adapter.market_data.history``
+and seed ``Engine.set_positions`` from :meth:`IbAdapter.positions`; then the supervisor runs
+:meth:`IbAdapter.tasks` in its TaskGroup (plus a task forwarding
+``adapter.connection.alerts.stream()`` and ``adapter.orders.fills()``) and calls
+:meth:`IbAdapter.close` on shutdown. ``ib_config`` maps the ``[ib]`` and ``[mode]``
+settings sections (duck-typed: adapters do not import ``daemon.settings``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from adapters.ib.config import IbConfig
+from adapters.ib.connection import IbConnection
+from adapters.ib.market_data import IbMarketDataSource
+from adapters.ib.paper_orders import IbOrderSink
+from adapters.ib.positions import AccountPositions, account_positions
+from daemon.core.model import Symbol
+from daemon.ports import Clock
+
+
+def ib_config(ib: Any, mode: Any, **overrides: Any) -> IbConfig:
+    """IbConfig from the ``[ib]`` and ``[mode]`` settings sections (plus overrides).
+
+    Args:
+        ib: object with ``host, port, client_id, market_data_type, connect_timeout_s,
+            read_only, account``.
+        mode: object with ``paper, live_trading_enabled, live_account_allowlist``.
+        overrides: any other :class:`IbConfig` field.
+    """
+    return IbConfig(
+        host=ib.host,
+        port=ib.port,
+        client_id=ib.client_id,
+        market_data_type=ib.market_data_type,
+        connect_timeout_s=ib.connect_timeout_s,
+        read_only=ib.read_only,
+        account=ib.account,
+        paper=mode.paper,
+        live_trading_enabled=mode.live_trading_enabled,
+        live_account_allowlist=frozenset(mode.live_account_allowlist),
+        **overrides,
+    )
+
+
+@dataclass(slots=True)
+class IbAdapter:
+    """The IBKR adapter's parts: one connection, its market data and its order sink."""
+
+    connection: IbConnection
+    market_data: IbMarketDataSource
+    orders: IbOrderSink
+
+    def tasks(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """(name, coroutine function) of the long-running tasks for the supervisor."""
+        return [
+            ("ib.connection", self.connection.run),
+            ("ib.market_data", self.market_data.run),
+        ]
+
+    async def positions(self, *, opened_on: date) -> AccountPositions:
+        """The account's condor, hedges (by orderRef) and IWM satellite, once ready.
+
+        Raises:
+            BrokerUnavailable: not connected within the connect timeout.
+        """
+        await self.connection.wait_ready(self.connection.config.connect_timeout_s)
+        ib = self.connection.ib
+        iwm = self.market_data.book.contracts.get(Symbol.IWM)
+        price = None
+        if iwm is not None:
+            ticker = ib.ticker(iwm)
+            price = float(ticker.last) if ticker is not None else None
+        return account_positions(
+            ib.positions(),
+            self.orders.order_refs_by_con_id(),
+            account=self.connection.account,
+            opened_on=opened_on,
+            iwm_price=price,
+        )
+
+    async def close(self) -> None:
+        """Disconnect from IB (after the tasks were cancelled)."""
+        await self.connection.close()
+
+
+def build_ib_adapter(
+    config: IbConfig, *, clock: Clock | None = None, sessions: Iterable[date] = ()
+) -> IbAdapter:
+    """Build the adapter (call inside the running event loop).
+
+    Args:
+        config: adapter settings (see :func:`ib_config`).
+        clock: time source (system UTC clock by default).
+        sessions: XNYS session dates (``daemon.app.trading_sessions()``): the market-data
+            source emits a ``SessionClose`` for each; empty → it never does.
+    """
+    connection = IbConnection(config, clock=clock)
+    return IbAdapter(
+        connection=connection,
+        market_data=IbMarketDataSource(connection, sessions=sessions),
+        orders=IbOrderSink(connection),
+    )

@@ -1,0 +1,61 @@
+"""Connect, qualify, warm up and stream quotes through ib_async's real socket code."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from adapters.ib.connection import IbConnection, LinkState
+from adapters.ib.market_data import IbMarketDataSource
+from daemon.core.model import Quote, Symbol
+from tests.adapters.ib.conftest import AS_OF, fast_config, running
+from tests.fakes.tws import FakeTws
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def next_quotes(md: IbMarketDataSource, count: int, timeout_s: float = 3.0) -> list[Quote]:
+    out: list[Quote] = []
+    async with asyncio.timeout(timeout_s):
+        async for event in md.events():
+            assert isinstance(event, Quote)
+            out.append(event)
+            if len(out) >= count:
+                break
+    return out
+
+
+async def test_connects_qualifies_and_streams_every_series(tws: FakeTws) -> None:
+    conn = IbConnection(fast_config(tws.port))
+    md = IbMarketDataSource(conn)
+    async with running(conn, md.run):
+        assert conn.state is LinkState.CONNECTED
+        assert conn.account == "DU1234567"
+        assert set(md.book.contracts) == set(Symbol)
+        assert md.book.multipliers[Symbol.VX1] == 1000
+        assert md.book.expiries[Symbol.VX1] == date(2020, 3, 18)
+        assert md.book.vix_chain is not None
+        assert md.book.vix_chain.multiplier == 100
+        quotes = await next_quotes(md, len(Symbol))
+        by_symbol = {q.symbol: q for q in quotes}
+        # the fake opens each series at today's real open (SPX 2020-02-24 opened 3257.61)
+        assert by_symbol[Symbol.SPX].price == pytest.approx(3257.61)
+        assert by_symbol[Symbol.IWM].bid is not None
+        tws.push_price("VIX", 25.03)
+        (q,) = await next_quotes(md, 1)
+        assert (q.symbol, q.price) == (Symbol.VIX, 25.03)
+
+
+async def test_history_warm_up_has_200_sessions_before_today(tws: FakeTws) -> None:
+    conn = IbConnection(fast_config(tws.port))
+    md = IbMarketDataSource(conn)
+    async with running(conn, md.run):
+        bars = await md.history(Symbol.SPX, 200)
+        assert len(bars) == 200
+        assert bars[-1].session_date == date(2020, 2, 21)
+        assert bars[-1].close == pytest.approx(3337.75)
+        assert all(b.session_date < AS_OF for b in bars)
+        vix = await md.history(Symbol.VIX, 250)
+        assert len(vix) == 250
