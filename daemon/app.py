@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
+import math
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
 
 import structlog
 
-from adapters.clock import SystemClock
+from adapters.clock import ShiftedClock, SystemClock
+from adapters.ib.positions import AccountPositions
+from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.topics import Topics
@@ -27,11 +32,21 @@ from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon.core.engine import Engine
-from daemon.core.model import Bar, Decision, MarketEvent, Quote, SessionClose, Symbol
+from daemon.core.model import (
+    Bar,
+    Decision,
+    Layer,
+    MarketEvent,
+    ProposedOrder,
+    Quote,
+    SessionClose,
+    Symbol,
+)
 from daemon.core.params import EngineParams
-from daemon.pipeline import LogSink, Pipeline
-from daemon.ports import MarketDataSource
-from daemon.sessions import xnys_sessions
+from daemon.errors import ConfigError
+from daemon.pipeline import LogSink, MarketCallback, Pipeline
+from daemon.ports import MarketDataSource, OrderSink
+from daemon.sessions import is_regular_session, xnys_sessions
 from daemon.settings import Settings
 from daemon.supervisor import Cleanup, TaskSpec, run
 
@@ -116,11 +131,7 @@ def build_source(settings: Settings, kind: SourceKind, *, pace_s: float = 0.0) -
             ticks_per_session=settings.sim.ticks_per_session,
             session_seconds=settings.sim.session_seconds,
         )
-    from daemon.errors import ConfigError  # noqa: PLC0415
-
-    raise ConfigError(
-        "source ibkr is not wired into this build yet (see docs/ibkr.md)", key="source"
-    )
+    raise ConfigError(f"source {kind.value} is built by run_daemon (needs a connection)")
 
 
 def calendar_warning(params: EngineParams, today: date) -> str | None:
@@ -162,6 +173,59 @@ async def warm_up(engine: Engine, source: MarketDataSource, days: int) -> dict[S
     return {s: len(b) for s, b in bars.items()}
 
 
+class PublishThenPlace:
+    """``OrderSink`` of the live daemon: publish the proposal, then place it on the broker.
+
+    The operator always sees the proposal first (MQTT or log); the broker sink applies
+    its own guards (paper ``DU`` accounts only unless live trading is allow-listed,
+    what-if first, idempotent on ``orderRef``), so a retry after a failed publish never
+    places an order twice.
+    """
+
+    def __init__(self, publish: OrderSink, broker: OrderSink) -> None:
+        self._publish = publish
+        self._broker = broker
+
+    async def submit(self, order: ProposedOrder) -> None:
+        """Publish ``order``, then submit it to the broker.
+
+        Raises:
+            PublishFailed: publishing failed (retried by the pipeline; nothing placed yet).
+            BrokerRejected: the broker refused the order (alerted, not retried).
+        """
+        await self._publish.submit(order)
+        await self._broker.submit(order)
+
+
+async def connect_broker(ib: IbAdapter, clock: SystemClock) -> AccountPositions:
+    """Connect to IB (qualify contracts, subscribe, reconcile orders) and read positions.
+
+    Raises:
+        ConfigError: a required contract does not qualify (the contract is named).
+        BrokerUnavailable: no connection within the retry budget.
+    """
+    await ib.connection.establish()
+    held = await ib.positions(opened_on=clock.now().date())
+    condor = held.condor
+    log.info(
+        "broker_positions",
+        account=ib.connection.account,
+        condor=None
+        if condor is None
+        else f"{condor.contracts}x {condor.long_put_strike:g}/{condor.short_put_strike:g}/"
+        f"{condor.short_call_strike:g}/{condor.long_call_strike:g} {condor.expiry}",
+        hedges=len(held.hedges),
+        satellite_usd=None if held.satellite is None else round(held.satellite.notional_usd),
+    )
+    if condor is None:
+        log.warning(
+            "no_condor_in_account",
+            detail="no short SPX iron condor found in the account: scenario losses come from "
+            "the satellite only until one is opened",
+        )
+    return held
+
+
 @dataclass(slots=True)
 class DaemonOptions:
     """How ``run_daemon`` runs beyond the settings (CLI flags)."""
@@ -185,6 +249,8 @@ class DaemonOptions:
     """Called once with the start-up notes, just before the supervisor starts (terminal)."""
     on_event: Callable[[MarketEvent], None] | None = None
     """Called with every market event before the engine sees it (terminal status line)."""
+    clock_start: datetime | None = None
+    """Rehearsal: the daemon's clock starts at this instant (paper mode only)."""
 
 
 @contextlib.asynccontextmanager
@@ -230,11 +296,33 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
     """
     params: EngineParams = settings.to_params()
     clock = SystemClock()
+    if opts.clock_start is not None:
+        if not settings.mode.paper:
+            raise ConfigError(
+                "--clock-start is a rehearsal tool: it is refused unless mode.paper = true",
+                key="mode.paper",
+            )
+        clock = ShiftedClock(opts.clock_start)
+        log.warning("clock_shifted", now=clock.now().isoformat(), detail="rehearsal clock")
+        opts.notes.append(f"REHEARSAL: the daemon's clock starts at {clock.now().isoformat()}")
     warning = calendar_warning(params, clock.now().date())
     if warning is not None:
         log.warning("macro_calendar_expiring", detail=warning)
         opts.notes.append(f"WARNING: {warning}")
-    source = build_source(settings, opts.source, pace_s=opts.pace_s)
+    ib: IbAdapter | None = None
+    source: MarketDataSource
+    if opts.source is SourceKind.IBKR:
+        ib = build_ib_adapter(
+            ib_config(settings.ib, settings.mode, stale_after_s=settings.service.stale_after_s),
+            clock=clock,
+            sessions=trading_sessions(),
+        )
+        source = ib.market_data
+        # The adapter owns feed staleness (it also resubscribes); the engine's own check
+        # would alert a second time for the same silence.
+        params = dataclasses.replace(params, stale_after_s=math.inf)
+    else:
+        source = build_source(settings, opts.source, pace_s=opts.pace_s)
     if opts.on_event is not None:
         source = ObservedSource(source, opts.on_event)
     with tempfile.TemporaryDirectory(prefix="alvhd-") as tmp:
@@ -243,7 +331,8 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
         try:
-            engine = Engine(params, sessions=trading_sessions())
+            held = await connect_broker(ib, clock) if ib is not None else None
+            engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
             snapshot = await journal.load_snapshot()
             if snapshot is not None:
                 engine.restore(snapshot)
@@ -251,6 +340,11 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             else:
                 loaded = await warm_up(engine, source, settings.replay.warmup_days)
                 log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
+            if held is not None:
+                # The broker's positions are the truth, over any snapshot.
+                engine.set_positions(
+                    condor=held.condor, hedges=held.hedges, satellite=held.satellite
+                )
             async with _broker_for(settings, opts, workdir) as endpoint:
                 return await _supervise(
                     settings=settings,
@@ -260,10 +354,14 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                     journal=journal,
                     clock=clock,
                     endpoint=endpoint,
+                    ib=ib,
                 )
         finally:
             with contextlib.suppress(Exception):
                 await journal.aclose()
+            if ib is not None:
+                with contextlib.suppress(Exception):
+                    await ib.close()
 
 
 async def _supervise(
@@ -275,6 +373,7 @@ async def _supervise(
     journal: SqliteJournal,
     clock: SystemClock,
     endpoint: tuple[str, int] | None,
+    ib: IbAdapter | None,
 ) -> int:
     publisher: MqttPublisher | None = None
     sink: MqttPublisher | LogSink
@@ -297,25 +396,34 @@ async def _supervise(
             keepalive_s=settings.mqtt.keepalive_s,
         )
         sink = publisher
+    order_sink: OrderSink = sink if ib is None else PublishThenPlace(sink, ib.orders)
+    is_live = opts.source is SourceKind.IBKR
     pipeline = Pipeline(
         engine,
         source,
         journal,
-        sink,
+        order_sink,
         sink,
         clock,
         debounce_s=settings.service.eval_debounce_ms / 1000,
         interval_s=settings.service.eval_interval_s,
-        is_live=opts.source is SourceKind.IBKR,
+        is_live=is_live,
         outbox_size=settings.service.outbox_size,
         on_decision=opts.on_decision,
         on_layers=sink.publish_layers,
         on_watchdog=lambda: notify("WATCHDOG=1"),
         on_finished=publisher.mark_source_done if publisher is not None else None,
         heartbeat_s=settings.service.heartbeat_s,
+        is_market_open=is_regular_session if is_live else None,
+        on_market=_market_reporter(publisher) if is_live else None,
+        market_every_s=settings.service.market_every_s,
     )
     tasks = pipeline.task_specs(is_essential=opts.exit_at_end)
-    cleanups = [Cleanup(name="journal.close", close=journal.aclose)]
+    cleanups: list[Cleanup] = []
+    if ib is not None:
+        tasks += _broker_tasks(ib, engine, pipeline)
+        cleanups.append(Cleanup(name="ib.disconnect", close=ib.close))  # runs last
+    cleanups.append(Cleanup(name="journal.close", close=journal.aclose))
     if publisher is not None:
         tasks.append(TaskSpec(name="mqtt.publisher", run=publisher.run))
         cleanups.append(Cleanup(name="mqtt.offline", close=publisher.aclose))
@@ -333,6 +441,39 @@ async def _supervise(
     )
     log.info("pipeline_stats", **_stats_dict(pipeline))
     return code
+
+
+def _market_reporter(publisher: MqttPublisher | None) -> MarketCallback:
+    """Live ``on_market``: one ``market`` log line and, with MQTT, the retained topic."""
+
+    async def report(quotes: dict[Symbol, Quote], layers: tuple[Layer, ...], now: datetime) -> None:
+        log.info(
+            "market",
+            quotes={s.value: q.price for s, q in sorted(quotes.items())},
+            active_layers=[layer.value for layer in layers],
+        )
+        if publisher is not None:
+            await publisher.publish_market(quotes, layers, ts=now)
+
+    return report
+
+
+def _broker_tasks(ib: IbAdapter, engine: Engine, pipeline: Pipeline) -> list[TaskSpec]:
+    """The adapter's own tasks plus two bridges: fills → engine, adapter alerts → outbox."""
+
+    async def book_fills() -> None:
+        async for fill in ib.orders.fills():
+            log.info("fill", order_ref=fill.order_ref, contracts=fill.contracts, price=fill.price)
+            await pipeline.call_engine(functools.partial(engine.on_fill, fill))
+
+    async def forward_alerts() -> None:
+        async for alert in ib.connection.alerts.stream():
+            await pipeline.admit_external(alert)
+
+    specs = [TaskSpec(name=name, run=run) for name, run in ib.tasks()]
+    specs.append(TaskSpec(name="ib.fills", run=book_fills))
+    specs.append(TaskSpec(name="ib.alerts", run=forward_alerts))
+    return specs
 
 
 def _stats_dict(pipeline: Pipeline) -> dict[str, int]:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,15 @@ EXIT_NOINPUT = 66
 log = structlog.get_logger(__name__)
 
 
+def _aware_datetime(text: str) -> datetime:
+    """Argparse type: an ISO datetime with a UTC offset."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        msg = f"{text!r} has no UTC offset (e.g. 2020-02-24T16:14:30-05:00)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
@@ -75,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ib-host", help="override ib.host")
     run.add_argument("--ib-port", type=int, help="override ib.port")
     run.add_argument("--ib-client-id", type=int, help="override ib.client_id")
+    run.add_argument(
+        "--clock-start",
+        type=_aware_datetime,
+        help="rehearsal (paper mode only): start the daemon's clock at this ISO instant, "
+        "e.g. 2020-02-24T16:14:30-05:00, to run against the fake TWS or a replayed feed",
+    )
 
     replay = sub.add_parser(
         "replay", parents=[common], help="replay a history directory as fast as possible"
@@ -135,7 +150,10 @@ def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     opts = DaemonOptions(
-        source=SourceKind(args.source), pace_s=args.pace_s, exit_at_end=args.exit_at_end
+        source=SourceKind(args.source),
+        pace_s=args.pace_s,
+        exit_at_end=args.exit_at_end,
+        clock_start=args.clock_start,
     )
     return asyncio.run(run_daemon(settings, opts))
 

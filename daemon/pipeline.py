@@ -64,8 +64,9 @@ from daemon.core.model import (
     Rejected,
     SessionClose,
     Severity,
+    Symbol,
 )
-from daemon.errors import BrokerRejected, InvariantViolation, TransientError
+from daemon.errors import BrokerRejected, InvariantViolation, PublishFailed, TransientError
 from daemon.supervisor import TaskSpec
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ if TYPE_CHECKING:
     from daemon.ports import AlertSink, Clock, Journal, MarketDataSource, OrderSink
 
 log = structlog.get_logger(__name__)
+
+MarketCallback = Callable[[dict[Symbol, Quote], tuple[Layer, ...], datetime], Awaitable[None]]
+"""Receives the latest valid quote per symbol, the active layers and the time (live)."""
 
 LayersCallback = Callable[[tuple[Layer, ...], LayerChange], Awaitable[None]]
 """Publishes the ladder state: (active layers after the change, the change)."""
@@ -268,6 +272,13 @@ class Pipeline:
         on_finished: awaited once after a finite source's last decision was delivered
             (e.g. a status update ``source_done``).
         heartbeat_s: heartbeat period, seconds.
+        on_market: live: called with the latest valid quote per symbol and the active
+            layers at most every ``market_every_s`` (the ``market`` topic and a log line);
+            a ``PublishFailed`` from it is logged, never fatal (it is informational).
+        market_every_s: period of ``on_market``, seconds.
+        is_market_open: live: ``engine.on_heartbeat`` (staleness, calendar) runs only while
+            this returns True for ``clock.now()`` (the XNYS regular session), so nights and
+            weekends raise no ``data_stale``; None: always.
         publish_retry_s: how long one delivery is retried before the task fails.
         retry_initial_s: first retry delay (exponential with jitter).
         retry_max_s: longest retry delay.
@@ -291,6 +302,9 @@ class Pipeline:
         on_watchdog: Callable[[], object] | None = None,
         on_finished: Callable[[], Awaitable[None]] | None = None,
         heartbeat_s: float = 1.0,
+        is_market_open: Callable[[datetime], bool] | None = None,
+        on_market: MarketCallback | None = None,
+        market_every_s: float = 10.0,
         publish_retry_s: float = 60.0,
         retry_initial_s: float = 0.2,
         retry_max_s: float = 5.0,
@@ -310,6 +324,11 @@ class Pipeline:
         self._on_watchdog = on_watchdog
         self._on_finished = on_finished
         self._heartbeat_s = heartbeat_s
+        self._is_market_open = is_market_open
+        self._on_market = on_market
+        self._market_every_s = market_every_s
+        self._market_due = 0.0
+        self._latest: dict[Symbol, Quote] = {}
         self._publish_retry_s = publish_retry_s
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -410,6 +429,7 @@ class Pipeline:
                 if rejected is not None:
                     self._count_rejected(rejected)
                     return
+                self._latest[event.symbol] = event
                 if self._is_live:
                     self._dirty.set()
                 else:
@@ -427,6 +447,34 @@ class Pipeline:
                 await self._journal.save_snapshot(self._engine.snapshot())
             case _:
                 assert_never(event)
+
+    async def _market_update(self, now: datetime) -> None:
+        """Live: hand the latest quotes and layers to ``on_market`` when it is due."""
+        mono = self._clock.monotonic()
+        if self._on_market is None or not self._latest or mono < self._market_due:
+            return
+        self._market_due = mono + self._market_every_s
+        try:
+            await self._on_market(dict(self._latest), self._engine.active_layers, now)
+        except PublishFailed as exc:
+            log.warning("market_publish_failed", error=str(exc))
+
+    async def call_engine(self, produce: Callable[[], Sequence[Decision]]) -> None:
+        """Run an engine call from another task (e.g. a broker fill) and admit its decisions.
+
+        Serialised with the pipeline's own engine calls (one lock), so the engine never
+        sees two calls at once.
+        """
+        await self._call(produce)
+
+    async def admit_external(self, decision: Decision) -> None:
+        """Journal and publish a decision made outside the engine (an adapter's alert).
+
+        Same path as the engine's decisions: write-ahead journal (a duplicate id is
+        dropped), then the outbox.
+        """
+        async with self._engine_lock:
+            await self._admit(decision)
 
     async def _run_due_evaluation(self, ts: datetime) -> None:
         """Replay/sim: run the pending evaluation if its debounce window ended by ``ts``."""
@@ -510,7 +558,9 @@ class Pipeline:
                 self._on_watchdog()
             if self._is_live:
                 now = self._clock.now()
-                await self._call(functools.partial(self._engine.on_heartbeat, now))
+                if self._is_market_open is None or self._is_market_open(now):
+                    await self._call(functools.partial(self._engine.on_heartbeat, now))
+                await self._market_update(now)
             await asyncio.sleep(self._heartbeat_s)
 
     # ------------------------------------------------------------------ publish side

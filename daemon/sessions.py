@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -31,7 +31,7 @@ def _quiet_vendor_deprecations() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore",
-            message=r"Series\.values returning an ndarray that drops timezone",
+            message=r"(Series|DatetimeIndex)\.values returning an ndarray that drops timezone",
             category=DeprecationWarning,
         )
         yield
@@ -104,3 +104,20 @@ def sessions_from(start: date, count: int) -> tuple[date, ...]:
         if len(found) >= count:
             return found[:count]
         span_days *= 2
+
+
+def is_regular_session(now: datetime) -> bool:
+    """True while the NYSE regular session is open at ``now`` (tz-aware), early closes included.
+
+    Used by the live shell to judge quote staleness only when SPX and IWM actually trade.
+
+    Raises:
+        ValueError: ``now`` is naive.
+    """
+    if now.tzinfo is None:
+        msg = f"is_regular_session needs a tz-aware time, got {now!r}"
+        raise ValueError(msg)
+    year = now.year
+    cal = _calendar(year - year % 10, year - year % 10 + 9)
+    with _quiet_vendor_deprecations():
+        return bool(cal.is_open_on_minute(pd.Timestamp(now), ignore_breaks=True))

@@ -549,6 +549,7 @@ class ServiceSection(_Section):
     eval_interval_s: float = Field(60.0, ge=1.0, le=3600.0, json_schema_extra=_spec("s"))
     heartbeat_s: float = Field(1.0, ge=0.1, le=60.0, json_schema_extra=_spec("s"))
     stale_after_s: float = Field(120.0, ge=5.0, le=3600.0, json_schema_extra=_spec("s"))
+    market_every_s: float = Field(10.0, ge=1.0, le=3600.0, json_schema_extra=_spec("s"))
     outbox_size: int = Field(1000, ge=10, le=100_000, json_schema_extra=_spec("decisions"))
     shutdown_timeout_s: float = Field(10.0, ge=1.0, le=60.0, json_schema_extra=_spec("s"))
 

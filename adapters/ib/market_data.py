@@ -50,6 +50,8 @@ log = structlog.get_logger(__name__)
 
 ALL_SYMBOLS: tuple[Symbol, ...] = tuple(Symbol)
 DEFAULT_CLOSE_TIME = time(16, 15)
+REGULAR_OPEN = time(9, 30)
+"""XNYS regular-session open, New York time (staleness is only judged from here on)."""
 """New York time after which a session is closed: 16:00 close + the 16:15 VIX settlement."""
 TRADING_DAYS_PER_YEAR = 252
 CALENDAR_DAYS_PER_YEAR = 365
@@ -217,7 +219,21 @@ class IbMarketDataSource:
             self._subscribed_at[symbol] = now
             log.debug("ib_subscribed", symbol=str(symbol), contract=describe(contract))
 
+    def _in_regular_hours(self) -> bool:
+        """True during an XNYS session's regular hours (09:30 to the close time, New York).
+
+        Outside them SPX and IWM do not tick, so silence is not staleness: no
+        ``data_stale`` alert at night, at weekends or on holidays. (Early closes count
+        as open until ``close_time``.) With no session list, always True.
+        """
+        if not self.sessions:
+            return True
+        local = self.conn.clock.now().astimezone(NEW_YORK)
+        return local.date() in self.sessions and REGULAR_OPEN <= local.time() < self.close_time
+
     def _check_staleness(self) -> None:
+        if not self._in_regular_hours():
+            return
         now = self.conn.clock.monotonic()
         limit = self.config.stale_after_s
         stale = [

@@ -27,6 +27,7 @@ from daemon.core.model import (
     OptionLeg,
     OrderIntent,
     ProposedOrder,
+    Quote,
     Right,
     ScenarioResult,
     Severity,
@@ -347,6 +348,36 @@ class SignalsPayload(_Wire):
     session_date: date
     is_provisional: bool
     readings: tuple[ReadingPayload, ...]
+
+
+class QuotePayload(_Wire):
+    """One latest quote on ``market``: price (index points / USD), bid/ask, when seen."""
+
+    price: float
+    bid: float | None
+    ask: float | None
+    ts: AwareDatetime
+    session_date: date
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuotePayload:
+        """Wire form of a core ``Quote``."""
+        return cls(
+            price=quote.price,
+            bid=quote.bid,
+            ask=quote.ask,
+            ts=quote.ts,
+            session_date=quote.session_date,
+        )
+
+
+class MarketPayload(_Wire):
+    """Retained latest quotes per symbol and the active layers on ``market`` (live)."""
+
+    v: int = SCHEMA_VERSION
+    ts: AwareDatetime
+    quotes: dict[str, QuotePayload]
+    active_layers: tuple[Layer, ...]
 
 
 DecisionPayload = Annotated[

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import date, datetime
 from typing import Literal
@@ -39,13 +39,23 @@ from adapters.mqtt.payloads import (
     AlertPayload,
     LayerChangePayload,
     LayerPayload,
+    MarketPayload,
     OrderPayload,
+    QuotePayload,
     ReadingPayload,
     SignalsPayload,
     StatusPayload,
 )
 from adapters.mqtt.topics import QOS_EVENT, QOS_SIGNALS, QOS_STATE, Topics
-from daemon.core.model import Alert, Layer, LayerChange, ProposedOrder, SignalReading
+from daemon.core.model import (
+    Alert,
+    Layer,
+    LayerChange,
+    ProposedOrder,
+    Quote,
+    SignalReading,
+    Symbol,
+)
 from daemon.errors import PublishFailed
 from daemon.ports import Clock
 
@@ -374,6 +384,21 @@ class MqttPublisher:
             readings=tuple(ReadingPayload.of(r) for r in readings),
         ).model_dump_json()
         await self._publish(self._topics.signals, payload, qos=QOS_SIGNALS, retain=True)
+
+    async def publish_market(
+        self, quotes: Mapping[Symbol, Quote], active_layers: Sequence[Layer], *, ts: datetime
+    ) -> None:
+        """Publish the retained latest quotes and active layers (informational, QoS 0).
+
+        Raises:
+            PublishFailed: transient.
+        """
+        payload = MarketPayload(
+            ts=ts,
+            quotes={s.value: QuotePayload.of(q) for s, q in sorted(quotes.items())},
+            active_layers=tuple(sorted(active_layers)),
+        ).model_dump_json()
+        await self._publish(self._topics.market, payload, qos=QOS_SIGNALS, retain=True)
 
     async def publish_status(self, *, online: bool, source_done: bool | None = None) -> None:
         """Publish the retained status (``online`` / ``offline``).

@@ -6,6 +6,7 @@
 {prefix}/{instance}/orders/proposed     QoS 1             OrderPayload
 {prefix}/{instance}/layers              retained, QoS 1   LayerPayload (active layers + last change)
 {prefix}/{instance}/signals             retained, QoS 0   SignalsPayload (latest readings, optional)
+{prefix}/{instance}/market              retained, QoS 0   MarketPayload (quotes + layers, live)
 ```
 
 Retained topics carry *state* (a new subscriber sees it at once); alerts and orders are
@@ -88,6 +89,11 @@ class Topics:
     def layers(self) -> str:
         """Retained ladder state: active layers and the last layer change."""
         return f"{self.base}/layers"
+
+    @property
+    def market(self) -> str:
+        """Retained latest quotes and active layers (live; informational)."""
+        return f"{self.base}/market"
 
     @property
     def signals(self) -> str:

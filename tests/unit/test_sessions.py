@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from daemon.sessions import sessions_from, xnys_sessions
+from daemon.sessions import is_regular_session, sessions_from, xnys_sessions
 
 
 def test_a_year_of_nyse_sessions() -> None:
@@ -37,3 +37,13 @@ def test_sessions_from_counts_forward() -> None:
     assert days[0] == date(2025, 1, 2)
     assert days == xnys_sessions(days[0], days[-1])
     assert sessions_from(date(2025, 1, 1), 0) == ()
+
+
+def test_regular_session_hours() -> None:
+    assert is_regular_session(datetime(2020, 2, 24, 15, 0, tzinfo=UTC))  # Mon 10:00 NY
+    assert not is_regular_session(datetime(2020, 2, 25, 2, 0, tzinfo=UTC))  # Mon 21:00 NY
+    assert not is_regular_session(datetime(2020, 2, 22, 16, 0, tzinfo=UTC))  # Saturday
+    assert not is_regular_session(datetime(2020, 12, 25, 16, 0, tzinfo=UTC))  # Christmas
+    # 2020-11-27 closed early at 13:00 New York
+    assert is_regular_session(datetime(2020, 11, 27, 17, 30, tzinfo=UTC))
+    assert not is_regular_session(datetime(2020, 11, 27, 18, 30, tzinfo=UTC))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from adapters.ib.connection import IbConnection, LinkState
 from adapters.ib.market_data import IbMarketDataSource
 from adapters.ib.paper_orders import IbOrderSink
+from daemon.app import trading_sessions
 from daemon.core.model import AlertKind, Quote, Symbol
 from daemon.errors import ConfigError
 from tests.adapters.ib.conftest import eventually, fast_config, running
 from tests.adapters.ib.orders_helpers import vix_call_order
+from tests.fakes.ports import FakeClock
 from tests.fakes.tws import FakeTws
 from tests.fakes.tws import protocol as p
 
@@ -214,3 +217,28 @@ async def test_an_optional_contract_that_does_not_qualify_is_left_out(tws: FakeT
     async with running(conn, md.run):
         assert Symbol.RVX not in md.book.contracts
         assert await md.history(Symbol.RVX, 200) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "expect_alert"),
+    [
+        (datetime(2020, 2, 25, 2, 0, tzinfo=UTC), False),  # Monday 21:00 New York: closed
+        (datetime(2020, 2, 22, 16, 0, tzinfo=UTC), False),  # Saturday
+        (datetime(2020, 2, 24, 15, 0, tzinfo=UTC), True),  # Monday 10:00 New York: open
+    ],
+)
+async def test_silence_outside_regular_hours_is_not_staleness(
+    tws: FakeTws, now: datetime, expect_alert: bool
+) -> None:
+    """SPX does not tick at night or at weekends: no data_stale alert then, one by day."""
+    tws.not_subscribed = {"RVX": 10168}
+    clock = FakeClock(now)
+    conn = IbConnection(fast_config(tws.port, stale_after_s=0.3), clock=clock)
+    md = IbMarketDataSource(conn, symbols=(Symbol.SPX, Symbol.RVX), sessions=trading_sessions())
+    async with running(conn, md.run):
+        await eventually(lambda: Symbol.RVX in md.book.contracts, timeout_s=3)
+        for _ in range(10):
+            clock.advance(0.1)
+            await asyncio.sleep(0.05)
+    stale = [a.key for a in conn.alerts.emitted if a.kind is AlertKind.DATA_STALE]
+    assert ("data_stale:RVX" in stale) is expect_alert
