@@ -79,8 +79,9 @@ log = structlog.get_logger(__name__)
 MarketCallback = Callable[[dict[Symbol, Quote], tuple[Layer, ...], datetime], Awaitable[None]]
 """Receives the latest valid quote per symbol, the active layers and the time (live)."""
 
-LayersCallback = Callable[[tuple[Layer, ...], LayerChange], Awaitable[None]]
-"""Publishes the ladder state: (active layers after the change, the change)."""
+LayersCallback = Callable[[tuple[Layer, ...], LayerChange | None], Awaitable[None]]
+"""Publishes the ladder state: (active layers after the change, the change; None for the
+state at start, e.g. restored from a snapshot)."""
 
 
 class EngineApi(Protocol):
@@ -578,6 +579,7 @@ class Pipeline:
             await self._outbox.put_unbounded((r.decision for r in records), front=True)
         if self._layers is None:
             self._layers = set(self._engine.active_layers)
+        await self._announce_layers()
         self._ready.set()
         while (decision := await self._outbox.peek()) is not None:
             await self._deliver(decision)
@@ -586,6 +588,19 @@ class Pipeline:
             await self._on_finished()
         self._finished.set()
         log.info("pipeline_finished", **self._n)
+
+    async def _announce_layers(self) -> None:
+        """Publish the ladder state at start.
+
+        A restart shows the restored layers at once (and replaces a stale retained state),
+        not only after the next change. A transient failure is logged, not fatal.
+        """
+        if self._on_layers is None or self._layers is None:
+            return
+        try:
+            await self._on_layers(tuple(sorted(self._layers)), None)
+        except TransientError as exc:
+            log.warning("layers_announce_failed", error=str(exc))
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None

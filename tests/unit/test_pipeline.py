@@ -148,8 +148,8 @@ class Harness:
             **options,  # type: ignore[arg-type]
         )
 
-    async def _on_layers(self, active: tuple[Layer, ...], last: LayerChange) -> None:
-        self.layer_states.append((active, last.decision_id))
+    async def _on_layers(self, active: tuple[Layer, ...], last: LayerChange | None) -> None:
+        self.layer_states.append((active, "start" if last is None else last.decision_id))
 
     async def _on_finished(self) -> None:
         self.finished += 1
@@ -177,7 +177,8 @@ async def test_replay_journals_before_publishing_and_exits_when_done() -> None:
 
     assert [o.decision_id for o in h.orders.orders] == ["o1", "o2"]
     assert [a.decision_id for a in h.alerts.alerts] == ["a1"]
-    assert h.layer_states == [((Layer.L1,), "c1")]
+    # The state at start (none active) is announced first, then each change.
+    assert h.layer_states == [((), "start"), ((Layer.L1,), "c1")]
     assert h.shown == ["c1", "a1", "o1", "o2"]
     # Write-ahead: every decision is journaled before it is marked published.
     for decision_id in ("c1", "a1", "o1", "o2"):
