@@ -325,43 +325,39 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         source = build_source(settings, opts.source, pace_s=opts.pace_s)
     if opts.on_event is not None:
         source = ObservedSource(source, opts.on_event)
-    with tempfile.TemporaryDirectory(prefix="alvhd-") as tmp:
-        workdir = Path(tmp)
+    # One stack owns the long-lived resources, on every path out (start-up failure, crash,
+    # clean stop), each closed once: the journal, then the IB connection last (STYLE §2.7).
+    async with contextlib.AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alvhd-")))
+        if ib is not None:
+            stack.push_async_callback(ib.close)
         journal_path = workdir / "journal.sqlite" if opts.fresh_journal else settings.journal_path
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
-        try:
-            held = await connect_broker(ib, clock) if ib is not None else None
-            engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
-            snapshot = await journal.load_snapshot()
-            if snapshot is not None:
-                engine.restore(snapshot)
-                log.info("engine_restored", journal=str(journal_path))
-            else:
-                loaded = await warm_up(engine, source, settings.replay.warmup_days)
-                log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
-            if held is not None:
-                # The broker's positions are the truth, over any snapshot.
-                engine.set_positions(
-                    condor=held.condor, hedges=held.hedges, satellite=held.satellite
-                )
-            async with _broker_for(settings, opts, workdir) as endpoint:
-                return await _supervise(
-                    settings=settings,
-                    opts=opts,
-                    engine=engine,
-                    source=source,
-                    journal=journal,
-                    clock=clock,
-                    endpoint=endpoint,
-                    ib=ib,
-                )
-        finally:
-            with contextlib.suppress(Exception):
-                await journal.aclose()
-            if ib is not None:
-                with contextlib.suppress(Exception):
-                    await ib.close()
+        stack.push_async_callback(journal.aclose)
+        held = await connect_broker(ib, clock) if ib is not None else None
+        engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
+        snapshot = await journal.load_snapshot()
+        if snapshot is not None:
+            engine.restore(snapshot)
+            log.info("engine_restored", journal=str(journal_path))
+        else:
+            loaded = await warm_up(engine, source, settings.replay.warmup_days)
+            log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
+        if held is not None:
+            # The broker's positions are the truth, over any snapshot.
+            engine.set_positions(condor=held.condor, hedges=held.hedges, satellite=held.satellite)
+        async with _broker_for(settings, opts, workdir) as endpoint:
+            return await _supervise(
+                settings=settings,
+                opts=opts,
+                engine=engine,
+                source=source,
+                journal=journal,
+                clock=clock,
+                endpoint=endpoint,
+                ib=ib,
+            )
 
 
 async def _supervise(
@@ -419,11 +415,10 @@ async def _supervise(
         market_every_s=settings.service.market_every_s,
     )
     tasks = pipeline.task_specs(is_essential=opts.exit_at_end)
+    # Journal and IB connection are closed by run_daemon's exit stack, after these.
     cleanups: list[Cleanup] = []
     if ib is not None:
         tasks += _broker_tasks(ib, engine, pipeline)
-        cleanups.append(Cleanup(name="ib.disconnect", close=ib.close))  # runs last
-    cleanups.append(Cleanup(name="journal.close", close=journal.aclose))
     if publisher is not None:
         tasks.append(TaskSpec(name="mqtt.publisher", run=publisher.run))
         cleanups.append(Cleanup(name="mqtt.offline", close=publisher.aclose))
