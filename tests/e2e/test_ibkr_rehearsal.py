@@ -19,21 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.mqtt.embedded import Broker, free_port, is_listening, start_mosquitto
+from adapters.mqtt.embedded import Broker, free_port, is_listening
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_replay_mqtt import Listener
+from tests.mqtt_broker import Listener
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
 
 PREFIX = "alvhd-e2e"
 INSTANCE = "ci"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_mosquitto(tmp_path)
-    yield b
-    b.stop()
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def fake_tws() -> Iterator[int]:
 def test_ibkr_rehearsal_places_and_fills_paper_orders(
     broker: Broker, fake_tws: int, tmp_path: Path
 ) -> None:
-    listener = Listener(broker.port)
+    listener = Listener(broker.port, PREFIX)
     journal_path = tmp_path / "journal.sqlite"
     env = {
         **os.environ,

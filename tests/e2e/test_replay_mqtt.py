@@ -6,71 +6,23 @@ a free loopback port, and a paho-mqtt client that shares no code with the daemon
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from adapters.mqtt.embedded import Broker, find_mosquitto, start_mosquitto
+from adapters.mqtt.embedded import Broker
+from tests.mqtt_broker import Listener
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
 
 PREFIX = "alvhd-e2e"
 INSTANCE = "ci"
-
-
-class Listener:
-    """Independent MQTT subscriber collecting every message under the daemon's prefix."""
-
-    def __init__(self, port: int) -> None:
-        self.messages: list[tuple[str, dict[str, Any], bool]] = []
-        self.lock = threading.Lock()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="e2e-listener")
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe(f"{PREFIX}/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        with self.lock:
-            self.messages.append((msg.topic, json.loads(msg.payload), bool(msg.retain)))
-
-    def snapshot(self) -> list[tuple[str, dict[str, Any], bool]]:
-        with self.lock:
-            return list(self.messages)
-
-    def wait_for(self, predicate: Any, timeout_s: float) -> list[tuple[str, dict[str, Any], bool]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msgs = self.snapshot()
-            if predicate(msgs):
-                return msgs
-            time.sleep(0.1)
-        raise AssertionError(f"timed out; got topics {[m[0] for m in self.snapshot()][-30:]}")
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    if find_mosquitto() is None:
-        pytest.fail("mosquitto is required for the e2e test (make test installs it)")
-    b = start_mosquitto(tmp_path)
-    yield b
-    b.stop()
 
 
 def _activation_alerts(
@@ -92,7 +44,7 @@ def _orders(msgs: list[tuple[str, dict[str, Any], bool]], layer: str) -> list[di
 def test_replay_2020_publishes_ladder_and_goes_offline(
     broker: Broker, market_dir: Path, tmp_path: Path
 ) -> None:
-    listener = Listener(broker.port)
+    listener = Listener(broker.port, PREFIX)
     journal_path = tmp_path / "journal.sqlite"
     env = {
         **os.environ,
@@ -154,7 +106,7 @@ def test_replay_2020_publishes_ladder_and_goes_offline(
         listener.close()
 
     # A fresh client sees the retained status: offline.
-    late = Listener(broker.port)
+    late = Listener(broker.port, PREFIX)
     try:
         retained = late.wait_for(
             lambda m: any(t == f"{PREFIX}/{INSTANCE}/status" and r for t, _, r in m), timeout_s=5
