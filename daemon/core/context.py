@@ -1,0 +1,123 @@
+"""What the engine's modules share during one evaluation.
+
+* :class:`DayCtx`: the scratch of one evaluation (a session close or a provisional
+  intraday one): the day, the signal snapshot, the SPEC §5 market state and condor risk,
+  and the day's proposal count and cost-cap flag. It never escapes the engine.
+* :class:`DecisionIds`: the deterministic decision-id sequence. An id is
+  ``orders.decision_id(session date, kind, layer, intent, n)`` where ``n`` counts the
+  decisions of that session, so a restart that re-derives a day from the last snapshot
+  produces the same ids and the journal de-duplicates them.
+* :func:`leg_text` and :func:`round_usd`: the text of notes and alerts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from daemon.core import orders
+from daemon.core.model import Layer, OptionLeg
+from daemon.core.scenario import CondorRisk, MarketState
+from daemon.core.signals import SignalSnapshot
+
+__all__ = ["EPS_USD", "LAYERS", "DayCtx", "DecisionIds", "leg_text", "round_usd"]
+
+LAYERS: tuple[Layer, ...] = (Layer.L1, Layer.L2, Layer.L3)
+"""The hedge layers, bottom up (L0 holds no hedge)."""
+
+EPS_USD = 1e-6
+"""Tolerance on USD comparisons (cost cap)."""
+
+
+@dataclass(slots=True)
+class DayCtx:
+    """Scratch of one evaluation (close or provisional); never escapes the engine.
+
+    Attributes:
+        session_date: the trading day evaluated.
+        now: evaluation time, tz-aware UTC (stamps the decisions).
+        session_index: position of ``session_date`` in the engine's session list.
+        snapshot: the SPEC §3 readings of this evaluation.
+        state: the SPEC §5 market state (None when a required price is missing).
+        risk: the condor's scenario risk (None without condor or state).
+        is_capped: a target was scaled down by the cost cap today.
+        proposals: orders proposed today so far.
+    """
+
+    session_date: date
+    now: datetime
+    session_index: int
+    snapshot: SignalSnapshot
+    state: MarketState | None = None
+    risk: CondorRisk | None = None
+    is_capped: bool = False
+    proposals: int = 0
+
+
+class DecisionIds:
+    """Deterministic decision ids: session date, kind/layer/intent parts, per-day sequence."""
+
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._seq = 0
+
+    def next(self, day: date, *parts: object) -> str:
+        """The id of the next decision of ``day``.
+
+        Args:
+            day: the session date.
+            *parts: what defines the decision (``"order", "L1", "open"``).
+
+        Returns:
+            ``orders.decision_id(day, *parts, n)``, ``n`` = decisions of ``day`` so far.
+        """
+        if self._day != day:
+            self._day = day
+            self._seq = 0
+        seq = self._seq
+        self._seq += 1
+        return orders.decision_id(day.isoformat(), *parts, seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Snapshot keys ``seq_day`` (ISO date or None) and ``seq``."""
+        return {
+            "seq_day": None if self._day is None else self._day.isoformat(),
+            "seq": self._seq,
+        }
+
+    def load(self, d: Mapping[str, Any]) -> None:
+        """Restore from the keys written by :meth:`to_dict`."""
+        self._day = None if d["seq_day"] is None else date.fromisoformat(d["seq_day"])
+        self._seq = int(d["seq"])
+
+
+def round_usd(x: float) -> float:
+    """USD rounded to the cent (stable text in notes and snapshots)."""
+    return round(x, 2)
+
+
+def leg_text(legs: Sequence[OptionLeg]) -> str:
+    """Short text of option legs.
+
+    ``VIX 2020-03-18 22C`` (one leg), ``VIX 2020-03-18 +22C/-27C`` (a spread),
+    ``VIX -2020-03-18 22C +2020-04-15 24C`` (legs of different expiries: a roll).
+    """
+    if not legs:
+        return "-"
+    first = legs[0]
+
+    def sign(leg: OptionLeg) -> str:
+        return "+" if leg.position_qty > 0 else "-"
+
+    def strike(leg: OptionLeg) -> str:
+        return f"{orders.format_strike(leg.strike)}{leg.right.value}"
+
+    if any(leg.expiry != first.expiry for leg in legs):
+        body = " ".join(f"{sign(leg)}{leg.expiry.isoformat()} {strike(leg)}" for leg in legs)
+        return f"{first.trading_class} {body}"
+    if len(legs) == 1:
+        return f"{first.trading_class} {first.expiry.isoformat()} {strike(first)}"
+    body = "/".join(f"{sign(leg)}{strike(leg)}" for leg in legs)
+    return f"{first.trading_class} {first.expiry.isoformat()} {body}"

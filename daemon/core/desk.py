@@ -1,0 +1,464 @@
+"""The order desk: proposals, their limit prices, and the SPEC §4 cost cap.
+
+Every order the engine proposes goes through :class:`OrderDesk`:
+
+* :meth:`OrderDesk.propose` builds one :class:`~daemon.core.model.ProposedOrder` (limit at
+  the mid ± ``orders.limit_offset`` on the VIX option tick, a deterministic decision id
+  and ``order_ref``, a note) and books it in the :class:`HedgeBook` (at once at its limit
+  with ``assume_fills``, else as pending until its fill);
+* :meth:`OrderDesk.buy` scales a buy down to the **cost cap**: open premium (held +
+  pending buys) ≤ ``cost_cap_frac`` × condor credit. When the cap bites, a ``cost_cap``
+  alert comes first and reports the units wanted and exactly the units proposed (the
+  order carries ``is_capped``);
+* :meth:`OrderDesk.sell` sells units of a layer's held hedge at its model mid;
+* :meth:`OrderDesk.enforce_cap` sells hedges down, L3 first, when the cap itself shrank
+  below the open premium (a new condor with less credit), so that the cap holds after
+  every close.
+
+The desk also knows each layer's current instrument (:meth:`OrderDesk.legs_for`, SPEC §4
+"Instrument") and prices one unit of it with the SPEC §5 scenario
+(:meth:`OrderDesk.unit`: Black-76 on the VX future).
+"""
+
+from __future__ import annotations
+
+import math
+
+from daemon.core import orders
+from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
+from daemon.core.hedge_book import HedgeBook, PendingOrder
+from daemon.core.model import (
+    Action,
+    Alert,
+    AlertKind,
+    Decision,
+    IronCondor,
+    Layer,
+    OptionLeg,
+    OrderIntent,
+    ProposedOrder,
+    ScenarioResult,
+    Severity,
+    SignalReading,
+)
+from daemon.core.params import EngineParams
+from daemon.core.scenario import HedgeUnit, MarketState, hedge_unit, l1_legs, l2_legs, l3_legs
+
+__all__ = ["OrderDesk"]
+
+
+class OrderDesk:
+    """Proposes orders for the ladder and keeps them under the cost cap.
+
+    Args:
+        params: the frozen parameter tree.
+        book: the hedge book the proposals are booked in.
+        ids: the engine's decision-id sequence (shared with layer changes).
+        assume_fills: True (replay/sim): each proposal fills at its limit at once.
+
+    Attributes:
+        condor: the condor being hedged (its credit sets the cap); set by the engine.
+    """
+
+    def __init__(
+        self, params: EngineParams, book: HedgeBook, ids: DecisionIds, *, assume_fills: bool
+    ) -> None:
+        self.params = params
+        self.book = book
+        self.ids = ids
+        self.assume_fills = assume_fills
+        self.condor: IronCondor | None = None
+
+    # ------------------------------------------------------------------ instruments
+
+    def legs_for(self, layer: Layer, state: MarketState) -> tuple[OptionLeg, ...]:
+        """The layer's current instrument (SPEC §4), legs per unit."""
+        p = self.params
+        if layer is Layer.L1:
+            return l1_legs(state, p.ladder, p.scenario, p.orders)
+        if layer is Layer.L2:
+            return l2_legs(state, p.ladder, p.scenario, p.orders)
+        return l3_legs(state, p.ladder, p.scenario, p.orders)
+
+    def unit(self, legs: tuple[OptionLeg, ...], ctx: DayCtx) -> HedgeUnit:
+        """Price, scenario gain and VIX delta of one unit of ``legs`` (``ctx.state`` set)."""
+        assert ctx.state is not None  # noqa: S101 - set before any sizing
+        return hedge_unit(legs, ctx.state, self.params.scenario)
+
+    def scenario_result(
+        self, unit: HedgeUnit, contracts_after: int, ctx: DayCtx
+    ) -> ScenarioResult | None:
+        """The SPEC §5 figures a proposal carries, for ``contracts_after`` units held."""
+        risk = ctx.risk
+        if risk is None:
+            return None
+        sp = self.params.scenario
+        loss = risk.scenario_loss_usd
+        gain = unit.gain_usd * contracts_after
+        return ScenarioResult(
+            vix_shock_pts=sp.vix_shock_pts,
+            spx_move_pct=risk.spx_move_pct,
+            iwm_move_pct=risk.iwm_move_pct,
+            vx_future_move_pts=sp.vx_beta_to_spot * sp.vix_shock_pts,
+            scenario_loss_usd=loss,
+            gain_per_contract_usd=unit.gain_usd,
+            cover_frac=gain / loss if loss > 0.0 else 0.0,
+            hedge_vix_delta_usd_per_pt=unit.vix_delta_usd_per_pt * contracts_after,
+            condor_vega_usd_per_pt=abs(risk.condor_vega_usd_per_pt),
+        )
+
+    # ------------------------------------------------------------------ the cap
+
+    @property
+    def cost_cap_usd(self) -> float:
+        """The cap on open premium: ``cost_cap_frac`` × condor credit, USD (0 without condor)."""
+        if self.condor is None:
+            return 0.0
+        return self.params.ladder.cost_cap_frac * self.condor.credit_usd
+
+    def cap_room_usd(self) -> float:
+        """Premium still allowed under the cost cap (held + pending buys count), USD."""
+        used = self.book.open_premium_usd + self.book.pending_buys_usd()
+        return max(0.0, self.cost_cap_usd - used)
+
+    # ------------------------------------------------------------------ proposals
+
+    def propose(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        legs: tuple[OptionLeg, ...],
+        action: Action,
+        contracts: int,
+        mid: float,
+        reasons: tuple[SignalReading, ...],
+        scenario: ScenarioResult | None,
+        break_evens: tuple[float, ...],
+        is_capped: bool,
+        open_legs: tuple[OptionLeg, ...] = (),
+        new_leg_mid: float | None = None,
+        why: str = "",
+    ) -> ProposedOrder:
+        """Build one ProposedOrder (limit at mid ± offset on the tick) and book it.
+
+        Args:
+            ctx: the evaluation.
+            layer: the layer.
+            intent: open / close / resize / roll.
+            legs: legs per unit (a ROLL: the closing legs, then ``open_legs``).
+            action: BUY or SELL of the whole combination.
+            contracts: units (> 0).
+            mid: model mid per unit, USD per share (a ROLL: |net of the legs|).
+            reasons: the readings behind it.
+            scenario: the SPEC §5 figures after it.
+            break_evens: VIX levels at expiry where the new position breaks even.
+            is_capped: scaled down by the cost cap.
+            open_legs: a ROLL's opening legs (the position it leaves held).
+            new_leg_mid: a ROLL's price of the opening legs, USD per share.
+            why: text appended to the note.
+
+        Returns:
+            The proposal (already booked in the hedge book, or pending).
+        """
+        op = self.params.orders
+        limit = orders.limit_price(max(mid, op.min_tick_below_3), op, action=action)
+        did = self.ids.next(ctx.session_date, "order", layer.value, intent.value)
+        ref_leg = open_legs[0] if open_legs else legs[0]
+        ref = orders.order_ref(
+            layer=layer,
+            intent=intent,
+            expiry=ref_leg.expiry,
+            strike=ref_leg.strike,
+            decision_id=did,
+        )
+        mult = legs[0].multiplier
+        cost = limit * mult * contracts
+        verb = "buy" if action is Action.BUY else "sell"
+        note = (
+            f"{layer.value} {intent.value}: {verb} {contracts} {leg_text(legs)} @ {limit:.2f}"
+            f" (${round_usd(cost):,.2f})"
+        )
+        if is_capped:
+            note += " [cost-capped]"
+        if why:
+            note += f"; {why}"
+        order = ProposedOrder(
+            decision_id=did,
+            ts=ctx.now,
+            session_date=ctx.session_date,
+            layer=layer,
+            intent=intent,
+            legs=legs,
+            action=action,
+            contracts=contracts,
+            limit_price=limit,
+            order_ref=ref,
+            tif=op.tif,
+            cost_usd=cost,
+            is_capped=is_capped,
+            reasons=reasons,
+            scenario=scenario,
+            break_evens=break_evens,
+            note=note,
+        )
+        pending = PendingOrder(
+            layer=layer,
+            intent=intent,
+            legs=legs,
+            open_legs=open_legs or legs,
+            action=action,
+            contracts=contracts,
+            limit_price=limit,
+            new_leg_price=limit if new_leg_mid is None else new_leg_mid,
+            session_date=ctx.session_date,
+        )
+        ctx.proposals += 1
+        if self.assume_fills:
+            self.book.apply(ref, pending, contracts, limit)
+        else:
+            self.book.add_pending(ref, pending)
+        return order
+
+    def cap_alert(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        wanted: int,
+        got: int,
+        unit_usd: float,
+        what: str,
+        outcome: str = "",
+        why: str = "",
+        reasons: tuple[SignalReading, ...],
+    ) -> Alert:
+        """The SPEC §4 cost-cap alert: a target was scaled down (and by how much).
+
+        The alert names exactly what is proposed with it, so the operator never sees two
+        different counts: ``got`` is the number of units the accompanying proposals buy
+        (for a roll: the units opened at the new expiry), and those proposals carry
+        ``is_capped``.
+
+        Args:
+            ctx: the evaluation.
+            layer: the layer.
+            intent: intent of the scaled-down proposal (``resize``, ``open``, ``roll``).
+            wanted: units the target asked for (before the cap).
+            got: units proposed (after the cap; 0 = nothing is bought).
+            unit_usd: premium of one wanted unit at its limit, USD.
+            what: the instrument wanted (``"VIX 2020-03-18 22C"``).
+            outcome: optional text on what is done (``" (263 sold, 90 rolled; 353 held)"``).
+            why: optional sizing context (``"target 353 (held 42)"``), appended.
+            reasons: the readings behind the proposal.
+
+        Returns:
+            The ``cost_cap`` warning alert.
+        """
+        ctx.is_capped = True
+        cap = self.cost_cap_usd
+        msg = (
+            f"{layer.value} {intent.value}: {wanted} x {what} wanted "
+            f"(${round_usd(wanted * unit_usd):,.2f}), scaled down to {got} by the cost cap"
+            f"{outcome}: open premium ${round_usd(self.book.open_premium_usd):,.2f} of cap "
+            f"${round_usd(cap):,.2f} ({self.params.ladder.cost_cap_frac * 100:g}% of "
+            "condor credit)"
+        )
+        if why:
+            msg += f"; {why}"
+        return Alert(
+            decision_id=self.ids.next(ctx.session_date, "alert", "cost_cap", layer.value),
+            ts=ctx.now,
+            kind=AlertKind.COST_CAP,
+            severity=Severity.WARNING,
+            key=f"cost_cap:{layer.value}",
+            message=msg,
+            layer=layer,
+            reasons=reasons,
+        )
+
+    def buy(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        legs: tuple[OptionLeg, ...],
+        unit: HedgeUnit,
+        contracts: int,
+        contracts_after_if_full: int,
+        reasons: tuple[SignalReading, ...],
+        why: str,
+    ) -> list[Decision]:
+        """Propose buying ``contracts`` units, scaled down to the cost cap (SPEC §4).
+
+        When the cap bites, the ``cost_cap`` alert comes first and reports the units
+        wanted and the units actually proposed (the order's ``contracts``, ``is_capped``).
+
+        Args:
+            ctx: the evaluation.
+            layer: the layer.
+            intent: open or resize.
+            legs: the instrument, legs per unit.
+            unit: its price and scenario figures.
+            contracts: units wanted.
+            contracts_after_if_full: units held after a full fill (for the scenario).
+            reasons: the readings behind it.
+            why: sizing context for the note.
+
+        Returns:
+            ``[cost_cap alert]`` and/or ``[proposal]``; ``[]`` for nothing to buy or an
+            unpriceable unit.
+        """
+        if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
+            return []
+        op = self.params.orders
+        limit = orders.limit_price(max(unit.price, op.min_tick_below_3), op, action=Action.BUY)
+        unit_usd = limit * legs[0].multiplier
+        room = self.cap_room_usd()
+        out: list[Decision] = []
+        n = contracts
+        capped = False
+        if unit_usd * n > room + EPS_USD:
+            n = max(0, math.floor((room + EPS_USD) / unit_usd))
+            capped = True
+            out.append(
+                self.cap_alert(
+                    ctx,
+                    layer=layer,
+                    intent=intent,
+                    wanted=contracts,
+                    got=n,
+                    unit_usd=unit_usd,
+                    what=leg_text(legs),
+                    why=why,
+                    reasons=reasons,
+                )
+            )
+        if n <= 0:
+            return out
+        after = contracts_after_if_full - (contracts - n)
+        out.append(
+            self.propose(
+                ctx,
+                layer=layer,
+                intent=intent,
+                legs=legs,
+                action=Action.BUY,
+                contracts=n,
+                mid=unit.price,
+                reasons=reasons,
+                scenario=self.scenario_result(unit, after, ctx),
+                break_evens=unit.break_evens,
+                is_capped=capped,
+                why=f"{contracts} wanted, {why}" if capped else why,
+            )
+        )
+        return out
+
+    def sell(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        contracts: int,
+        reasons: tuple[SignalReading, ...],
+        is_capped: bool = False,
+        why: str = "",
+    ) -> list[Decision]:
+        """Propose selling ``contracts`` units of the held hedge of ``layer`` at its model mid.
+
+        Returns:
+            ``[proposal]``, or ``[]`` when nothing is held or ``contracts`` <= 0.
+        """
+        held = self.book.get(layer)
+        if held is None or contracts <= 0:
+            return []
+        n = min(contracts, held.contracts)
+        mid = 0.0
+        scen: ScenarioResult | None = None
+        bes: tuple[float, ...] = ()
+        if ctx.state is not None and held.expiry > ctx.session_date:
+            unit = self.unit(held.legs, ctx)
+            mid = unit.price
+            scen = self.scenario_result(unit, held.contracts - n, ctx)
+            bes = unit.break_evens
+        return [
+            self.propose(
+                ctx,
+                layer=layer,
+                intent=intent,
+                legs=held.legs,
+                action=Action.SELL,
+                contracts=n,
+                mid=mid,
+                reasons=reasons,
+                scenario=scen,
+                break_evens=bes,
+                is_capped=is_capped,
+                why=why,
+            )
+        ]
+
+    def enforce_cap(self, ctx: DayCtx) -> list[Decision]:
+        """Sell hedges down (L3, L2, L1) when the cap shrank below the open premium.
+
+        Not without a condor: a broker position list that lacks the condor (not loaded
+        yet) must not liquidate the hedges.
+
+        Returns:
+            Per layer sold: a ``cost_cap`` alert, then the RESIZE sell.
+        """
+        out: list[Decision] = []
+        if self.condor is None:
+            return out
+        cap = self.cost_cap_usd
+        book = self.book
+        for layer in reversed(LAYERS):
+            excess = book.open_premium_usd - cap
+            if excess <= EPS_USD:
+                break
+            held = book.get(layer)
+            if held is None:
+                continue
+            per = held.premium_paid_usd / held.contracts
+            n = min(held.contracts, math.ceil((excess - EPS_USD) / per)) if per > 0 else 0
+            if n <= 0:
+                continue
+            ctx.is_capped = True
+            reading = SignalReading(
+                id="cost_cap",
+                value=book.open_premium_usd,
+                threshold=cap,
+                holds=True,
+                detail=f"open premium ${round_usd(book.open_premium_usd):,.2f} > cap "
+                f"${round_usd(cap):,.2f}",
+            )
+            out.append(
+                Alert(
+                    decision_id=self.ids.next(ctx.session_date, "alert", "cost_cap", layer.value),
+                    ts=ctx.now,
+                    kind=AlertKind.COST_CAP,
+                    severity=Severity.WARNING,
+                    key=f"cost_cap:{layer.value}",
+                    message=f"{layer.value} resize: selling {n} of {held.contracts} x "
+                    f"{leg_text(held.legs)} to the cost cap: {reading.detail}",
+                    layer=layer,
+                    reasons=(reading,),
+                )
+            )
+            out.extend(
+                self.sell(
+                    ctx,
+                    layer=layer,
+                    intent=OrderIntent.RESIZE,
+                    contracts=n,
+                    reasons=(reading,),
+                    is_capped=True,
+                    why=reading.detail,
+                )
+            )
+        return out

@@ -1,0 +1,160 @@
+"""The latest valid price of every series, and what the engine derives from it.
+
+:class:`PriceBoard` keeps, per symbol, the last valid price (index points; USD per share
+for IWM), when it was quoted (``ts``, tz-aware UTC), the session it belongs to and, for
+the VX futures, their expiry. From it come:
+
+* the closes committed at a session close (:meth:`PriceBoard.closes`): SPX, IWM and VIX
+  take their latest price even if not quoted today; RVX, VIX3M and VX1 only when quoted
+  for this session (a stale optional series must not look like a fresh close);
+* the SPEC §5 market state (:meth:`PriceBoard.market_state`), with the VX1/VX2 quotes
+  whose expiry is after the day as the VX curve;
+* the O(1) ``big_move`` test of SPEC §3 on the latest prices (:meth:`PriceBoard.moved_enough`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from daemon.core.model import REQUIRED_SYMBOLS, Bar, Quote, Symbol
+from daemon.core.scenario import MarketState
+from daemon.core.signals import SignalSnapshot
+
+__all__ = ["OPTIONAL_SIGNAL_SYMBOLS", "SIGNAL_SYMBOLS", "PriceBoard"]
+
+SIGNAL_SYMBOLS: tuple[Symbol, ...] = (
+    Symbol.SPX,
+    Symbol.IWM,
+    Symbol.VIX,
+    Symbol.RVX,
+    Symbol.VIX3M,
+    Symbol.VX1,
+)
+"""Series committed to the SignalBook at a close (VX2 only feeds the VX curve)."""
+
+OPTIONAL_SIGNAL_SYMBOLS: tuple[Symbol, ...] = (Symbol.RVX, Symbol.VIX3M, Symbol.VX1)
+"""Signal series committed at a close only when quoted for that session."""
+
+
+class PriceBoard:
+    """Latest valid price, timestamp, session and (VX) expiry per symbol."""
+
+    def __init__(self) -> None:
+        self.price: dict[Symbol, float] = {}
+        self.price_ts: dict[Symbol, datetime] = {}
+        self.price_day: dict[Symbol, date] = {}
+        self.vx_expiry: dict[Symbol, date] = {}
+
+    def warm_up(self, bars: Mapping[Symbol, Sequence[Bar]]) -> None:
+        """Take the last bar of each series as its latest price (no timestamp).
+
+        Args:
+            bars: daily bars per symbol, oldest first.
+        """
+        for symbol, series in bars.items():
+            if series:
+                last = series[-1]
+                self.price[symbol] = last.close
+                self.price_day[symbol] = last.session_date
+                if last.expiry is not None:
+                    self.vx_expiry[symbol] = last.expiry
+
+    def store(self, quote: Quote) -> None:
+        """Record a quote already checked by :func:`daemon.core.quality.check_quote`."""
+        symbol = quote.symbol
+        self.price[symbol] = quote.price
+        self.price_ts[symbol] = quote.ts
+        self.price_day[symbol] = quote.session_date
+        if quote.expiry is not None:
+            self.vx_expiry[symbol] = quote.expiry
+
+    def has_required(self) -> bool:
+        """SPX, IWM and VIX have each been priced at least once."""
+        return all(s in self.price for s in REQUIRED_SYMBOLS)
+
+    def closes(self, session_date: date) -> dict[Symbol, float]:
+        """The closes to commit for ``session_date`` (see the module docstring)."""
+        out: dict[Symbol, float] = {}
+        for sym in SIGNAL_SYMBOLS:
+            px = self.price.get(sym)
+            if px is None:
+                continue
+            if sym in OPTIONAL_SIGNAL_SYMBOLS and self.price_day.get(sym) != session_date:
+                continue
+            out[sym] = px
+        return out
+
+    def latest_signal_prices(self) -> dict[Symbol, float]:
+        """Latest prices of the signal series (a provisional intraday close)."""
+        return {s: self.price[s] for s in SIGNAL_SYMBOLS if s in self.price}
+
+    def rebalance_ref(self) -> dict[Symbol, float]:
+        """SPX and IWM now: the reference prices of the next ``big_move`` test."""
+        return {Symbol.SPX: self.price[Symbol.SPX], Symbol.IWM: self.price[Symbol.IWM]}
+
+    def market_state(self, day: date, snap: SignalSnapshot) -> MarketState | None:
+        """SPEC §5 market state from the latest prices, or None if a required one is missing.
+
+        Args:
+            day: the session evaluated (VX quotes expiring on or before it are ignored).
+            snap: the readings that carry β_vix and the IWM/SPX betas.
+        """
+        price = self.price
+        if not self.has_required():
+            return None
+        curve: list[tuple[date, float]] = []
+        for sym in (Symbol.VX1, Symbol.VX2):
+            exp = self.vx_expiry.get(sym)
+            px = price.get(sym)
+            if exp is not None and px is not None and exp > day:
+                curve.append((exp, px))
+        curve.sort()
+        betas = [b for b in (snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d) if b is not None]
+        return MarketState(
+            session_date=day,
+            spx=price[Symbol.SPX],
+            iwm=price[Symbol.IWM],
+            vix=price[Symbol.VIX],
+            vx_curve=tuple(curve),
+            spx_pct_per_vix_pt=snap.spx_pct_per_vix_pt,
+            beta_iwm_spx=max(betas) if betas else None,
+        )
+
+    def moved_enough(self, ref: Mapping[Symbol, float], big_move_pct: float) -> bool:
+        """SPEC §3 ``big_move`` on the latest prices, O(1) and allocation-free.
+
+        Same formula as the SignalBook reading: ``max |price/ref − 1| × 100 >=
+        big_move_pct`` over SPX and IWM.
+
+        Args:
+            ref: SPX and IWM at the last rebalance.
+            big_move_pct: threshold, percent (0–100).
+        """
+        for sym in (Symbol.SPX, Symbol.IWM):
+            then = ref.get(sym)
+            now = self.price.get(sym)
+            if (
+                then is not None
+                and now is not None
+                and abs((now / then - 1.0) * 100.0) >= big_move_pct
+            ):
+                return True
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Snapshot keys ``price``, ``price_ts``, ``price_day`` and ``vx_expiry``."""
+        return {
+            "price": {s.value: v for s, v in self.price.items()},
+            "price_ts": {s.value: v.isoformat() for s, v in self.price_ts.items()},
+            "price_day": {s.value: v.isoformat() for s, v in self.price_day.items()},
+            "vx_expiry": {s.value: v.isoformat() for s, v in self.vx_expiry.items()},
+        }
+
+    def load(self, d: Mapping[str, Any]) -> None:
+        """Restore from the keys written by :meth:`to_dict`."""
+        self.price = {Symbol(k): float(v) for k, v in d["price"].items()}
+        self.price_ts = {Symbol(k): datetime.fromisoformat(v) for k, v in d["price_ts"].items()}
+        self.price_day = {Symbol(k): date.fromisoformat(v) for k, v in d["price_day"].items()}
+        self.vx_expiry = {Symbol(k): date.fromisoformat(v) for k, v in d["vx_expiry"].items()}
