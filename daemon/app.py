@@ -520,7 +520,7 @@ async def replay_fast(
         end=settings.replay.end if end is None else end,
         warmup_days=settings.replay.warmup_days,
     )
-    engine = Engine(params, sessions=trading_sessions())
+    engine = Engine(params, sessions=trading_sessions(), track_baseline=True)
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
     total = len(source.sessions)

@@ -53,6 +53,7 @@ from pydantic_settings import (
 )
 
 from daemon.core.params import (
+    AccountingParams,
     CondorTemplate,
     EngineParams,
     LadderParams,
@@ -534,6 +535,32 @@ class CondorSection(_Section):
         return self
 
 
+class AccountingSection(_Section):
+    """``[accounting]``: fees and the condor's marking skew for the P&L (→ ``AccountingParams``).
+
+    Never changes a decision: only the replay report's and ``days.csv``'s P&L figures.
+    """
+
+    fee_per_contract_usd: float = Field(
+        _default(AccountingParams, "fee_per_contract_usd"),
+        ge=0.0,
+        le=100.0,
+        json_schema_extra=_spec("USD per option contract per leg, each trade"),
+    )
+    condor_put_skew_pts: float = Field(
+        _default(AccountingParams, "condor_put_skew_pts"),
+        ge=-20.0,
+        le=40.0,
+        json_schema_extra=_spec("vol points added to VIX for the condor's put legs"),
+    )
+    condor_call_skew_pts: float = Field(
+        _default(AccountingParams, "condor_call_skew_pts"),
+        ge=-20.0,
+        le=40.0,
+        json_schema_extra=_spec("vol points added to VIX for the condor's call legs"),
+    )
+
+
 class SatelliteSection(_Section):
     """``[satellite]``: SPEC §1 long small-cap exposure in replay/sim."""
 
@@ -663,6 +690,7 @@ class Settings(BaseSettings):
     orders: OrdersSection = OrdersSection()
     condor: CondorSection = CondorSection()
     satellite: SatelliteSection = SatelliteSection()
+    accounting: AccountingSection = AccountingSection()
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     journal: JournalSection = JournalSection()
@@ -782,6 +810,7 @@ class Settings(BaseSettings):
             stale_after_s=self.service.stale_after_s,
             calendar_warn_days=self.calendar.warn_days,
             macro_events=load_macro_events(self.macro_events_path),
+            accounting=AccountingParams(**self.accounting.model_dump()),
         )
 
     def masked_dump(self) -> dict[str, Any]:

@@ -140,6 +140,23 @@ class CondorTemplate:
     multiplier: int = 100
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingParams:
+    """P&L accounting of the sleeve and the replay's condor (issue 12); decisions ignore it.
+
+    ``fee_per_contract_usd`` is charged per option contract per leg on every trade (a VIX
+    call: 1 per unit; a call spread or a roll: 2; a condor: 4 per condor), USD, and
+    booked as realised at once. The condor is marked with Black–Scholes at IV =
+    VIX/100 (VIX as the at-the-money IV) plus ``condor_put_skew_pts`` for its put legs
+    and ``condor_call_skew_pts`` for its call legs (vol points: +4 → IV + 0.04), a
+    two-number stand-in for the SPX skew at the short strikes.
+    """
+
+    fee_per_contract_usd: float = 1.0
+    condor_put_skew_pts: float = 4.0
+    condor_call_skew_pts: float = -2.0
+
+
 class MacroEventKind(StrEnum):
     """Kinds of scheduled macro events (SPEC §3 ``event_window``)."""
 
@@ -174,3 +191,5 @@ class EngineParams:
     """Warn when the macro calendar ends within this many days."""
     macro_events: tuple[MacroEvent, ...] = ()
     """Sorted by day."""
+    accounting: AccountingParams = field(default_factory=AccountingParams)
+    """Fees and condor marking skew of the P&L accounting (never changes a decision)."""

@@ -94,7 +94,10 @@ def drop_expired(desk: OrderDesk, ctx: DayCtx, held: HedgePosition) -> Alert:
     Returns:
         The ``roll`` warning alert saying so.
     """
-    desk.book.drop(held.layer)
+    settle = desk.book.settlement_vix(held.expiry)
+    if settle is None:  # no close seen on or after the expiry before now: today's VIX
+        settle = ctx.state.vix if ctx.state is not None else 0.0
+    desk.book.drop(held.layer, settle)
     return Alert(
         decision_id=desk.ids.next(ctx.session_date, "alert", "expired", held.layer.value),
         ts=ctx.now,

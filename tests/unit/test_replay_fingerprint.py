@@ -9,8 +9,9 @@ split into prices / hedge_book / desk / sizing / rolls / monitors / codec) by re
 * ``CONTENT``: sha256 of each decision's id with what a subscriber sees of it (an order's
   contracts, limit, action, legs and note; an alert's message; a layer change's layer and
   state), so a changed size or price fails too, not only a changed id;
-* ``SNAPSHOT``: sha256 of the engine snapshot after the last close (the codec writes the
-  same bytes as before).
+* ``SNAPSHOT``: sha256 of the engine snapshot after the last close (the split's codec
+  wrote the same bytes as before; re-recorded when the P&L accounting added the
+  ``sleeve_pnl`` and ``condor_pnl`` keys, with ``IDS`` and ``CONTENT`` unchanged).
 
 A change that is *meant* to change decisions (new sizing or strike rules) re-records
 these three values in the same commit and says why in its message.
@@ -18,17 +19,15 @@ these three values in the same commit and says why in its message.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
-from daemon.app import replay_fast
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
-from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
+from tests.unit.replay_run import full_replay
 
 IDS = ("05b48a1e5bb13eeec92541d9e7f9a68830829a611993b5b565ecf2983c83247d", 2093)
 CONTENT = "e332d9b354060c6e3320969fde44bfeed8e5b8853d9016f5390fb7c835003586"
-SNAPSHOT = "e7d4edb7c5b5feaa265cf0b451beca60a5e10931b003391651592ced2d7d1d25"
+SNAPSHOT = "9aa8c54db96827fb7d9347416bf7fc10941877c70d5e49b777dbb238b61188cd"
 SESSIONS = 4814
 
 
@@ -47,8 +46,7 @@ def _content(d: Decision) -> str:
 
 
 def test_full_replay_decisions_match_the_pre_split_fingerprint(market_dir: Path) -> None:
-    settings = load_settings(DEFAULT_CONFIG_PATH)
-    run = asyncio.run(replay_fast(settings, market_dir))
+    run = full_replay(market_dir)
     assert run.sessions == SESSIONS
     ids = [d.decision_id for d in run.decisions]
     assert (_sha(ids), len(ids)) == IDS
