@@ -23,6 +23,7 @@ from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
     AlertKind,
+    DaySummary,
     Decision,
     LayerChange,
     MarketEvent,
@@ -34,8 +35,13 @@ from daemon.core.model import (
 from daemon.errors import EXIT_CONFIG, ConfigError, DataError
 from daemon.logsetup import configure_logging
 from daemon.report import (
+    StressWindow,
+    days_frame,
     describe_decision,
     load_stress_windows,
+    pnl_rows,
+    pnl_table,
+    report_parameters,
     summarize,
     summary_table,
     write_days_csv,
@@ -97,7 +103,21 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("data_dir", type=Path, help="directory of the daily CSVs")
     replay.add_argument("--start", type=date.fromisoformat, help="first session (ISO date)")
     replay.add_argument("--end", type=date.fromisoformat, help="last session (ISO date)")
-    replay.add_argument("--days-csv", type=Path, default=Path("days.csv"), help="output CSV")
+    replay.add_argument(
+        "--days-csv",
+        type=Path,
+        default=None,
+        help="output CSV (default: days.csv, or DIR/days.csv with --report DIR)",
+    )
+    replay.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.html (self-contained) and the PNG charts into DIR",
+    )
+    replay.add_argument(
+        "--window", metavar="NAME", help="with --report: zoom on this stress window"
+    )
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument(
         "--stress-windows",
@@ -277,7 +297,11 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     days = result.engine.days
     periods = summarize(days, result.decisions, windows)
     console.print(summary_table(periods))
-    path = write_days_csv(days, args.days_csv)
+    days_csv = args.days_csv or (
+        args.report / "days.csv" if args.report is not None else Path("days.csv")
+    )
+    path = write_days_csv(days, days_csv)
+    _print_pnl(console, settings, days, windows, report_dir=args.report, window=args.window)
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -286,6 +310,40 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     )
     console.print(f"days.csv written to {path}")
     return 0 if whole.cost_cap_held else 1
+
+
+def _print_pnl(
+    console: Console,
+    settings: Settings,
+    days: Sequence[DaySummary],
+    windows: Sequence[StressWindow],
+    *,
+    report_dir: Path | None,
+    window: str | None,
+) -> None:
+    """The P&L tables of the replay (issue 12), and the HTML report when asked."""
+    frame = days_frame(days)
+    if "net_pnl_usd" not in frame.columns:
+        return
+    whole, _, win_rows = pnl_rows(frame, windows, by_year=False)
+    wide = Console(width=max(console.width, 250))
+    wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    if report_dir is None:
+        return
+    # matplotlib is imported only when a report is asked for (about 1 s of start-up).
+    from daemon.report_html import write_report  # noqa: PLC0415
+
+    try:
+        files = write_report(
+            report_dir,
+            frame,
+            windows=windows,
+            parameters=report_parameters(settings),
+            window=window,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from exc
+    console.print(f"report written to {files.html} ({len(files.pngs)} PNG charts beside it)")
 
 
 COMMANDS = {"run": _cmd_run, "replay": _cmd_replay, "demo": _cmd_demo, "config": _cmd_config}
