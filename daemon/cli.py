@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +24,6 @@ from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
     AlertKind,
-    DaySummary,
     Decision,
     LayerChange,
     MarketEvent,
@@ -300,8 +300,9 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
-    path = write_days_csv(days, days_csv)
-    _print_pnl(console, settings, days, windows, report_dir=args.report, window=args.window)
+    frame = days_frame(days)
+    path = write_days_csv(frame, days_csv)
+    _print_pnl(console, settings, frame, windows, report_dir=args.report, window=args.window)
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -315,17 +316,17 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 def _print_pnl(
     console: Console,
     settings: Settings,
-    days: Sequence[DaySummary],
+    frame: pd.DataFrame,
     windows: Sequence[StressWindow],
     *,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
-    """The P&L tables of the replay (issue 12), and the HTML report when asked."""
-    frame = days_frame(days)
+    """The P&L table of the replay (issue 12), and the HTML report when asked."""
     if "net_pnl_usd" not in frame.columns:
         return
-    whole, _, win_rows = pnl_rows(frame, windows, by_year=False)
+    rows = pnl_rows(frame, windows, by_year=report_dir is not None)
+    whole, _, win_rows = rows
     wide = Console(width=max(console.width, 250))
     wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
     if report_dir is None:
@@ -340,6 +341,7 @@ def _print_pnl(
             windows=windows,
             parameters=report_parameters(settings),
             window=window,
+            rows=rows,
         )
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from exc

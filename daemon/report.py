@@ -132,10 +132,16 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     return rec
 
 
-def write_days_csv(days: Sequence[DaySummary], path: Path) -> Path:
-    """Write ``days.csv`` (see ``days_frame``) to ``path``; returns the path."""
+def write_days_csv(days: Sequence[DaySummary] | pd.DataFrame, path: Path) -> Path:
+    """Write ``days.csv`` to ``path``; returns the path.
+
+    Args:
+        days: the day summaries, or their ``days_frame`` when already built.
+        path: the CSV file (parent directories are created).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    days_frame(days).to_csv(path, index=False)
+    frame = days if isinstance(days, pd.DataFrame) else days_frame(days)
+    frame.to_csv(path, index=False)
     return path
 
 

@@ -272,6 +272,7 @@ def write_report(
     windows: Sequence[StressWindow],
     parameters: Mapping[str, str],
     window: str | None = None,
+    rows: tuple[PnlRow, list[PnlRow], list[PnlRow]] | None = None,
 ) -> ReportFiles:
     """Write the PNG charts and ``report.html`` into ``out_dir`` (module docstring).
 
@@ -281,6 +282,7 @@ def write_report(
         windows: the stress windows (per-window table and bars).
         parameters: name → value text shown in the header.
         window: zoom onto the stress window of this name (charts and tables).
+        rows: ``pnl_rows(frame, windows)`` when already computed (with the years).
 
     Returns:
         The files written and the headline (whole range) row.
@@ -309,7 +311,9 @@ def write_report(
         title += f": {w.name} ({w.start} → {w.end})"
         first = int(inside.index[0])
         base_row = frame.iloc[first - 1] if first > 0 else None
-    whole_all, years, all_windows = pnl_rows(frame, windows, by_year=window is None)
+    whole_all, years, all_windows = rows if rows is not None else pnl_rows(frame, windows)
+    if window is not None:
+        years = []
     whole, win_rows = whole_all, all_windows
     if window is not None:
         # the window's figures from the whole frame: changes since the session before it
