@@ -268,6 +268,15 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, 180))
     windows = load_stress_windows(args.stress_windows)
+    if args.window is not None:
+        names = [w.name for w in windows]
+        if args.report is None:
+            raise ConfigError("--window NAME needs --report DIR (it zooms the report)")
+        if args.window not in names:
+            raise ConfigError(
+                f"--window: no stress window named {args.window!r} in {args.stress_windows} "
+                f"(known: {', '.join(names)})"
+            )
     progress = Progress(
         TextColumn("replay"),
         BarColumn(),

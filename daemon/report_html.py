@@ -242,7 +242,8 @@ def _simple_table(caption: str, headers: Sequence[str], rows: Sequence[Sequence[
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1400px}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.82em}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.82em;display:block;
+overflow-x:auto;max-width:100%}
 caption{text-align:left;font-weight:600;padding:.3em 0}
 th,td{border:1px solid #ccc;padding:.2em .45em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
