@@ -104,9 +104,11 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     sleeve: ``sleeve_pnl_usd``, ``sleeve_realised_usd``, ``sleeve_mark_usd``,
     ``sleeve_fees_usd``. The condor: ``condor_pnl_usd`` (realised + open credit − buy-back
     cost), ``condor_credit_usd`` (credits collected), ``condor_mark_usd`` (cost to buy the
-    open condor back). ``net_pnl_usd`` = condor + sleeve; ``baseline_l1_pnl_usd`` (the
-    always-on L1 sleeve) and ``net_baseline_pnl_usd`` = condor + baseline. Empty when the
-    day had no market state.
+    open condor back), ``condor_cycles`` (condors opened), and on the day a condor is
+    closed its ``condor_closed_credit_usd`` and ``condor_closed_debit_usd`` (0 otherwise).
+    ``net_pnl_usd`` = condor + sleeve; ``baseline_l1_pnl_usd`` (the always-on L1 sleeve)
+    and ``net_baseline_pnl_usd`` = condor + baseline. Empty when the day had no market
+    state.
     """
     pnl = day.pnl
     if pnl is None:
@@ -125,6 +127,9 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     rec["condor_pnl_usd"] = round(pnl.condor.total_usd, 2)
     rec["condor_credit_usd"] = round(pnl.condor.credit_to_date_usd, 2)
     rec["condor_mark_usd"] = round(pnl.condor.open_mark_usd, 2)
+    rec["condor_cycles"] = pnl.condor.cycles
+    rec["condor_closed_credit_usd"] = round(pnl.condor.closed_credit_usd, 2)
+    rec["condor_closed_debit_usd"] = round(pnl.condor.closed_debit_usd, 2)
     rec["net_pnl_usd"] = round(pnl.condor.total_usd + pnl.sleeve_total_usd, 2)
     base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
     rec["baseline_l1_pnl_usd"] = round(base, 2)
@@ -373,6 +378,43 @@ def pnl_rows(
         if row is not None:
             wins.append(row)
     return whole, years, wins
+
+
+def condor_cycle_rows(frame: pd.DataFrame) -> list[list[str]]:
+    """Closed condor cycles per year: count, winners, mean credit and debit, P&L (USD).
+
+    A cycle is closed on the day ``condor_closed_credit_usd`` is non-zero; its P&L here is
+    credit − buy-back debit, before fees. The last row is the whole range.
+    """
+    closed = frame[frame["condor_closed_credit_usd"] != 0.0]
+    out: list[list[str]] = []
+    groups = [(str(y), g) for y, g in closed.groupby(pd.to_datetime(closed["date"]).dt.year)]
+    for name, g in [*groups, ("all", closed)]:
+        credit = g["condor_closed_credit_usd"].astype(float)
+        debit = g["condor_closed_debit_usd"].astype(float)
+        pnl = credit - debit
+        out.append(
+            [
+                name,
+                str(len(g)),
+                f"{100 * (pnl > 0).mean():.0f}%" if len(g) else "—",
+                _usd(float(credit.mean())) if len(g) else "—",
+                _usd(float(debit.mean())) if len(g) else "—",
+                _usd(float(pnl.sum())),
+            ]
+        )
+    return out
+
+
+CONDOR_CYCLE_HEADERS: tuple[str, ...] = (
+    "year",
+    "cycles closed",
+    "winners",
+    "mean credit $",
+    "mean buy-back $",
+    "P&L before fees $",
+)
+"""Column titles of :func:`condor_cycle_rows`."""
 
 
 def _usd(x: float) -> str:

@@ -35,10 +35,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from daemon.report import (
+    CONDOR_CYCLE_HEADERS,
     LAYERS,
     PNL_HEADERS,
     PnlRow,
     StressWindow,
+    condor_cycle_rows,
     pnl_cells,
     pnl_rows,
 )
@@ -414,6 +416,11 @@ def write_report(
         "<h2>Equity and drawdowns</h2>",
         img("equity.png", "equity curves and drawdowns"),
         _table(years if years else [whole], "Per year" if years else "Over the window"),
+        _simple_table(
+            "The condor's cycles (opened at condor.dte_days, bought back at condor.roll_at_dte)",
+            list(CONDOR_CYCLE_HEADERS),
+            condor_cycle_rows(zoom),
+        ),
         "<h2>Stress windows</h2>",
         img("windows.png", "condor loss vs sleeve gain per stress window"),
         _table(win_rows if window is None else [whole], "Per stress window"),

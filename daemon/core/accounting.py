@@ -167,6 +167,7 @@ class CondorBook:
         self._open_credit_usd = 0.0
         self._open_mark_usd = 0.0
         self._cycles = 0
+        self._closed = (0.0, 0.0)  # (credit, buy-back) of a condor closed at the last close
 
     @property
     def pnl(self) -> CondorPnl:
@@ -178,6 +179,8 @@ class CondorBook:
             open_credit_usd=self._open_credit_usd,
             open_mark_usd=self._open_mark_usd,
             cycles=self._cycles,
+            closed_credit_usd=self._closed[0],
+            closed_debit_usd=self._closed[1],
         )
 
     def _fee(self, condor: IronCondor) -> float:
@@ -195,10 +198,12 @@ class CondorBook:
         Returns:
             :attr:`pnl`.
         """
+        self._closed = (0.0, 0.0)
         if condor != self._condor:
             old = self._condor
             if old is not None:
                 cost = condor_buyback_usd(old, state, self._scenario, self._acct)
+                self._closed = (self._open_credit_usd, cost)
                 self._realised_usd += self._open_credit_usd - cost - self._fee(old)
                 self._open_credit_usd = 0.0
                 self._open_mark_usd = 0.0

@@ -488,6 +488,8 @@ class CondorPnl:
         open_credit_usd: credit of the open cycle (0 when none).
         open_mark_usd: cost to buy the open condor back now (>= 0).
         cycles: condors opened so far.
+        closed_credit_usd: the credit of a condor closed at this close (0: none closed).
+        closed_debit_usd: what buying that condor back cost (0: none closed).
     """
 
     credit_to_date_usd: float = 0.0
@@ -496,6 +498,8 @@ class CondorPnl:
     open_credit_usd: float = 0.0
     open_mark_usd: float = 0.0
     cycles: int = 0
+    closed_credit_usd: float = 0.0
+    closed_debit_usd: float = 0.0
 
     @property
     def total_usd(self) -> float:

@@ -209,3 +209,30 @@ def test_realised_plus_open_marks_is_the_sleeve_total_at_every_close(market_dir:
         checked += 1
     assert checked == 4814
     assert cash != 0.0
+
+
+def test_the_baseline_holds_l1_on_far_more_days_than_the_ladder(market_dir: Path) -> None:
+    run = full_replay(market_dir)
+    days = [d for d in run.engine.days if d.pnl is not None]
+    base_held = sum(
+        1 for d in days if d.pnl and d.pnl.baseline_l1 and d.pnl.baseline_l1.open_cost_usd > 0
+    )
+    ladder_held = sum(1 for d in days if d.contracts_by_layer.get(Layer.L1, 0) > 0)
+    assert base_held / len(days) > 0.9
+    assert ladder_held < 0.7 * base_held
+
+
+def test_condor_cycles_close_at_roll_at_dte_with_credit_and_buy_back(market_dir: Path) -> None:
+    run = full_replay(market_dir)
+    roll_at = load_settings(DEFAULT_CONFIG_PATH).condor.roll_at_dte
+    closed = [d.pnl.condor for d in run.engine.days if d.pnl and d.pnl.condor.closed_credit_usd]
+    last = run.engine.days[-1].pnl
+    assert last is not None
+    assert len(closed) == last.condor.cycles - 1  # every cycle but the open one
+    realised_before_fees = sum(c.closed_credit_usd - c.closed_debit_usd for c in closed)
+    assert last.condor.realised_usd == pytest.approx(
+        realised_before_fees - last.condor.fees_usd, abs=1e-6
+    )
+    condor = run.engine.condor
+    assert condor is not None
+    assert (condor.expiry - run.engine.days[-1].session_date).days > roll_at
