@@ -336,7 +336,7 @@ def _print_pnl(
         return
     rows = pnl_rows(frame, windows, by_year=report_dir is not None)
     whole, _, win_rows = rows
-    wide = Console(width=max(console.width, 250))
+    wide = Console(width=max(console.width, 300))
     wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
     if report_dir is None:
         return

@@ -107,8 +107,9 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     open condor back), ``condor_cycles`` (condors opened), and on the day a condor is
     closed its ``condor_closed_credit_usd`` and ``condor_closed_debit_usd`` (0 otherwise).
     ``net_pnl_usd`` = condor + sleeve; ``baseline_l1_pnl_usd`` (the always-on L1 sleeve)
-    and ``net_baseline_pnl_usd`` = condor + baseline. Empty when the day had no market
-    state.
+    and ``net_baseline_pnl_usd`` = condor + baseline; ``satellite_pnl_usd``: the IWM
+    satellite at its constant notional (kept out of the net columns). Empty when the day
+    had no market state.
     """
     pnl = day.pnl
     if pnl is None:
@@ -130,6 +131,7 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     rec["condor_cycles"] = pnl.condor.cycles
     rec["condor_closed_credit_usd"] = round(pnl.condor.closed_credit_usd, 2)
     rec["condor_closed_debit_usd"] = round(pnl.condor.closed_debit_usd, 2)
+    rec["satellite_pnl_usd"] = round(pnl.satellite_usd, 2)
     rec["net_pnl_usd"] = round(pnl.condor.total_usd + pnl.sleeve_total_usd, 2)
     base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
     rec["baseline_l1_pnl_usd"] = round(base, 2)
@@ -265,6 +267,7 @@ class PnlRow:
         realised_cover_frac: sleeve P&L / condor loss when the condor lost, else None.
         promised_cover_frac: mean scenario ``covered_frac`` over the days with a projected
             loss (what the sizing promised), None if no such day.
+        satellite_pnl_usd: the IWM satellite (not in the net figures).
     """
 
     name: str
@@ -285,6 +288,7 @@ class PnlRow:
     net_cost_pct_credit: float | None
     realised_cover_frac: float | None
     promised_cover_frac: float | None
+    satellite_pnl_usd: float = 0.0
 
 
 def max_drawdown_usd(equity: pd.Series) -> float:
@@ -340,6 +344,9 @@ def _period_row(frame: pd.DataFrame, name: str, mask: pd.Series) -> PnlRow | Non
         promised_cover_frac=float(loss_days["covered_frac"].mean())
         if not loss_days.empty
         else None,
+        satellite_pnl_usd=float(change("satellite_pnl_usd").iloc[-1])
+        if "satellite_pnl_usd" in sub.columns
+        else 0.0,
     )
 
 
@@ -443,6 +450,7 @@ def pnl_cells(row: PnlRow) -> list[str]:
         _pct(row.net_cost_pct_credit),
         _pct(None if row.realised_cover_frac is None else 100 * row.realised_cover_frac),
         _pct(None if row.promised_cover_frac is None else 100 * row.promised_cover_frac),
+        _usd(row.satellite_pnl_usd),
     ]
 
 
@@ -464,6 +472,7 @@ PNL_HEADERS: tuple[str, ...] = (
     "net cost % credit",
     "realised cover",
     "promised cover",
+    "IWM sat. $",
 )
 """Column titles of the P&L tables (console and HTML)."""
 

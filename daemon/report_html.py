@@ -227,6 +227,7 @@ def _raw_values(row: PnlRow) -> dict[str, float]:
         "max DD condor $": row.max_dd_condor_usd,
         "max DD net $": row.max_dd_net_usd,
         "credit $": row.credit_usd,
+        "IWM sat. $": row.satellite_pnl_usd,
     }
 
 

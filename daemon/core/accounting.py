@@ -19,6 +19,9 @@ decision. At each session close the engine calls:
   Fees: ``accounting.fee_per_contract_usd`` × 4 legs × condors, at the open and at the close.
   (The engine's own ``net_credit``, which sets the cost cap, is priced at a flat VIX IV;
   the book's credit includes the skew, so the two differ by design.)
+* :class:`SatelliteBook`: the IWM satellite (SPEC §1) held at its constant notional,
+  rebalanced at each close: P&L += notional × IWM's close-to-close return (price return;
+  IWM's dividends are not in the data).
 * :class:`AlwaysOnL1`: a baseline sleeve that holds the L1 hedge on every day: the same
   instrument, SPEC §5.6 sizing, rolls, 5-session re-sizing and cost cap as the ladder's L1,
   without the triggers. Its P&L next to the sleeve's shows what the triggers are worth.
@@ -53,6 +56,7 @@ from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, ye
 __all__ = [
     "AlwaysOnL1",
     "CondorBook",
+    "SatelliteBook",
     "condor_buyback_usd",
     "hedge_mark_usd",
     "leg_mark",
@@ -241,6 +245,31 @@ class CondorBook:
         self._open_credit_usd = float(d.get("open_credit_usd", 0.0))
         self._open_mark_usd = float(d.get("open_mark_usd", 0.0))
         self._cycles = int(d.get("cycles", 0))
+
+
+class SatelliteBook:
+    """The IWM satellite at a constant notional: cumulative P&L, USD (positive = gain)."""
+
+    def __init__(self) -> None:
+        self._last_iwm: float | None = None
+        self._pnl_usd = 0.0
+
+    def on_close(self, iwm: float, notional_usd: float) -> float:
+        """Add today's ``notional_usd × (iwm / previous close − 1)``; returns the total."""
+        if self._last_iwm is not None and notional_usd:
+            self._pnl_usd += notional_usd * (iwm / self._last_iwm - 1.0)
+        self._last_iwm = iwm
+        return self._pnl_usd
+
+    def state(self) -> dict[str, Any]:
+        """Snapshot: the last IWM close and the P&L."""
+        return {"last_iwm": self._last_iwm, "pnl_usd": self._pnl_usd}
+
+    def load(self, d: Mapping[str, Any]) -> None:
+        """Restore :meth:`state` (missing keys: a fresh book)."""
+        last = d.get("last_iwm")
+        self._last_iwm = None if last is None else float(last)
+        self._pnl_usd = float(d.get("pnl_usd", 0.0))
 
 
 _BASELINE_READING = SignalReading(

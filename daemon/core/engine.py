@@ -57,7 +57,7 @@ from typing import Any
 
 from daemon.core import codec, sizing
 from daemon.core import ladder as ladder_mod
-from daemon.core.accounting import AlwaysOnL1, CondorBook, sleeve_pnl
+from daemon.core.accounting import AlwaysOnL1, CondorBook, SatelliteBook, sleeve_pnl
 from daemon.core.codec import SNAPSHOT_VERSION
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
@@ -135,6 +135,7 @@ class Engine:
         self._ladder = LadderState()
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
         self._condor_book = CondorBook(params)
+        self._satellite_book = SatelliteBook()
         self._baseline = AlwaysOnL1(params) if track_baseline else None
         self._ids = DecisionIds()
         self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
@@ -478,9 +479,11 @@ class Engine:
             return None
         self._hedge_book.record_settlement(ctx.session_date, state.vix)
         condor = self._desk.condor
+        sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
         return DayPnl(
             spx=state.spx,
             vix=state.vix,
+            satellite_usd=self._satellite_book.on_close(state.iwm, sat_usd),
             sleeve=sleeve_pnl(self._hedge_book, state, self._params.scenario),
             condor=self._condor_book.on_close(state, condor),
             baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
@@ -573,6 +576,7 @@ class Engine:
             "satellite": codec.satellite_to_dict(self._satellite),
             **codec.book_to_dict(self._hedge_book),
             "condor_pnl": self._condor_book.state(),
+            "satellite_pnl": self._satellite_book.state(),
             "rejected": self._rejected,
             **self._prices.to_dict(),
             "last_rebalance_index": self._last_rebalance_index,
@@ -612,6 +616,7 @@ class Engine:
         self._satellite = codec.satellite_from_dict(d["satellite"])
         codec.load_book(self._hedge_book, d)
         self._condor_book.load(d.get("condor_pnl", {}), self._desk.condor)
+        self._satellite_book.load(d.get("satellite_pnl", {}))
         self._rejected = int(d["rejected"])
         self._prices.load(d)
         lri = d["last_rebalance_index"]

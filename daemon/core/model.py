@@ -517,6 +517,7 @@ class DayPnl:
         sleeve: P&L per layer (L1..L3; absent = never traded).
         condor: the template condor's P&L (replay/sim; zeros in broker mode).
         baseline_l1: the always-on L1 sleeve on the same path (None when not tracked).
+        satellite_usd: the IWM satellite's cumulative P&L at its constant notional, USD.
     """
 
     spx: float
@@ -524,6 +525,7 @@ class DayPnl:
     sleeve: dict[Layer, LayerPnl] = field(default_factory=dict)
     condor: CondorPnl = field(default_factory=CondorPnl)
     baseline_l1: LayerPnl | None = None
+    satellite_usd: float = 0.0
 
     @property
     def sleeve_total_usd(self) -> float:

@@ -167,6 +167,7 @@ def test_report_renders_in_headless_chromium_with_the_numbers_of_days_csv(
     assert v["whole run|net $"] == pytest.approx(last["net_pnl_usd"], abs=0.02)
     assert v["whole run|always-L1 $"] == pytest.approx(last["baseline_l1_pnl_usd"], abs=0.01)
     assert v["whole run|credit $"] == pytest.approx(last["condor_credit_usd"], abs=0.01)
+    assert v["whole run|IWM sat. $"] == pytest.approx(last["satellite_pnl_usd"], abs=0.01)
     covid = ("COVID crash 2020", "2020-02-15", "2020-04-15")
     for col, key in (("condor_pnl_usd", "condor $"), ("sleeve_pnl_usd", "sleeve $")):
         want = _change(days, col, covid[1], covid[2])

@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from daemon.core import rolls
-from daemon.core.accounting import CondorBook, hedge_mark_usd, leg_mark, sleeve_pnl
+from daemon.core.accounting import (
+    CondorBook,
+    SatelliteBook,
+    hedge_mark_usd,
+    leg_mark,
+    sleeve_pnl,
+)
 from daemon.core.hedge_book import HedgeBook, PendingOrder
 from daemon.core.model import (
     Action,
@@ -236,3 +242,14 @@ def test_condor_cycles_close_at_roll_at_dte_with_credit_and_buy_back(market_dir:
     condor = run.engine.condor
     assert condor is not None
     assert (condor.expiry - run.engine.days[-1].session_date).days > roll_at
+
+
+def test_the_satellite_earns_its_notional_times_each_daily_iwm_return() -> None:
+    book = SatelliteBook()
+    assert book.on_close(200.0, 100_000.0) == 0.0  # first close: nothing held before
+    assert book.on_close(210.0, 100_000.0) == pytest.approx(5_000.0)  # +5%
+    # rebalanced to the constant notional: -10% of 100k, not of 105k
+    assert book.on_close(189.0, 100_000.0) == pytest.approx(5_000.0 - 10_000.0)
+    restored = SatelliteBook()
+    restored.load(book.state())
+    assert restored.on_close(198.45, 100_000.0) == pytest.approx(0.0, abs=1e-6)  # +5%

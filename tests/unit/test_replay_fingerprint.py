@@ -11,7 +11,8 @@ split into prices / hedge_book / desk / sizing / rolls / monitors / codec) by re
   state), so a changed size or price fails too, not only a changed id;
 * ``SNAPSHOT``: sha256 of the engine snapshot after the last close (the split's codec
   wrote the same bytes as before; re-recorded when the P&L accounting added the
-  ``sleeve_pnl`` and ``condor_pnl`` keys, with ``IDS`` and ``CONTENT`` unchanged).
+  ``sleeve_pnl``, ``condor_pnl`` and ``satellite_pnl`` keys, with ``IDS`` and ``CONTENT``
+  unchanged).
 
 A change that is *meant* to change decisions (new sizing or strike rules) re-records
 these three values in the same commit and says why in its message.
@@ -27,7 +28,7 @@ from tests.unit.replay_run import full_replay
 
 IDS = ("05b48a1e5bb13eeec92541d9e7f9a68830829a611993b5b565ecf2983c83247d", 2093)
 CONTENT = "e332d9b354060c6e3320969fde44bfeed8e5b8853d9016f5390fb7c835003586"
-SNAPSHOT = "9aa8c54db96827fb7d9347416bf7fc10941877c70d5e49b777dbb238b61188cd"
+SNAPSHOT = "8296062ec582057f8ea7fb99783943caab5b9ea3d825a4484188aa84a5f77381"
 SESSIONS = 4814
 
 
