@@ -40,6 +40,7 @@ from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook, settlement_value
 from daemon.core.model import (
     CondorPnl,
+    DayPnl,
     HedgePosition,
     IronCondor,
     Layer,
@@ -55,6 +56,7 @@ from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, ye
 
 __all__ = [
     "AlwaysOnL1",
+    "Books",
     "CondorBook",
     "SatelliteBook",
     "condor_buyback_usd",
@@ -340,3 +342,58 @@ class AlwaysOnL1:
         self._book.record_settlement(ctx.session_date, state.vix)
         marks = sleeve_pnl(self._book, state, self._params.scenario)
         return marks.get(Layer.L1, LayerPnl())
+
+
+class Books:
+    """The P&L books the engine marks at each close.
+
+    The sleeve's marks (its hedge book is the engine's), the condor, the satellite and,
+    optionally, the always-on L1 baseline.
+
+    Args:
+        params: the frozen parameter tree.
+        track_baseline: also run :class:`AlwaysOnL1`.
+    """
+
+    def __init__(self, params: EngineParams, *, track_baseline: bool) -> None:
+        self._params = params
+        self._condor = CondorBook(params)
+        self._satellite = SatelliteBook()
+        self._baseline = AlwaysOnL1(params) if track_baseline else None
+
+    def on_close(
+        self,
+        ctx: DayCtx,
+        hedges: HedgeBook,
+        condor: IronCondor | None,
+        satellite_notional_usd: float,
+    ) -> DayPnl | None:
+        """Record settlements, mark every book at this close; None without market state.
+
+        Args:
+            ctx: the engine's evaluation of the close (after its decisions).
+            hedges: the sleeve's hedge book.
+            condor: the condor held after the close.
+            satellite_notional_usd: the IWM satellite's notional (0: none).
+        """
+        state = ctx.state
+        if state is None:
+            return None
+        hedges.record_settlement(ctx.session_date, state.vix)
+        return DayPnl(
+            spx=state.spx,
+            vix=state.vix,
+            satellite_usd=self._satellite.on_close(state.iwm, satellite_notional_usd),
+            sleeve=sleeve_pnl(hedges, state, self._params.scenario),
+            condor=self._condor.on_close(state, condor),
+            baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """Snapshot keys ``condor_pnl`` and ``satellite_pnl`` (the baseline is not kept)."""
+        return {"condor_pnl": self._condor.state(), "satellite_pnl": self._satellite.state()}
+
+    def load(self, d: Mapping[str, Any], condor: IronCondor | None) -> None:
+        """Restore :meth:`state` (missing keys, from older snapshots: fresh books)."""
+        self._condor.load(d.get("condor_pnl", {}), condor)
+        self._satellite.load(d.get("satellite_pnl", {}))

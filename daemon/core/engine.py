@@ -11,9 +11,8 @@ last snapshot produces the same ids and the journal de-duplicates them.
 
 At each session close (SPEC §4 "the target state is recomputed on every evaluation"):
 
-1. the latest valid prices are committed as the day's closes to the SignalBook (SPX,
-   IWM, VIX: the latest price even if not quoted today; RVX, VIX3M, VX1: only when quoted
-   for this session) and the SPEC §3 readings are evaluated;
+1. the latest valid prices are committed as the day's closes to the SignalBook
+   (:mod:`daemon.core.prices`) and the SPEC §3 readings are evaluated;
 2. replay/sim only (no broker condor): the template condor is opened when none is held
    or the held one has ``roll_at_dte`` days or fewer left (the old one is closed; the
    hedges are re-sized to the new condor at the next rebalance);
@@ -57,7 +56,7 @@ from typing import Any
 
 from daemon.core import codec, sizing
 from daemon.core import ladder as ladder_mod
-from daemon.core.accounting import AlwaysOnL1, CondorBook, SatelliteBook, sleeve_pnl
+from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
@@ -134,9 +133,7 @@ class Engine:
         self._satellite: Satellite | None = satellite
         self._ladder = LadderState()
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
-        self._condor_book = CondorBook(params)
-        self._satellite_book = SatelliteBook()
-        self._baseline = AlwaysOnL1(params) if track_baseline else None
+        self._books = Books(params, track_baseline=track_baseline)
         self._ids = DecisionIds()
         self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
         self._desk.condor = condor
@@ -272,7 +269,9 @@ class Engine:
         out = self._manage(ctx, transitions, is_close=True)
         self._end(ctx)
         self._days_count += 1
-        self._days.append(self._summary(ctx, self._account(ctx)))
+        sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
+        pnl = self._books.on_close(ctx, self._hedge_book, self._desk.condor, sat_usd)
+        self._days.append(self._summary(ctx, pnl))
         return out
 
     def evaluate(self, now: datetime) -> list[Decision]:
@@ -472,23 +471,6 @@ class Engine:
         )
         return [change, alert]
 
-    def _account(self, ctx: DayCtx) -> DayPnl | None:
-        """The P&L books at this close (:mod:`daemon.core.accounting`); None without prices."""
-        state = ctx.state
-        if state is None:
-            return None
-        self._hedge_book.record_settlement(ctx.session_date, state.vix)
-        condor = self._desk.condor
-        sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
-        return DayPnl(
-            spx=state.spx,
-            vix=state.vix,
-            satellite_usd=self._satellite_book.on_close(state.iwm, sat_usd),
-            sleeve=sleeve_pnl(self._hedge_book, state, self._params.scenario),
-            condor=self._condor_book.on_close(state, condor),
-            baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
-        )
-
     def _summary(self, ctx: DayCtx, pnl: DayPnl | None) -> DaySummary:
         loss = ctx.risk.scenario_loss_usd if ctx.risk is not None else 0.0
         gain = 0.0
@@ -575,8 +557,7 @@ class Engine:
             "condor": None if condor is None else codec.condor_to_dict(condor),
             "satellite": codec.satellite_to_dict(self._satellite),
             **codec.book_to_dict(self._hedge_book),
-            "condor_pnl": self._condor_book.state(),
-            "satellite_pnl": self._satellite_book.state(),
+            **self._books.state(),
             "rejected": self._rejected,
             **self._prices.to_dict(),
             "last_rebalance_index": self._last_rebalance_index,
@@ -615,8 +596,7 @@ class Engine:
         self._desk.condor = None if d["condor"] is None else codec.condor_from_dict(d["condor"])
         self._satellite = codec.satellite_from_dict(d["satellite"])
         codec.load_book(self._hedge_book, d)
-        self._condor_book.load(d.get("condor_pnl", {}), self._desk.condor)
-        self._satellite_book.load(d.get("satellite_pnl", {}))
+        self._books.load(d, self._desk.condor)
         self._rejected = int(d["rejected"])
         self._prices.load(d)
         lri = d["last_rebalance_index"]
