@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import json
 import math
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -331,16 +332,26 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alvhd-")))
         if ib is not None:
             stack.push_async_callback(ib.close)
-        journal_path = workdir / "journal.sqlite" if opts.fresh_journal else settings.journal_path
+        journal_path = (
+            workdir / "journal.sqlite"
+            if opts.fresh_journal
+            else settings.journal_path_for(opts.source.value)
+        )
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
         stack.push_async_callback(journal.aclose)
+        await journal.claim_identity(source=opts.source.value, instance=settings.mqtt.instance)
         held = await connect_broker(ib, clock) if ib is not None else None
         engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
         snapshot = await journal.load_snapshot()
         if snapshot is not None:
             engine.restore(snapshot)
-            log.info("engine_restored", journal=str(journal_path))
+            restored = await restored_summary(journal, snapshot)
+            log.info("engine_restored", journal=str(journal_path), **restored)
+            opts.notes.append(
+                f"restored from {journal_path}: snapshot of {restored['snapshot_date']}, "
+                f"{restored['decisions']} decisions journalled"
+            )
         else:
             loaded = await warm_up(engine, source, settings.replay.warmup_days)
             log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
@@ -358,6 +369,25 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                 endpoint=endpoint,
                 ib=ib,
             )
+
+
+async def restored_summary(journal: SqliteJournal, snapshot: bytes) -> dict[str, object]:
+    """What a restart restored, for its log line (issue 6 §6: a restored run says so).
+
+    Returns:
+        ``snapshot_date`` (the last session date in the snapshot, ISO), ``saved_at`` (ISO
+        UTC) and ``decisions`` (journalled decisions).
+    """
+    try:
+        days = json.loads(snapshot).get("price_day", {}).values()
+        snapshot_date = max(days) if days else None
+    except (ValueError, AttributeError):
+        snapshot_date = None
+    return {
+        "snapshot_date": snapshot_date,
+        "saved_at": await journal.snapshot_saved_at(),
+        "decisions": await journal.count(),
+    }
 
 
 async def _supervise(

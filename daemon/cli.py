@@ -19,6 +19,7 @@ import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from daemon import paths
 from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
@@ -40,10 +41,12 @@ from daemon.report import (
     summary_table,
     write_days_csv,
 )
-from daemon.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
+from daemon.settings import Settings, load_settings, secrets_dir_from_env
 
 EXIT_NOINPUT = 66
 """sysexits.h EX_NOINPUT: an input file is missing or unusable."""
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
     common.add_argument(
-        "--log-level", default=argparse.SUPPRESS, help="debug, info (default), warning, error"
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="debug, info (default for run), warning (default otherwise), error, critical",
     )
     parser = argparse.ArgumentParser(
         prog="alvhd",
@@ -102,8 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--stress-windows",
         type=Path,
-        default=DEFAULT_CONFIG_PATH.parent / "stress_windows.csv",
-        help="CSV name,start,end of windows to report apart",
+        default=None,
+        help="CSV name,start,end of windows to report apart (default: the packaged file)",
     )
 
     demo = sub.add_parser(
@@ -118,6 +125,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     cfg.add_argument("--json", action="store_true", help="compact JSON on one line")
     return parser
+
+
+FLAGS: dict[str, str] = {
+    "mqtt.host": "--mqtt-host",
+    "mqtt.port": "--mqtt-port",
+    "journal.path": "--journal",
+    "ib.host": "--ib-host",
+    "ib.port": "--ib-port",
+    "ib.client_id": "--ib-client-id",
+    "replay.data_dir": "--data-dir",
+    "replay.start": "--start",
+    "replay.end": "--end",
+    "sim.sessions": "--sessions",
+    "sim.session_seconds": "--session-seconds",
+    "sim.seed": "--seed",
+}
+"""Dotted settings key → the command-line flag that overrides it (named in errors)."""
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,9 +166,65 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------- commands
 
 
+def _file_report(settings: Settings) -> dict[str, str]:
+    """Every file and directory alvhd would use, resolved (``alvhd config``)."""
+    files: dict[str, str] = {}
+    found = settings.config_origin
+    if found is not None:
+        files["config file"] = f"{found.path} (from {found.origin.value})"
+        if len(found.searched) > 1:
+            files["config searched"] = ", ".join(str(p) for p in found.searched)
+    secrets = secrets_dir_from_env()
+    password = settings.origins.get("mqtt_password", "default")
+    files["secrets dir"] = (
+        f"{secrets} ({'present' if secrets.is_dir() else 'missing'}; mqtt_password: "
+        f"{'anonymous' if settings.mqtt_password is None else password})"
+    )
+    files["state dir"] = str(paths.state_dir())
+    for key, name in (
+        ("calendar.macro_events", settings.calendar.macro_events),
+        ("stress windows", Path("stress_windows.csv")),
+    ):
+        try:
+            files[key] = str(settings.data_file(key, name))
+        except ConfigError as exc:
+            files[key] = f"MISSING: {exc}"
+    for source in SourceKind:
+        files[f"journal ({source.value})"] = str(settings.journal_path_for(source.value))
+    try:
+        files["replay.data_dir"] = str(settings.replay_data_dir)
+    except ConfigError:
+        files["replay.data_dir"] = "(not set: give --data-dir DIR)"
+    return files
+
+
+def _toml_value(value: Any) -> str:
+    """A JSON-able value rendered as TOML (``true``, ``"x"``, ``[...]``)."""
+    if value is None:
+        return '""'
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the effective configuration with where each value and file came from."""
     dump = settings.masked_dump()
-    print(json.dumps(dump, indent=None if args.json else 2, default=str))
+    origins = settings.origins
+    files = _file_report(settings)
+    if args.json:
+        print(json.dumps({**dump, "_origins": origins, "_files": files}, default=str))
+        return 0
+    for name, where in files.items():
+        print(f"# {name:<22} {where}")
+    for section, values in dump.items():
+        if section.startswith("_"):
+            continue
+        if not isinstance(values, dict):
+            print(f"{section} = {_toml_value(values)}  # {origins.get(section, 'default')}")
+            continue
+        print(f"\n[{section}]")
+        for key, value in values.items():
+            origin = origins.get(f"{section}.{key}", "default")
+            print(f"{key} = {_toml_value(value)}  # {origin}")
     return 0
 
 
@@ -247,7 +327,9 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, 180))
-    windows = load_stress_windows(args.stress_windows)
+    windows = load_stress_windows(
+        args.stress_windows or settings.data_file("stress windows", Path("stress_windows.csv"))
+    )
     progress = Progress(
         TextColumn("replay"),
         BarColumn(),
@@ -302,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stdout if is_daemon else sys.stderr,
     )
     try:
-        settings = load_settings(getattr(args, "config", None), **_overrides(args))
+        settings = load_settings(getattr(args, "config", None), flags=FLAGS, **_overrides(args))
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:
         print(f"alvhd: {exc}", file=sys.stderr)
