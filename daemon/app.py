@@ -406,6 +406,12 @@ async def _supervise(
     if endpoint is None:
         sink = LogSink()
     else:
+        if settings.mqtt_password is None:
+            log.info(
+                "mqtt_anonymous",
+                detail="no MQTT password (secrets file mqtt_password empty or missing)",
+                username=settings.mqtt.username or None,
+            )
         publisher = MqttPublisher(
             hostname=endpoint[0],
             port=endpoint[1],

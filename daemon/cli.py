@@ -1,4 +1,4 @@
-"""``alvhd`` command line: ``run``, ``replay``, ``demo`` and ``config``.
+"""``alvhd`` command line: ``run``, ``replay``, ``demo``, ``config``, ``init`` and ``status``.
 
 Exit codes: 0 clean stop; 1 crash; 66 (EX_NOINPUT) unusable input data; 78 (EX_CONFIG)
 configuration error — systemd's unit has ``RestartPreventExitStatus=78``.
@@ -9,17 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from daemon import paths
+from daemon import install, paths, status
 from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
@@ -124,7 +126,39 @@ def _parser() -> argparse.ArgumentParser:
         "config", parents=[common], help="print the effective configuration, secrets masked"
     )
     cfg.add_argument("--json", action="store_true", help="compact JSON on one line")
+    _add_init_and_status(sub, common)
     return parser
+
+
+def _add_init_and_status(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """The ``init`` and ``status`` subcommands (issue 11)."""
+    init = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write a starter config, env file, secrets dir (and systemd units); never overwrites",
+    )
+    init.add_argument(
+        "--prefix",
+        type=Path,
+        help="directory to write into (default: /etc/alvhd as root, else $XDG_CONFIG_HOME/alvhd)",
+    )
+    init.add_argument(
+        "--systemd", action="store_true", help="also write the systemd units, paths filled in"
+    )
+    status = sub.add_parser(
+        "status", parents=[common], help="health, layers, last decisions and hedges of a journal"
+    )
+    status.add_argument("--source", choices=[k.value for k in SourceKind], default="ibkr")
+    status.add_argument("--journal", type=Path, help="the journal to read (overrides journal.path)")
+    status.add_argument(
+        "--mqtt-timeout-s",
+        type=float,
+        default=2.0,
+        help="seconds to wait for the broker's retained status (0 = do not ask)",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
 
 
 FLAGS: dict[str, str] = {
@@ -370,7 +404,86 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if whole.cost_cap_held else 1
 
 
-COMMANDS = {"run": _cmd_run, "replay": _cmd_replay, "demo": _cmd_demo, "config": _cmd_config}
+def _cmd_init(_settings: Settings, args: argparse.Namespace) -> int:
+    """``alvhd init``: write the starter files; refuse (73) if any exists."""
+    prefix = args.prefix or install.default_prefix()
+    the_plan = install.plan(prefix, with_systemd=args.systemd)
+    clash = install.existing(the_plan)
+    if clash:
+        for path in clash:
+            print(f"alvhd: init: {path} exists; not overwriting it", file=sys.stderr)
+        print(
+            "alvhd: init: nothing written: move those files away or use --prefix DIR",
+            file=sys.stderr,
+        )
+        return install.EXIT_CANTCREAT
+    for path in install.write(the_plan):
+        print(f"wrote {path} ({oct(path.stat().st_mode & 0o777)})")
+    print("\nnext:")
+    for number, command in enumerate(
+        install.next_commands(the_plan, with_systemd=args.systemd), start=1
+    ):
+        print(f"  {number}. {command}")
+    return 0
+
+
+def _status_journal(settings: Settings, source: str) -> Path | None:
+    """The journal ``alvhd status`` reads: the configured/default one, else the service's."""
+    path = settings.journal_path_for(source)
+    if path.is_file() or settings.journal.path is not None:
+        return path if path.is_file() else None
+    service = Path("/var/lib/alvhd") / path.name  # StateDirectory=alvhd of the shipped unit
+    return service if service.is_file() else None
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """``alvhd status``: journal + retained MQTT status; 66 when neither is available."""
+    report = status.StatusReport()
+    journal = _status_journal(settings, args.source)
+    if journal is not None:
+        try:
+            status.read_journal(journal, report)
+        except sqlite3.Error as exc:
+            raise DataError(f"cannot read journal {journal}: {exc}") from exc
+    if not settings.mqtt.enabled or args.mqtt_timeout_s <= 0:
+        report.mqtt_error = "not asked (MQTT disabled)"
+    else:
+        topic = f"{settings.mqtt.topic_prefix}/{settings.mqtt.instance}/status"
+        try:
+            report.mqtt = asyncio.run(
+                status.read_retained_status(
+                    settings.mqtt.host,
+                    settings.mqtt.port,
+                    topic,
+                    timeout_s=args.mqtt_timeout_s,
+                    username=settings.mqtt.username or None,
+                    password=(
+                        settings.mqtt_password.get_secret_value()
+                        if settings.mqtt_password
+                        else None
+                    ),
+                )
+            )
+        except (TimeoutError, OSError, ValueError, TypeError, aiomqtt.MqttError) as exc:
+            report.mqtt_error = (
+                f"no answer from {settings.mqtt.host}:{settings.mqtt.port} on {topic} "
+                f"within {args.mqtt_timeout_s:g} s: {str(exc) or type(exc).__name__}"
+            )
+    if args.json:
+        print(json.dumps(report.as_dict(), default=str))
+    else:
+        print(status.render(report, source=args.source))
+    return 0 if journal is not None or report.mqtt is not None else EXIT_NOINPUT
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "replay": _cmd_replay,
+    "demo": _cmd_demo,
+    "config": _cmd_config,
+    "init": _cmd_init,
+    "status": _cmd_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -113,6 +113,16 @@ def _empty_to_none(value: Any) -> Any:
     return value
 
 
+def _password_or_none(value: Any) -> Any:
+    """A secret without surrounding whitespace; empty → ``None`` (anonymous)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
 OptionalDate = Annotated[date | None, BeforeValidator(_empty_to_none)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_to_none)]
 
@@ -680,8 +690,10 @@ class Settings(BaseSettings):
     sim: SimSection = SimSection()
     calendar: CalendarSection = CalendarSection()
 
-    mqtt_password: SecretStr | None = None
-    """MQTT password: secrets file ``mqtt_password`` or env ``ALVH_MQTT_PASSWORD``."""
+    mqtt_password: Annotated[SecretStr | None, BeforeValidator(_password_or_none)] = None
+    """MQTT password: secrets file ``mqtt_password`` (preferred) or env ``ALVH_MQTT_PASSWORD``
+    (the one spelling). Surrounding whitespace (a trailing newline) is dropped; an empty
+    file (``alvhd init``'s placeholder) means anonymous."""
 
     _config_path: Path | None = PrivateAttr(default=None)
     _found: paths.FoundConfig | None = PrivateAttr(default=None)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from daemon import paths
 from daemon.core.params import (
     CondorTemplate,
     EngineParams,
@@ -22,7 +23,6 @@ from daemon.core.params import (
     SignalParams,
 )
 from daemon.errors import ConfigError
-from daemon import paths
 from daemon.settings import DEFAULT_CONFIG_PATH, MASK, load_macro_events, load_settings
 
 MACRO_CSV = DEFAULT_CONFIG_PATH.parent / "macro_events.csv"
@@ -425,7 +425,8 @@ def test_config_search_order_when_installed(
     flag.write_text('[mqtt]\ninstance = "flag"\n')
     s = load_settings(flag)
     assert s.mqtt.instance == "flag"
-    assert s.config_origin is not None and s.config_origin.origin is paths.ConfigOrigin.FLAG
+    assert s.config_origin is not None
+    assert s.config_origin.origin is paths.ConfigOrigin.FLAG
 
 
 def test_checkout_uses_the_repo_config_whatever_is_installed(
@@ -465,8 +466,10 @@ def test_each_source_and_instance_has_its_own_default_journal() -> None:
         "journal-lab-ibkr.sqlite",
     }
     # an explicit journal.path is used as given, for every source
-    one = load_settings(**{"journal.path": Path("/tmp/x.sqlite")})
-    assert one.journal_path_for("sim") == one.journal_path_for("ibkr") == Path("/tmp/x.sqlite")
+    fixed = Path("/srv/alvhd/x.sqlite")
+    over: dict[str, Any] = {"journal.path": fixed}
+    one = load_settings(**over)
+    assert one.journal_path_for("sim") == one.journal_path_for("ibkr") == fixed
 
 
 def test_copied_toml_resolves_relative_paths_against_its_directory(
@@ -491,7 +494,8 @@ def test_copied_toml_resolves_relative_paths_against_its_directory(
     assert s.journal_path_for("sim") == elsewhere / "state" / "j.sqlite"
     assert s.replay_data_dir == elsewhere / "data"
     # the same relative value from the command line or env is relative to the cwd
-    s = load_settings(copied, **{"journal.path": Path("cli.sqlite")})
+    over: dict[str, Any] = {"journal.path": Path("cli.sqlite")}
+    s = load_settings(copied, **over)
     assert s.journal_path_for("sim") == tmp_path / "cli.sqlite"
 
 
@@ -550,8 +554,9 @@ def test_known_and_reserved_alvh_variables_pass(
     s = load_settings()
     assert s.ladder.l1_cover_frac == 0.45
     assert s.mqtt.port == 1884
-    assert s.mqtt_password is not None and s.mqtt_password.get_secret_value() == "pw"
-    assert s.origins["mqtt_password"] == "env ALVH_MQTT_PASSWORD"
+    assert s.mqtt_password is not None
+    assert s.mqtt_password.get_secret_value() == "pw"
+    assert s.origins["mqtt_password"] == "env ALVH_MQTT_PASSWORD"  # noqa: S105
     assert s.origins["ladder.l1_cover_frac"] == "env ALVH_LADDER__L1_COVER_FRAC"
 
 
@@ -572,8 +577,9 @@ def test_origins_name_each_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_command_line_error_names_the_flag_not_the_toml() -> None:
+    over: dict[str, Any] = {"mqtt.port": 70000}
     with pytest.raises(ConfigError) as err:
-        load_settings(flags={"mqtt.port": "--mqtt-port"}, **{"mqtt.port": 70000})
+        load_settings(flags={"mqtt.port": "--mqtt-port"}, **over)
     text = str(err.value)
     assert "--mqtt-port" in text
     assert "set in" not in text
