@@ -32,6 +32,7 @@ from adapters.mqtt.topics import Topics
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
+from daemon import paths
 from daemon.core.engine import Engine
 from daemon.core.model import (
     Bar,
@@ -337,6 +338,7 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             if opts.fresh_journal
             else settings.journal_path_for(opts.source.value)
         )
+        _warn_legacy_journal(settings, opts, journal_path)
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
         stack.push_async_callback(journal.aclose)
@@ -369,6 +371,29 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                 endpoint=endpoint,
                 ib=ib,
             )
+
+
+def _warn_legacy_journal(settings: Settings, opts: DaemonOptions, journal_path: Path) -> None:
+    """Warn when the pre-per-source default journal (``alvhd.sqlite``) would be left behind.
+
+    Until issue 6 every source shared ``var/alvhd.sqlite`` (``/var/lib/alvhd/alvhd.sqlite``
+    under the old unit). Starting a new per-source file beside it loses the dedup history
+    of what was already proposed, so say so, with the command that keeps it.
+    """
+    legacy = paths.state_dir() / "alvhd.sqlite"
+    if (
+        settings.journal.path is None
+        and not opts.fresh_journal
+        and legacy.is_file()
+        and not journal_path.exists()
+    ):
+        detail = (
+            f"{legacy} (the old shared default journal) is not used any more; this run "
+            f"starts {journal_path}. To keep its history for this source: "
+            f"mv {legacy} {journal_path} (or set journal.path)"
+        )
+        log.warning("journal_legacy_found", detail=detail)
+        opts.notes.append(f"WARNING: {detail}")
 
 
 async def restored_summary(journal: SqliteJournal, snapshot: bytes) -> dict[str, object]:

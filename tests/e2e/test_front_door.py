@@ -79,10 +79,18 @@ def test_a_journal_refuses_another_source_and_a_restart_says_what_it_restored(
 
 def test_default_journals_are_per_source(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    state.mkdir()
+    (state / "alvhd.sqlite").write_bytes(b"")  # the old shared default, left by an upgrade
     env = {**QUICK_SIM, "STATE_DIRECTORY": str(state)}
     proc = _alvhd("run", "--source", "sim", "--exit-at-end", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert sorted(p.name for p in state.glob("*.sqlite")) == ["journal-default-sim.sqlite"]
+    assert sorted(p.name for p in state.glob("*.sqlite")) == [
+        "alvhd.sqlite",
+        "journal-default-sim.sqlite",
+    ]
+    # the upgrade is not silent: the old journal is named, with the command that keeps it
+    assert '"event": "journal_legacy_found"' in proc.stdout
+    assert f"mv {state / 'alvhd.sqlite'} {state / 'journal-default-sim.sqlite'}" in proc.stdout
 
 
 @pytest.mark.parametrize(
