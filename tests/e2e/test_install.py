@@ -7,7 +7,8 @@ working directory. Then, as the README's "Install on a server" says: ``alvhd ini
 ``alvhd config`` (origins), ``alvhd replay`` on the shared history, ``alvhd run --source
 sim --exit-at-end`` with the journal where the docs say, ``alvhd status``; and every
 shipped systemd unit, as ``alvhd init --systemd`` fills it in, passes ``systemd-analyze
-verify`` and rates below 3.0 in ``systemd-analyze security --offline=yes``.
+verify`` and rates below 3.0 in ``systemd-analyze security --offline=yes``; the generated
+unit's command runs, as PID 1 would start it, against the fake TWS and mosquitto.
 """
 
 from __future__ import annotations
@@ -15,15 +16,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.mqtt.embedded import Broker, free_port, is_listening
 from tests.conftest import REPO_ROOT
 
 MAX_EXPOSURE = 3.0
@@ -247,3 +254,110 @@ def test_every_shipped_unit_verifies_and_is_hardened(installed: Installed) -> No
         exposure = _exposure(security.stdout + security.stderr)
         print(f"{unit.name}: exposure {exposure}")
         assert exposure < MAX_EXPOSURE, f"{unit.name}: exposure {exposure}\n{security.stdout}"
+
+
+@pytest.fixture
+def fake_tws() -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.tws", "--port", str(port), "--tick-s", "2"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while not is_listening("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert is_listening("127.0.0.1", port), "the fake TWS did not start"
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def _unit_values(text: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(f"{key}=")]
+
+
+def test_the_unit_starts_as_systemd_would_run_it(
+    installed: Installed, fake_tws: int, broker: Broker, tmp_path: Path
+) -> None:
+    """The generated unit's command, environment and credentials, as PID 1 would apply them.
+
+    No systemd runs here (no sandbox); what is checked is that the files `alvhd init
+    --systemd` writes are enough: ExecStart, Environment=, EnvironmentFile= (with the
+    operator's two edits), LoadCredential= (the empty placeholder = anonymous),
+    StateDirectory= ($STATE_DIRECTORY, the working directory) and the notify socket:
+    READY=1 and WATCHDOG=1 arrive, SIGTERM exits 0 and the journal is in the state dir.
+    """
+    prefix = tmp_path / "etc-alvhd"
+    installed.run("init", "--prefix", str(prefix), "--systemd")
+    unit = (prefix / "systemd" / "alvhd.service").read_text()
+    env_file = prefix / "alvhd.env"
+    with env_file.open("a") as fh:  # the operator's edits: where the gateway and broker are
+        fh.write(f"ALVH_IB__PORT={fake_tws}\nALVH_MQTT__PORT={broker.port}\n")
+    (exec_start,) = _unit_values(unit, "ExecStart")
+    (credential,) = _unit_values(unit, "LoadCredential")
+    name, source = credential.split(":", 1)
+    creds = tmp_path / "run-credentials"  # what systemd passes as %d
+    creds.mkdir()
+    shutil.copy(source, creds / name)
+    state = tmp_path / "var-lib-alvhd"
+    state.mkdir()
+    env = installed.env(STATE_DIRECTORY=str(state), CREDENTIALS_DIRECTORY=str(creds))
+    for assignment in _unit_values(unit, "Environment"):
+        key, value = assignment.split("=", 1)
+        env[key] = value.replace("%d", str(creds))
+    (env_path,) = _unit_values(unit, "EnvironmentFile")
+    for line in Path(env_path.lstrip("-")).read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value
+    address = f"@alvhd-test-{os.getpid()}-{fake_tws}"
+    env["NOTIFY_SOCKET"] = address
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind("\0" + address[1:])
+    notify.settimeout(0.5)
+    log_path = tmp_path / "alvhd.log"
+    heard: list[str] = []
+
+    def listen(until: float, *, stop_when_ready: bool) -> None:
+        # Keep reading like PID 1 does: an unread notify socket would block the daemon.
+        while time.monotonic() < until:
+            if stop_when_ready and "READY=1" in heard and heard.count("WATCHDOG=1") >= 5:
+                return
+            if not stop_when_ready and proc.poll() is not None:
+                return
+            try:
+                heard.extend(notify.recv(4096).decode().splitlines())
+            except TimeoutError:
+                if stop_when_ready:
+                    assert proc.poll() is None, log_path.read_text()[-3000:]
+
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            shlex.split(exec_start), cwd=state, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            listen(time.monotonic() + 90, stop_when_ready=True)
+            proc.send_signal(signal.SIGTERM)
+            listen(time.monotonic() + 30, stop_when_ready=False)
+        finally:
+            notify.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    log = log_path.read_text(errors="replace")
+    assert "READY=1" in heard, log[-3000:]
+    assert "WATCHDOG=1" in heard
+    assert proc.returncode == 0, log[-3000:]
+    assert '"event": "mqtt_anonymous"' in log  # the empty credential placeholder
+    assert (state / "journal-default-ibkr.sqlite").is_file()
+    # the operator's first command, as the README says (journal from $STATE_DIRECTORY here)
+    status = installed.run(
+        "status",
+        ALVH_CONFIG=env["ALVH_CONFIG"],
+        STATE_DIRECTORY=str(state),
+        ALVH_MQTT__PORT=str(broker.port),
+    )
+    assert f"journal:     {state / 'journal-default-ibkr.sqlite'} (source ibkr" in status.stdout
+    assert "health:      offline" in status.stdout  # retained by the clean stop
