@@ -28,6 +28,7 @@ from adapters.ib.positions import AccountPositions
 from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.mqtt.retained import read_retained_json
 from adapters.mqtt.topics import Topics
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
@@ -74,6 +75,24 @@ def app_version() -> str:
         return version("alvhd")
     except ValueError:  # pragma: no cover - metadata always exists once installed
         return "0+unknown"
+
+
+async def read_retained_status(settings: Settings, *, timeout_s: float) -> dict[str, object]:
+    """The daemon's retained ``{prefix}/{instance}/status`` payload (``alvhd status``).
+
+    Raises:
+        BrokerUnavailable: no broker or no retained status within ``timeout_s`` seconds.
+        DataError: the retained payload is not a JSON object.
+    """
+    password = settings.mqtt_password
+    return await read_retained_json(
+        settings.mqtt.host,
+        settings.mqtt.port,
+        Topics(prefix=settings.mqtt.topic_prefix, instance=settings.mqtt.instance).status,
+        timeout_s=timeout_s,
+        username=settings.mqtt.username or None,
+        password=password.get_secret_value() if password is not None else None,
+    )
 
 
 def trading_sessions() -> tuple[date, ...]:

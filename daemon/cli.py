@@ -16,13 +16,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from daemon import install, paths, status
-from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
+from daemon.app import DaemonOptions, SourceKind, read_retained_status, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -34,7 +33,7 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
-from daemon.errors import EXIT_CONFIG, ConfigError, DataError
+from daemon.errors import EXIT_CONFIG, BrokerUnavailable, ConfigError, DataError
 from daemon.logsetup import configure_logging
 from daemon.report import (
     describe_decision,
@@ -446,29 +445,12 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         except sqlite3.Error as exc:
             raise DataError(f"cannot read journal {journal}: {exc}") from exc
     if not settings.mqtt.enabled or args.mqtt_timeout_s <= 0:
-        report.mqtt_error = "not asked (MQTT disabled)"
+        report.mqtt_error = "not asked (mqtt.enabled = false or --mqtt-timeout-s 0)"
     else:
-        topic = f"{settings.mqtt.topic_prefix}/{settings.mqtt.instance}/status"
         try:
-            report.mqtt = asyncio.run(
-                status.read_retained_status(
-                    settings.mqtt.host,
-                    settings.mqtt.port,
-                    topic,
-                    timeout_s=args.mqtt_timeout_s,
-                    username=settings.mqtt.username or None,
-                    password=(
-                        settings.mqtt_password.get_secret_value()
-                        if settings.mqtt_password
-                        else None
-                    ),
-                )
-            )
-        except (TimeoutError, OSError, ValueError, TypeError, aiomqtt.MqttError) as exc:
-            report.mqtt_error = (
-                f"no answer from {settings.mqtt.host}:{settings.mqtt.port} on {topic} "
-                f"within {args.mqtt_timeout_s:g} s: {str(exc) or type(exc).__name__}"
-            )
+            report.mqtt = asyncio.run(read_retained_status(settings, timeout_s=args.mqtt_timeout_s))
+        except (BrokerUnavailable, DataError) as exc:
+            report.mqtt_error = str(exc)
     if args.json:
         print(json.dumps(report.as_dict(), default=str))
     else:

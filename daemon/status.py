@@ -3,8 +3,8 @@
 Reads the journal (read-only SQL on the documented tables: ``decisions`` holds each
 decision in its MQTT wire JSON, ``snapshot`` the engine snapshot, ``journal_identity``
 its owner) and, when a broker answers within a short timeout, the retained
-``{prefix}/{instance}/status`` topic. It is a consumer of documented formats, like any
-MQTT subscriber, so it imports no adapter.
+``{prefix}/{instance}/status`` topic (read by ``adapters.mqtt.retained`` through
+``daemon.app``). It is a consumer of documented formats, like any MQTT subscriber.
 
 Printed: health (from the retained status: ``online``/``offline``, ``ok``/``degraded``
 and its reasons), active layers with the readings that switched them on and the rule
@@ -13,14 +13,11 @@ that will end them, the last decisions, the unpublished count and the open hedge
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import aiomqtt
 
 LAST_DECISIONS = 8
 """How many recent decisions ``alvhd status`` lists."""
@@ -152,36 +149,6 @@ def read_journal(path: Path, report: StatusReport) -> None:
                 "exit_rule": change.get("exit_rule", ""),
             }
         )
-
-
-async def read_retained_status(
-    host: str,
-    port: int,
-    topic: str,
-    *,
-    timeout_s: float,
-    username: str | None = None,
-    password: str | None = None,
-) -> dict[str, Any]:
-    """The retained payload of ``topic`` (the daemon's status), within ``timeout_s``.
-
-    Raises:
-        TimeoutError: no broker or no retained status within ``timeout_s``.
-        aiomqtt.MqttError: the broker refused the connection.
-        ValueError: the retained payload is not JSON.
-        TypeError: the retained payload is JSON but not an object.
-    """
-    async with asyncio.timeout(timeout_s):
-        async with aiomqtt.Client(
-            host, port, username=username, password=password, timeout=timeout_s
-        ) as client:
-            await client.subscribe(topic, qos=1)
-            async for message in client.messages:
-                data = json.loads(message.payload)
-                if not isinstance(data, dict):
-                    raise TypeError(f"retained {topic} is not a JSON object")
-                return data
-    raise TimeoutError  # pragma: no cover - the message iterator never ends by itself
 
 
 def render(report: StatusReport, *, source: str) -> str:
