@@ -24,7 +24,8 @@ count, blank line, unparseable date or number), a NaN/blank, zero or negative pr
 duplicated date becomes ONE counted :class:`Rejected` per row (logged at debug with
 ``file:line`` and every bad cell; one summary warning per file) and the row is dropped.
 A missing *required* file is a :class:`DataError` naming the path; a missing optional
-file is logged at info.
+file is logged at info, except ``rvx_daily.csv``, whose absence is a warning saying that
+L3 cannot activate (an empty file is a :class:`DataError`, like any unreadable input).
 
 Intraday replay (``intraday/spx_5m.csv`` …) is not implemented: every session streams one
 quote per available symbol at its daily close.
@@ -299,6 +300,20 @@ def _load_vx(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
     return out
 
 
+def _log_missing_optional(path: Path, symbol: Symbol) -> None:
+    """Log a missing optional file: info, but a warning for RVX (L3 then cannot activate)."""
+    if symbol is Symbol.RVX:
+        # L3 (SPEC §3 iv_spread_blowout) needs RVX: say so, do not go quiet.
+        log.warning(
+            "replay_rvx_missing",
+            file=str(path),
+            detail=f"{path} not found: layer L3 cannot activate in this replay "
+            "(its signal is RVX − VIX)",
+        )
+    else:
+        log.info("replay_optional_file_missing", file=str(path), symbol=symbol.value)
+
+
 class ReplaySource:
     """Streams the real daily history as quotes and session closes.
 
@@ -340,7 +355,7 @@ class ReplaySource:
                 if symbol in REQUIRED_SYMBOLS:
                     msg = f"required replay file missing: {path}"
                     raise DataError(msg)
-                log.info("replay_optional_file_missing", file=str(path), symbol=symbol.value)
+                _log_missing_optional(path, symbol)
                 continue
             self._series[symbol] = _load_daily(path, symbol, self._rejections)
         vx_path = self._data_dir / VX_FILE
@@ -367,7 +382,16 @@ class ReplaySource:
         self._first_index = first
         self._sessions = self._all_sessions[first:last]
         if not self._sessions:
-            msg = f"no replay sessions between {start} and {end} in {self._data_dir}"
+            first_day, last_day = self._all_sessions[0], self._all_sessions[-1]
+            window = (
+                f"from {start or 'the start'} to {end or 'the end of the data'}"
+                if start is not None or end is not None
+                else "after the warm-up"
+            )
+            msg = (
+                f"no replay sessions {window} in {self._data_dir}: the data covers "
+                f"{first_day} to {last_day}"
+            )
             raise DataError(msg)
         log.info(
             "replay_loaded",
