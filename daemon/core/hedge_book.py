@@ -147,10 +147,14 @@ class HedgeBook:
         mult = p.legs[0].multiplier
         held = self._hedges.get(p.layer)
         if p.intent is OrderIntent.ROLL:
-            new_price = p.new_leg_price + (price - p.limit_price) * (
+            # A ratio roll (issue 10) opens ``k`` new units per combo: the legs end with
+            # the opening legs × k, ``open_legs`` are per unit.
+            k = max(1, p.legs[-len(p.open_legs)].position_qty // p.open_legs[0].position_qty)
+            new_price = p.new_leg_price + (price - p.limit_price) / k * (
                 1.0 if p.action is Action.BUY else -1.0
             )
             new_price = max(new_price, 0.0)
+            contracts *= k
             cost = new_price * mult * contracts
             self._premium_to_date_usd += cost
             if held is not None and held.legs == p.open_legs:  # a second partial fill

@@ -52,9 +52,15 @@ def test_market_state_uses_the_vx_futures_not_yet_expired() -> None:
     assert st is not None
     assert st.vx_curve == ((VX_MAR, 29.0), (VX_APR, 28.0))
     assert st.beta_iwm_spx == 1.2
+    # a future not quoted for the session is stale: left out of the curve (issue 10)
+    stale = b.market_state(D2, snapshot(D2))
+    assert stale is not None
+    assert stale.vx_curve == ()
+    b.store(quote(Symbol.VX1, 27.0, VX_MAR, VX_APR))
+    b.store(quote(Symbol.VX2, 26.0, VX_MAR, VX_MAR))  # a late quote of the expiring one
     after_march = b.market_state(VX_MAR, snapshot(VX_MAR))
     assert after_march is not None
-    assert after_march.vx_curve == ((VX_APR, 28.0),)
+    assert after_march.vx_curve == ((VX_APR, 27.0),)
     assert PriceBoard().market_state(D1, snapshot(D1)) is None
 
 

@@ -13,7 +13,11 @@ split into prices / hedge_book / desk / sizing / rolls / monitors / codec) by re
   same bytes as before).
 
 A change that is *meant* to change decisions (new sizing or strike rules) re-records
-these three values in the same commit and says why in its message.
+these three values in the same commit and says why in its message. Re-recorded for
+issue 10 (every VIX option priced on its own expiry's VX future from the front-4 file;
+no lottery tickets: re-strikes as one ratio roll, ``orders.min_premium_pts``,
+``ladder.max_otm_pts``, ``ladder.l2_max_strike_sd``, the add floor; one order per layer
+per close; the β_vix floor only while history is short).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from daemon.app import replay_fast
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
 
-IDS = ("05b48a1e5bb13eeec92541d9e7f9a68830829a611993b5b565ecf2983c83247d", 2093)
-CONTENT = "e332d9b354060c6e3320969fde44bfeed8e5b8853d9016f5390fb7c835003586"
-SNAPSHOT = "e7d4edb7c5b5feaa265cf0b451beca60a5e10931b003391651592ced2d7d1d25"
+IDS = ("01fdf61f3670ac9b346cd31565abbb14a903a9033a231fcfbe87f020e152b079", 2098)
+CONTENT = "3dac19ce123a00137a4a27759b487326cf607cb11d0dacd739591baab6bfdfad"
+SNAPSHOT = "772ca85afb20497800615e42eff725681108ff8fe96f75d4a9b29eca6a48dbcf"
 SESSIONS = 4814
 
 
@@ -46,7 +50,7 @@ def _content(d: Decision) -> str:
             return f"{d.decision_id}|{d.layer}|{d.is_active}"
 
 
-def test_full_replay_decisions_match_the_pre_split_fingerprint(market_dir: Path) -> None:
+def test_full_replay_decisions_match_the_recorded_fingerprint(market_dir: Path) -> None:
     settings = load_settings(DEFAULT_CONFIG_PATH)
     run = asyncio.run(replay_fast(settings, market_dir))
     assert run.sessions == SESSIONS
