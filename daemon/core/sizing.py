@@ -21,7 +21,7 @@ A held option outside its layer's rules (:func:`rule_breach`) is never added to 
 premium below ``orders.min_premium_pts``, or a strike that drifted too far above its own
 VX future (L1/L3: more than ``ladder.max_otm_pts`` points; L2: more than
 ``ladder.l2_max_strike_sd`` standard deviations). When the target asks for more (or the
-option is worth less than the premium floor), it is re-struck into the layer's current
+option is worth less than one tick), it is re-struck into the layer's current
 instrument as ONE roll sized to the target there (:func:`roll_instead_of_adding`), with a
 ``roll`` alert that says why. Within the rebalance cadence of its opening, a hedge is not
 re-struck (it is only sold down if the target asks for less): no L2 opened on Monday is
@@ -310,15 +310,17 @@ def size_layer(
 
     A held option inside its layer's rules (:func:`rule_breach`) is added to or sold
     down to the target. One outside them is never added to: when the target (sized on
-    it) asks for more, or it is worth less than ``orders.min_premium_pts``, it is
-    re-struck into the layer's current instrument as one roll sized to the target there
+    it) asks for more, or it is worth less than one tick, it is re-struck into the
+    layer's current instrument as one roll sized to the target there
     (:func:`roll_instead_of_adding`), unless it was opened within the rebalance cadence
     (then it is held as is). Selling down in the old option is always fine.
 
     With ``is_rebalance`` (cadence or ``big_move``), the layer changes only when
     |target − held| > ``ladder.rebalance_band_frac`` × held (the no-trade band), except
-    that an option below the premium floor is re-struck whatever the band. Activations,
-    re-strikes and rolls ignore the band.
+    that an option worth less than one tick is re-struck whatever the band (a held
+    option merely below ``orders.min_premium_pts`` still protects: it is re-struck only
+    when the target asks for more, so an L2 struck near the floor does not churn).
+    Activations, re-strikes and rolls ignore the band.
     """
     if ctx.state is None or ctx.risk is None:
         return []
@@ -357,7 +359,8 @@ def size_layer(
                 why=why,
             )
         )
-    worthless = breach.id == "min_premium"
+    # Worth less than one tick: it protects nothing, re-strike whatever the band.
+    worthless = unit.price < desk.params.orders.min_tick_below_3
     age = sessions_since(held.opened_on, ctx.session_date)
     if (in_band and not worthless) or age < desk.params.ladder.rebalance_every_days:
         # Opened within the cadence: never re-struck so soon (issue 10).

@@ -30,9 +30,9 @@ from daemon.app import replay_fast
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
 
-IDS = ("01fdf61f3670ac9b346cd31565abbb14a903a9033a231fcfbe87f020e152b079", 2098)
-CONTENT = "3dac19ce123a00137a4a27759b487326cf607cb11d0dacd739591baab6bfdfad"
-SNAPSHOT = "772ca85afb20497800615e42eff725681108ff8fe96f75d4a9b29eca6a48dbcf"
+IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
+CONTENT = "fe900052af1ec840c9f9fbd05556f29666584dbdf388aa96b0ee8eeef9a3dab3"
+SNAPSHOT = "a65dd51b14503a5548e2c0179584153966886cdecec4903a038668a11ef5cbbe"
 SESSIONS = 4814
 
 
