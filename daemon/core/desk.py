@@ -28,6 +28,9 @@ No lottery tickets (issue 10): :meth:`OrderDesk.buy` never buys an option worth 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
@@ -83,6 +86,33 @@ class OrderDesk:
         self.ids = ids
         self.assume_fills = assume_fills
         self.condor: IronCondor | None = None
+        self._traded_day: date | None = None
+        self._traded: set[Layer] = set()
+
+    # ------------------------------------------------------------------ orders per session
+
+    def has_traded(self, ctx: DayCtx, layer: Layer) -> bool:
+        """Whether ``layer`` already has a proposal in ``ctx``'s session (issue 10)."""
+        return self._traded_day == ctx.session_date and layer in self._traded
+
+    def _mark_traded(self, day: date, layer: Layer) -> None:
+        if self._traded_day != day:
+            self._traded_day = day
+            self._traded = set()
+        self._traded.add(layer)
+
+    def traded_to_dict(self) -> dict[str, Any]:
+        """Snapshot key ``traded``: the session and the layers with a proposal in it."""
+        day = None if self._traded_day is None else self._traded_day.isoformat()
+        return {"day": day, "layers": sorted(x.value for x in self._traded)}
+
+    def load_traded(self, d: Mapping[str, Any] | None) -> None:
+        """Restore :meth:`traded_to_dict` (None: an older snapshot, nothing traded)."""
+        if d is None or d["day"] is None:
+            self._traded_day, self._traded = None, set()
+            return
+        self._traded_day = date.fromisoformat(d["day"])
+        self._traded = {Layer(x) for x in d["layers"]}
 
     # ------------------------------------------------------------------ instruments
 
@@ -286,6 +316,7 @@ class OrderDesk:
             session_date=ctx.session_date,
         )
         ctx.proposals += 1
+        self._mark_traded(ctx.session_date, layer)
         if self.assume_fills:
             self.book.apply(ref, pending, contracts, limit)
         else:

@@ -563,6 +563,7 @@ class Engine:
             "day_proposals": self._day_proposals,
             "day_capped": self._day_capped,
             **self._watch.to_dict(),
+            "traded": self._desk.traded_to_dict(),
         }
         return codec.encode(d)
 
@@ -602,5 +603,6 @@ class Engine:
         self._day_proposals = int(d["day_proposals"])
         self._day_capped = bool(d["day_capped"])
         self._watch.load(d)
+        self._desk.load_traded(d.get("traded"))
         self._days = []
         self._last_snapshot = None

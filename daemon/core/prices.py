@@ -8,17 +8,18 @@ the VX futures, their expiry. From it come:
   take their latest price even if not quoted today; RVX, VIX3M and VX1 only when quoted
   for this session (a stale optional series must not look like a fresh close);
 * the SPEC §5 market state (:meth:`PriceBoard.market_state`), with the VX1–VX4 quotes
-  of the day whose expiry is after it as the VX curve (each VIX option is priced on the future
-  of its own expiry; issue 10);
+  of the day (or of the previous session's close) whose expiry is after it as the VX
+  curve (each VIX option is priced on the future of its own expiry; issue 10);
 * the O(1) ``big_move`` test of SPEC §3 on the latest prices (:meth:`PriceBoard.moved_enough`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon.core.expiries import previous_business_day
 from daemon.core.model import REQUIRED_SYMBOLS, Bar, Quote, Symbol
 from daemon.core.scenario import MarketState
 from daemon.core.signals import SignalSnapshot
@@ -109,12 +110,14 @@ class PriceBoard:
         if not self.has_required():
             return None
         by_expiry: dict[date, float] = {}
+        oldest = previous_business_day(day - timedelta(days=1))
         for sym in VX_CURVE_SYMBOLS:
             exp = self.vx_expiry.get(sym)
             px = price.get(sym)
-            # Only futures quoted for this session: a stale settle is not a price of
-            # today (the option then prices on a named fallback; issue 10).
-            if exp is not None and px is not None and exp > day and self.price_day[sym] == day:
+            # Only futures quoted this session or at the previous close (intraday, before
+            # today's first VX quote): an older settle is not a price of today, and the
+            # option then prices on a named fallback (issue 10).
+            if exp is not None and px is not None and exp > day and self.price_day[sym] >= oldest:
                 by_expiry.setdefault(exp, px)
         curve = sorted(by_expiry.items())
         betas = [b for b in (snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d) if b is not None]

@@ -78,14 +78,15 @@ def add_floor_dte(params: LadderParams) -> int:
 def rolls(desk: OrderDesk, ctx: DayCtx, skip: set[Layer]) -> list[Decision]:
     """SPEC §4 Time-Shifting: one ROLL (close + open) for each hedge near expiry.
 
-    Every layer rolled (or closed because the cap leaves no new unit) is added to
-    ``skip``: the rebalance of the same close leaves it alone (one order per layer per
-    close); the next rebalance re-sizes it.
+    A layer that already has an order this session (an intraday ``big_move`` re-size,
+    :meth:`~daemon.core.desk.OrderDesk.has_traded`) is rolled at the next close instead
+    (one order per layer per session); the rebalance of the same close leaves a rolled
+    layer alone for the same reason, and the next rebalance re-sizes it.
 
     Args:
         desk: the order desk (and its hedge book).
         ctx: the close being evaluated.
-        skip: layers that changed state at this close (already handled); updated.
+        skip: layers that changed state at this close (already handled).
 
     Returns:
         The roll decisions, layer order; ``[]`` without market state.
@@ -114,12 +115,11 @@ def rolls(desk: OrderDesk, ctx: DayCtx, skip: set[Layer]) -> list[Decision]:
             f"left < {roll_dte}",
         )
         new_legs = desk.legs_for(layer, state)
-        if new_legs[0].expiry <= held.expiry:
+        if new_legs[0].expiry <= held.expiry or desk.has_traded(ctx, layer):
             continue
-        done = roll_one(desk, ctx, held, new_legs=new_legs, reasons=(reading,), why=reading.detail)
-        if done:
-            skip.add(layer)
-        out.extend(done)
+        out.extend(
+            roll_one(desk, ctx, held, new_legs=new_legs, reasons=(reading,), why=reading.detail)
+        )
     return out
 
 

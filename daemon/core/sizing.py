@@ -389,7 +389,9 @@ def rebalance(
     """
     out: list[Decision] = []
     for layer in active:
-        if layer not in skip:
+        # One order per layer per session (issue 10): a layer rolled at this close, or
+        # re-sized intraday on a big move, waits for the next rebalance.
+        if layer not in skip and not desk.has_traded(ctx, layer):
             out.extend(
                 size_layer(desk, ctx, layer, (reason,), OrderIntent.RESIZE, is_rebalance=True)
             )

@@ -139,7 +139,7 @@ def test_a_one_to_one_roll_books_the_new_units_at_their_limit_on_its_fill() -> N
     skip: set[Layer] = set()
     (roll,) = rolls.rolls(d, c, skip)
     assert isinstance(roll, ProposedOrder)
-    assert skip == {Layer.L1}
+    assert d.has_traded(c, Layer.L1)
     new_legs = roll.legs[1:]
     new_price = d.unit(tuple(replace(x, position_qty=1) for x in new_legs), c).price
     # 1:1 here (the cap is wide): the fill of 4 combos books 4 new units
@@ -184,3 +184,24 @@ def test_a_cheap_l2_strike_moves_toward_the_money_until_it_is_worth_the_floor() 
     price = hedge_unit((leg,), calm, p.scenario).price
     above = hedge_unit((replace(leg, strike=leg.strike + 1.0),), calm, p.scenario).price
     assert above < p.orders.min_premium_pts <= price
+
+
+def test_one_order_per_layer_per_session_even_with_an_intraday_big_move() -> None:
+    d = desk()
+    c = ctx(d)
+    assert c.state is not None
+    legs = d.legs_for(Layer.L1, c.state)
+    held = replace(hedge(Layer.L1, legs, 1, 100.0), opened_on=LONG_AGO)
+    d.book.set_hedges([held])
+    (first,) = sizing.rebalance(d, c, (Layer.L1,), set(), WHY)  # e.g. a big move at 14:00
+    assert isinstance(first, ProposedOrder)
+    assert first.intent is OrderIntent.RESIZE
+    d.book.set_hedges([held])  # even if the target is still far off at the close ...
+    assert sizing.rebalance(d, c, (Layer.L1,), set(), WHY) == []  # ... nothing more today
+    tomorrow = ctx(d, state(date(2020, 3, 3)))
+    assert [o.layer for o in sizing.rebalance(d, tomorrow, (Layer.L1,), set(), WHY)] == [Layer.L1]
+    # the snapshot keeps it across a restart
+    other = desk()
+    other.load_traded(d.traded_to_dict())
+    assert other.has_traded(tomorrow, Layer.L1)
+    assert not other.has_traded(c, Layer.L1)
