@@ -5,7 +5,8 @@ over every proposal, each stated as what an operator would notice:
 
 * no lottery tickets: no buy of ≥ 100 contracts at ≤ 0.10 (none below
   ``orders.min_premium_pts`` at all), no L1 resize adding to a strike more than
-  ``ladder.max_otm_pts`` above its own future;
+  ``ladder.max_otm_pts`` above its own future; switching the floors off in the config
+  brings them back (2012), so the config is what forbids them;
 * no L2 rolled within the rebalance cadence of its opening;
 * at most one order per layer per close, and a re-strike is one ROLL with a rule reading;
 * every option priced on the VX future of its own expiry (the front-4 file's settlement)
@@ -285,3 +286,34 @@ def test_a_proposal_payload_alone_reproduces_its_scenario_loss_and_gain(
         assert be == [strikes[("P", -1)] - credit, strikes[("C", -1)] + credit]
         checked += 1
     assert checked > 900
+
+
+def _lottery(run: ReplayRun) -> list[tuple[date, int, float]]:
+    return [
+        (o.session_date, o.contracts, o.limit_price)
+        for o in run.decisions
+        if isinstance(o, ProposedOrder)
+        and o.action is Action.BUY
+        and o.intent is not OrderIntent.ROLL
+        and o.contracts >= 100
+        and o.limit_price <= 0.10
+    ]
+
+
+def test_only_the_config_lets_lottery_tickets_back_in(
+    market_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start, end = date(2012, 1, 3), date(2012, 9, 28)
+    default = asyncio.run(
+        replay_fast(load_settings(DEFAULT_CONFIG_PATH), market_dir, start=start, end=end)
+    )
+    assert _lottery(default) == []
+    monkeypatch.setenv("ALVH_ORDERS__MIN_PREMIUM_PTS", "0")
+    monkeypatch.setenv("ALVH_LADDER__MAX_OTM_PTS", "50")
+    monkeypatch.setenv("ALVH_LADDER__L2_MAX_STRIKE_SD", "5")
+    allowed = asyncio.run(
+        replay_fast(load_settings(DEFAULT_CONFIG_PATH), market_dir, start=start, end=end)
+    )
+    # without the floors the vega rule tops up far out-of-the-money strikes again
+    # (2012-06-06: 1,305 contracts at 0.01)
+    assert len(_lottery(allowed)) >= 2
