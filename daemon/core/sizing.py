@@ -160,8 +160,8 @@ def rule_breach(
     """Why a held (or candidate) hedge is outside its layer's rules, or None (issue 10).
 
     Checked in this order: DTE below :func:`~daemon.core.rolls.add_floor_dte`
-    (``instrument_dte``); model price below ``orders.min_premium_pts``
-    (``min_premium``); the long strike too far above the VX future of its own expiry
+    (``instrument_dte``); model price below ``orders.min_premium_pts`` (at least one
+    tick) (``min_premium``); the long strike too far above the VX future of its own expiry
     (``max_otm``): L1/L3 more than ``ladder.max_otm_pts`` points, L2 more than
     ``ladder.l2_max_strike_sd`` standard deviations of ln F over the remaining life
     (``ln(K/F) / (σ√T)``, σ = ``scenario.vix_option_iv``).
@@ -190,7 +190,7 @@ def rule_breach(
             detail=f"{layer.value} hedge {text} has {dte} days left < {floor_dte} "
             "(ladder.roll_dte + the rebalance cadence)",
         )
-    floor_px = p.orders.min_premium_pts
+    floor_px = max(p.orders.min_premium_pts, p.orders.min_tick_below_3)
     if unit.price < floor_px:
         return SignalReading(
             id="min_premium",
@@ -198,7 +198,7 @@ def rule_breach(
             threshold=floor_px,
             holds=True,
             detail=f"{layer.value} hedge {text} is worth {unit.price:.3f} < "
-            f"{floor_px:g} per share (orders.min_premium_pts)",
+            f"{floor_px:g} per share (orders.min_premium_pts, at least one tick)",
         )
     strike = max(leg.strike for leg in unit.legs if leg.position_qty > 0)
     future = unit.future_pts
@@ -334,7 +334,12 @@ def size_layer(
     band = desk.params.ladder.rebalance_band_frac
     in_band = diff == 0 or (is_rebalance and abs(diff) <= band * held.contracts)
     why = f"target {target} (held {held.contracts})"
-    if diff < 0 and not in_band:
+    # Worth less than one tick: it protects nothing, re-strike whatever the band.
+    worthless = unit.price < desk.params.orders.min_tick_below_3
+    is_young = (
+        sessions_since(held.opened_on, ctx.session_date) < desk.params.ladder.rebalance_every_days
+    )
+    if diff < 0 and not in_band and not (breach is not None and worthless and not is_young):
         return desk.sell(
             ctx,
             layer=layer,
@@ -359,11 +364,9 @@ def size_layer(
                 why=why,
             )
         )
-    # Worth less than one tick: it protects nothing, re-strike whatever the band.
-    worthless = unit.price < desk.params.orders.min_tick_below_3
-    age = sessions_since(held.opened_on, ctx.session_date)
-    if (in_band and not worthless) or age < desk.params.ladder.rebalance_every_days:
-        # Opened within the cadence: never re-struck so soon (issue 10).
+    # Outside its rules: never added to; re-struck when the target asks for more, but
+    # never within the rebalance cadence of its opening (issue 10).
+    if (in_band and not worthless) or is_young:
         return []
     return roll_instead_of_adding(desk, ctx, held, reasons, breach=breach, old_target=target)
 

@@ -31,7 +31,7 @@ from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
 
 IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
-CONTENT = "fe900052af1ec840c9f9fbd05556f29666584dbdf388aa96b0ee8eeef9a3dab3"
+CONTENT = "be373d2596aa4b39be615b4130b63463ee72fe9fb30662a658fbd1466144c8b6"
 SNAPSHOT = "ef7b9e2deaae1dc0fdadb87878bda9d26af6d845695ab65053e1c737cff3f7ad"
 SESSIONS = 4814
 
