@@ -369,6 +369,18 @@ class LadderSection(_Section):
         le=20.0,
         json_schema_extra=_spec("VIX points"),
     )
+    max_otm_pts: float = Field(
+        _default(LadderParams, "max_otm_pts"),
+        gt=0.0,
+        le=50.0,
+        json_schema_extra=_spec("VIX points above the own VX future; issue 10: 5"),
+    )
+    l2_max_strike_sd: float = Field(
+        _default(LadderParams, "l2_max_strike_sd"),
+        ge=1.0,
+        le=5.0,
+        json_schema_extra=_spec("standard deviations; SPEC §4 1.5–2"),
+    )
     intraday_confirm: bool = _default(LadderParams, "intraday_confirm")
 
     @model_validator(mode="after")
@@ -389,6 +401,18 @@ class LadderSection(_Section):
                 "l2_vega_multiplier",
                 f"l2_vega_multiplier ({self.l2_vega_multiplier}) must be ≥ l1_vega_multiplier "
                 f"({self.l1_vega_multiplier}): L2 raises it (SPEC §4)",
+            )
+        if self.max_otm_pts < self.l1_strike_otm_pts:
+            raise _cross(
+                "max_otm_pts",
+                f"max_otm_pts ({self.max_otm_pts}) must be ≥ l1_strike_otm_pts "
+                f"({self.l1_strike_otm_pts}), or every fresh L1 strike is out of rule",
+            )
+        if self.l2_max_strike_sd < self.l2_strike_sd:
+            raise _cross(
+                "l2_max_strike_sd",
+                f"l2_max_strike_sd ({self.l2_max_strike_sd}) must be ≥ l2_strike_sd "
+                f"({self.l2_strike_sd}), or every fresh L2 strike is out of rule",
             )
         if self.roll_dte >= self.l1_min_dte:
             raise _cross(
@@ -459,6 +483,7 @@ class ScenarioSection(_Section):
         le=5.0,
         json_schema_extra=_spec("VIX points"),
     )
+    beta_floor_always: bool = _default(ScenarioParams, "beta_floor_always")
 
     @model_validator(mode="after")
     def _check_windows(self) -> Self:
@@ -491,6 +516,12 @@ class OrdersSection(_Section):
     )
     min_tick_below_3: float = Field(
         _default(OrderParams, "min_tick_below_3"), gt=0.0, le=1.0, json_schema_extra=_spec("points")
+    )
+    min_premium_pts: float = Field(
+        _default(OrderParams, "min_premium_pts"),
+        ge=0.0,
+        le=5.0,
+        json_schema_extra=_spec("points per share; 0 = no floor; issue 10"),
     )
 
 

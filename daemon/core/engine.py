@@ -16,8 +16,9 @@ At each session close (SPEC §4 "the target state is recomputed on every evaluat
 2. replay/sim only (no broker condor): the template condor is opened when none is held
    or the held one has ``roll_at_dte`` days or fewer left (the old one is closed; the
    hedges are re-sized to the new condor at the next rebalance);
-3. the SPEC §5 scenario (:mod:`daemon.core.scenario`, VX1/VX2 quotes with their expiry
-   form the VX curve) gives the projected loss L and the condor vega;
+3. the SPEC §5 scenario (:mod:`daemon.core.scenario`, VX1–VX4 quotes with their expiry
+   form the VX curve; each VIX option is priced on its own expiry's future) gives the
+   projected loss L and the condor vega;
 4. the ladder (:mod:`daemon.core.ladder`) is stepped; every transition gives a
    LayerChange and an Alert (reasons + exit rule); deactivations propose a CLOSE of the
    layer's hedge, then activations an OPEN sized by the scenario;
@@ -570,6 +571,7 @@ class Engine:
             "day_proposals": self._day_proposals,
             "day_capped": self._day_capped,
             **self._watch.to_dict(),
+            "traded": self._desk.traded_to_dict(),
         }
         return codec.encode(d)
 
@@ -610,5 +612,6 @@ class Engine:
         self._day_proposals = int(d["day_proposals"])
         self._day_capped = bool(d["day_capped"])
         self._watch.load(d)
+        self._desk.load_traded(d.get("traded"))
         self._days = []
         self._last_snapshot = None

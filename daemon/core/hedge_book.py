@@ -240,15 +240,22 @@ class HedgeBook:
         self._charge_fees(p, contracts)
         if p.intent is OrderIntent.ROLL:
             sign = 1.0 if p.action is Action.BUY else -1.0
-            new_price = p.new_leg_price + (price - p.limit_price) * sign
+            # A ratio roll (issue 10) opens ``k`` new units per combo: the legs end with
+            # the opening legs × k, ``open_legs`` are per unit.
+            k = max(1, p.legs[-len(p.open_legs)].position_qty // p.open_legs[0].position_qty)
+            new_price = p.new_leg_price + (price - p.limit_price) / k * sign
             new_price = max(new_price, 0.0)
+            contracts *= k
             cost = new_price * mult * contracts
             self._premium_to_date_usd += cost
             self._book(p.layer, paid=cost)
             if held is not None and held.legs != p.open_legs:
-                # The old units close at the price the roll implies for them. The book
-                # keeps only the new lot, so every held unit is closed at that price.
-                old_price = new_price - sign * price
+                # The old units close at the price the roll implies for them: per combo
+                # the net is k × new − r × old (a debit when BUY), r old units closed
+                # per combo. The book keeps only the new lot, so every held unit is
+                # closed at that price.
+                r = max(1, abs(p.legs[0].position_qty) // max(1, abs(held.legs[0].position_qty)))
+                old_price = (k * new_price - sign * price) / r
                 self._book(
                     p.layer, realised=old_price * mult * held.contracts - held.premium_paid_usd
                 )

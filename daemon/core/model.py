@@ -29,6 +29,10 @@ class Symbol(StrEnum):
     """Front-month VX future (nearest monthly expiry after today)."""
     VX2 = "VX2"
     """Second-month VX future."""
+    VX3 = "VX3"
+    """Third listed monthly VX future (prices VIX options of that expiry; issue 10)."""
+    VX4 = "VX4"
+    """Fourth listed monthly VX future."""
 
 
 REQUIRED_SYMBOLS: frozenset[Symbol] = frozenset({Symbol.SPX, Symbol.IWM, Symbol.VIX})
@@ -331,6 +335,72 @@ class ScenarioResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioInputs:
+    """Every input of the SPEC §5 scenario behind a proposal (SPEC §5 rule 7).
+
+    With these alone (and the proposal's legs) the scenario loss ``L`` and the gain per
+    unit can be recomputed: Black–Scholes–Merton on the condor legs at flat
+    ``iv = vix_pts/100`` (and ``+ iv_shift``), Black-76 on ``future_pts`` for the hedge.
+
+    Attributes:
+        spx_pts: SPX level used, index points.
+        iwm_usd: IWM price used, USD per share.
+        vix_pts: spot VIX used, index points.
+        vx_futures: the VX futures known at the evaluation as ``(expiry, price)``, points.
+        hedge_expiry: expiry of the hedge legs priced (the opening legs of a roll).
+        future_pts: VX future the hedge legs were priced on, points.
+        future_source: where ``future_pts`` comes from: ``"vx_future"`` (the future of
+            the option's own expiry), or a named fallback: ``"vx_interpolated"`` (between
+            two listed futures), ``"vx_nearest"`` (beyond the known curve: the nearest
+            future), ``"spot_vix"`` (no future known).
+        spx_pct_per_vix_pt: β_vix from the 90-session regression, % SPX per VIX point
+            (None while history is short).
+        spx_pct_per_vix_pt_used: β_vix applied, % per VIX point.
+        is_beta_floor_bound: the configured floor replaced the regression value.
+        beta_iwm_spx_30d: 30-session IWM-on-SPX return beta (None while short).
+        beta_iwm_spx_90d: 90-session beta (None while short).
+        beta_iwm_spx_used: the beta applied (the larger of the two; 1.0 when unknown).
+        iv_shift: SPX implied-vol shift of the scenario, decimal (Δ × iv_shift_per_vix_pt).
+        vix_option_iv: Black-76 volatility of the VIX options, decimal.
+        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes).
+        vx_beta_to_spot: ρ, VX future points per VIX point.
+        risk_free_rate: decimal per year (both models).
+        spx_dividend_yield: decimal per year (condor legs).
+        condor_legs: the condor's legs per condor (signed ``position_qty``); empty
+            without a condor.
+        condor_contracts: condors held.
+        condor_credit: net credit received, USD per share (index points).
+        condor_break_evens: ``(K_sp − C, K_sc + C)``, index points; empty without condor.
+        satellite_notional_usd: long IWM notional in the scenario, USD (0 = none).
+    """
+
+    spx_pts: float
+    iwm_usd: float
+    vix_pts: float
+    vx_futures: tuple[tuple[date, float], ...]
+    hedge_expiry: date
+    future_pts: float
+    future_source: str
+    spx_pct_per_vix_pt: float | None
+    spx_pct_per_vix_pt_used: float
+    is_beta_floor_bound: bool
+    beta_iwm_spx_30d: float | None
+    beta_iwm_spx_90d: float | None
+    beta_iwm_spx_used: float
+    iv_shift: float
+    vix_option_iv: float
+    vix_option_iv_source: str
+    vx_beta_to_spot: float
+    risk_free_rate: float
+    spx_dividend_yield: float
+    condor_legs: tuple[OptionLeg, ...]
+    condor_contracts: int
+    condor_credit: float
+    condor_break_evens: tuple[float, ...]
+    satellite_notional_usd: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LayerChange:
     """A ladder layer switched on or off (SPEC §4).
 
@@ -375,6 +445,7 @@ class ProposedOrder:
         scenario: SPEC §5 figures behind the size, when sized by the scenario.
         break_evens: break-even of each leg at expiry (strike + premium for calls), points.
         note: one human line (``"L1 open: buy 12 VIX 2020-03-18 22C @ 1.35"``).
+        inputs: every input of the scenario behind it (SPEC §5.7), when sized by it.
     """
 
     decision_id: str
@@ -394,6 +465,7 @@ class ProposedOrder:
     scenario: ScenarioResult | None
     break_evens: tuple[float, ...]
     note: str
+    inputs: ScenarioInputs | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,11 @@ split into prices / hedge_book / desk / sizing / rolls / monitors / codec) by re
   unchanged).
 
 A change that is *meant* to change decisions (new sizing or strike rules) re-records
-these three values in the same commit and says why in its message.
+these three values in the same commit and says why in its message. Re-recorded for
+issue 10 (every VIX option priced on its own expiry's VX future from the front-4 file;
+no lottery tickets: re-strikes as one ratio roll, ``orders.min_premium_pts``,
+``ladder.max_otm_pts``, ``ladder.l2_max_strike_sd``, the add floor; one order per layer
+per close; the β_vix floor only while history is short).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from pathlib import Path
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from tests.unit.replay_run import full_replay
 
-IDS = ("05b48a1e5bb13eeec92541d9e7f9a68830829a611993b5b565ecf2983c83247d", 2093)
-CONTENT = "e332d9b354060c6e3320969fde44bfeed8e5b8853d9016f5390fb7c835003586"
-SNAPSHOT = "8296062ec582057f8ea7fb99783943caab5b9ea3d825a4484188aa84a5f77381"
+IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
+CONTENT = "be373d2596aa4b39be615b4130b63463ee72fe9fb30662a658fbd1466144c8b6"
+SNAPSHOT = "a16b8c1b9dd919f99fb36606d38aed262fed5458a1c74e98c91480a3eb84a816"
 SESSIONS = 4814
 
 
@@ -46,7 +50,7 @@ def _content(d: Decision) -> str:
             return f"{d.decision_id}|{d.layer}|{d.is_active}"
 
 
-def test_full_replay_decisions_match_the_pre_split_fingerprint(market_dir: Path) -> None:
+def test_full_replay_decisions_match_the_recorded_fingerprint(market_dir: Path) -> None:
     run = full_replay(market_dir)
     assert run.sessions == SESSIONS
     ids = [d.decision_id for d in run.decisions]
