@@ -60,6 +60,10 @@ class SoakResult:
     quotes: int = 0
     decisions: int = 0
     engine_alerts: int = 0
+    quarantined: int = 0
+    """Quotes the plausibility filter quarantined (simulated moves beyond its bands)."""
+    confirmed: int = 0
+    """Quarantined levels later confirmed as genuine moves."""
     crashes: list[str] = field(default_factory=list)
     rss_samples: list[tuple[int, int]] = field(default_factory=list)
     """(sessions done so far, RSS bytes)."""
@@ -106,6 +110,7 @@ async def soak_seed(
                 done += 1
                 result.sessions += 1
                 if restart_every and done % restart_every == 0:
+                    _count_quality(engine, result)
                     data = engine.snapshot()
                     engine = Engine(params, sessions=calendar)
                     engine.restore(data)
@@ -117,8 +122,15 @@ async def soak_seed(
                 + "".join(traceback.format_exception(exc)[-3:])
             )
             return
+    _count_quality(engine, result)
     del source, engine
     gc.collect()
+
+
+def _count_quality(engine: Engine, result: SoakResult) -> None:
+    counts = engine.quality_counts
+    result.quarantined += int(counts["quarantined"])
+    result.confirmed += int(counts["confirmed_moves"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"quotes              {result.quotes:,}")
     print(f"decisions           {result.decisions:,}")
     print(f"engine alerts       {result.engine_alerts:,} (evaluations skipped, extreme states)")
+    print(f"quarantined quotes  {result.quarantined:,} ({result.confirmed:,} moves confirmed)")
     print(f"throughput          {result.sessions / result.wall_s:,.0f} sessions/s")
     print(f"crashes             {len(result.crashes)}")
     for crash in result.crashes:

@@ -201,7 +201,7 @@ class Engine:
         return tuple(self._days)
 
     @property
-    def quality_counts(self) -> dict[str, object]:
+    def quality_counts(self) -> dict[str, Any]:
         """Quote quality counters since start, for logs and ``status``.
 
         ``rejected`` (all refusals: malformed and implausible), ``quarantined`` and
