@@ -490,6 +490,8 @@ class Pipeline:
 
     def _count_rejected(self, rejected: Rejected) -> None:
         self._n["rejected"] += 1
+        if rejected.reason == "implausible":  # a quarantined print: always visible (issue 6)
+            log.info("quote_quarantined", total=self._n["rejected"], detail=rejected.detail)
         log.debug("quote_rejected", reason=rejected.reason, symbol=rejected.symbol)
         now_s = self._clock.monotonic()
         if self._last_reject_warning is None or now_s - self._last_reject_warning >= 60.0:
