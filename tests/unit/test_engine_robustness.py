@@ -205,3 +205,24 @@ def test_spx_30_before_the_close_is_quarantined_and_not_the_close() -> None:
     assert day == out_clean
     assert json.loads(bad.snapshot())["book"] == json.loads(clean.snapshot())["book"]
     assert bad.quality_counts["quarantined_by_symbol"] == {"SPX": 1}
+
+
+def test_a_genuine_vix_spike_confirmed_by_ticks_becomes_the_close() -> None:
+    eng = _engine()
+    d = SESSIONS[WARM]
+    t = _close_ts(d) - timedelta(minutes=30)
+    for s, px in BASE.items():
+        eng.on_quote(Quote(symbol=s, price=px, ts=t, session_date=d))
+    # VIX 13 → 40 (+208%, beyond VIX's 150%): three consistent new prints confirm it
+    verdicts = [
+        eng.on_quote(
+            Quote(symbol=Symbol.VIX, price=px, ts=t + timedelta(seconds=i + 1), session_date=d)
+        )
+        for i, px in enumerate((39.5, 40.1, 40.0))
+    ]
+    assert [v is None for v in verdicts] == [False, False, True]
+    out = eng.on_session_close(d, _close_ts(d))
+    suspect = [a for a in out if isinstance(a, Alert) and a.kind is AlertKind.DATA_SUSPECT]
+    assert [a.severity.value for a in suspect] == ["warning", "info"]
+    assert "confirmed as a genuine move" in suspect[1].message
+    assert json.loads(eng.snapshot())["book"]["last_closes"]["VIX"] == 40.0
