@@ -274,9 +274,8 @@ class IbMarketDataSource:
                 ts=now,
                 kind=AlertKind.DATA_STALE,
                 severity=Severity.CRITICAL if episode.has_required else Severity.WARNING,
-                message=f"no valid IB quote for {episode.names} in {episode.limit_s:g} s "
-                f"(oldest {episode.age_s:.0f} s ago); decisions wait for data; "
-                "resubscribing",
+                message=f"no valid IB quote for {episode.names} for {episode.age_s:.0f} s "
+                f"(limit {episode.limit_s:g} s); decisions wait for data; resubscribing",
             )
             return
         log.info("data_restored", symbols=episode.names, outage_s=round(episode.age_s, 1))
