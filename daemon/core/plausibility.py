@@ -237,11 +237,11 @@ class PlausibilityFilter:
         self.counts.quarantined += 1
         by_symbol = self.counts.quarantined_by_symbol
         by_symbol[symbol.value] = by_symbol.get(symbol.value, 0) + 1
+        low, high = reference / (1.0 + limit), reference * (1.0 + limit)
         detail = (
-            f"{symbol.value} {price:g} vs {reference:g}: a move of "
-            f"{(price / reference - 1.0) * 100.0:+.1f}% is beyond the {limit * 100:g}% "
-            f"plausible for {symbol.value}; quarantined until {self._params.confirm_ticks} "
-            "consistent prints confirm it"
+            f"{symbol.value} {price:g} vs {reference:g} ({(price / reference - 1.0) * 100.0:+.1f}%)"
+            f" is outside the plausible band {low:.6g}–{high:.6g} (×/÷ {1.0 + limit:g}); "
+            f"quarantined until {self._params.confirm_ticks} consistent prints confirm it"
         )
         rejected = Rejected(reason="implausible", symbol=symbol, detail=detail)
         episode: SuspectEpisode | None = None
