@@ -59,8 +59,8 @@ The engine is a coordinator; the work lives in these modules, each read on its o
 * :mod:`daemon.core.rolls`: Time-Shifting rolls and expired hedges;
 * :mod:`daemon.core.monitors`: heartbeat alerts (stale data, expiring calendar);
 * :mod:`daemon.core.accounting`: hedge marks, the replay condor's book, the L1 baseline;
-* :mod:`daemon.core.plausibility` and :mod:`daemon.core.staleness`: suspect prints and
-  feed-outage episodes;
+* :mod:`daemon.core.plausibility`, :mod:`daemon.core.staleness` and
+  :mod:`daemon.core.robustness`: suspect prints, feed-outage episodes, skipped evaluations;
 * :mod:`daemon.core.codec`: the versioned snapshot JSON;
 * :mod:`daemon.core.context`: the per-evaluation scratch and the decision-id sequence.
 """
@@ -68,13 +68,12 @@ The engine is a coordinator; the work lives in these modules, each read on its o
 from __future__ import annotations
 
 import bisect
-import re
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.core import codec, orders, sizing
+from daemon.core import codec, sizing
 from daemon.core import ladder as ladder_mod
 from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
@@ -104,21 +103,21 @@ from daemon.core.model import (
 )
 from daemon.core.monitors import HeartbeatWatch
 from daemon.core.params import EngineParams
-from daemon.core.plausibility import PlausibilityFilter, SuspectEpisode
-from daemon.core.prices import SIGNAL_SYMBOLS, PriceBoard
+from daemon.core.plausibility import PlausibilityFilter
+from daemon.core.prices import PriceBoard
 from daemon.core.quality import check_quote
+from daemon.core.robustness import (
+    EXTREME_STATE_ERRORS,
+    failure_kind,
+    skipped_alert,
+    suspect_alert,
+)
 from daemon.core.rolls import rolls
 from daemon.core.scenario import condor_risk, open_template_condor
 from daemon.core.signals import SignalBook, SignalSnapshot
 from daemon.errors import InvariantViolation
 
 __all__ = ["SNAPSHOT_VERSION", "Engine"]
-
-_EXTREME_STATE_ERRORS = (InvariantViolation, ArithmeticError, ValueError)
-"""What an extreme market state can raise deep in pricing/sizing (a template strike ≤ 0,
-an overflow, a math domain error). The public entry points turn these into a skipped
-evaluation and an ``engine`` alert; anything else (KeyError, TypeError...) is a bug and
-still propagates."""
 
 
 class Engine:
@@ -295,7 +294,7 @@ class Engine:
             return bad
         screened = self._quality.screen(quote)
         if screened.episode is not None:
-            self._alerts_due.append(_suspect_alert(screened.episode))
+            self._alerts_due.append(suspect_alert(screened.episode))
         if screened.rejected is not None:
             self._rejected += 1
             return screened.rejected
@@ -441,7 +440,7 @@ class Engine:
             step: the evaluation; it may change everything but the signal book.
 
         Returns:
-            ``step``'s decisions, or — when it raised one of ``_EXTREME_STATE_ERRORS`` —
+            ``step``'s decisions, or — when it raised one of ``EXTREME_STATE_ERRORS`` —
             ``[]`` plus one ``engine`` warning alert when this failure is new (the same
             failure again, numbers aside, is counted in :attr:`skipped_evaluations`, not
             re-alerted).
@@ -450,31 +449,17 @@ class Engine:
         days, last_snapshot = self._days, self._last_snapshot
         try:
             out = step()
-        except _EXTREME_STATE_ERRORS as exc:
+        except EXTREME_STATE_ERRORS as exc:
             # Back to the state before the step: nothing half-applied (no sleeve change
             # without its proposal, no ladder step without its alert).
             self._load(saved, with_book=False)
             self._days, self._last_snapshot = days, last_snapshot
             self.skipped_evaluations += 1
-            reason = f"{type(exc).__name__}: {exc}"
-            kind = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", reason)  # same failure, other numbers
+            kind = failure_kind(exc)
             if kind == self._skip_reason:
                 return []
             self._skip_reason = kind
-            price = self._prices.price
-            market = ", ".join(f"{s.value} {price[s]:g}" for s in SIGNAL_SYMBOLS if s in price)
-            return [
-                Alert(
-                    decision_id=orders.decision_id("engine_skipped", day.isoformat(), what),
-                    ts=now,
-                    kind=AlertKind.ENGINE,
-                    severity=Severity.WARNING,
-                    key="engine_skipped",
-                    message=f"{what} of {day.isoformat()} skipped: {reason} (market: "
-                    f"{market}); positions and ladder unchanged, the next evaluation tries "
-                    "again",
-                )
-            ]
+            return [skipped_alert(what, day, now, exc, self._prices.price)]
         self._skip_reason = None
         return out
 
@@ -774,29 +759,3 @@ class Engine:
         self._day_proposals = int(d["day_proposals"])
         self._day_capped = bool(d["day_capped"])
         self._watch.load(d)
-
-
-def _suspect_alert(ep: SuspectEpisode) -> Alert:
-    """The ``data_suspect`` alert of a suspect episode opening (warning) or ending (info).
-
-    Its id depends on the symbol and the episode's first quote only (not the per-day
-    sequence), so a suspect print never shifts the ids of the day's other decisions.
-    """
-    sym = ep.symbol.value
-    if ep.is_open:
-        message = (
-            f"suspect {sym} print {sym} {ep.price:g} (last valid {ep.reference:g}) "
-            f"quarantined: not used as a price or a close. {ep.detail}"
-        )
-    else:
-        message = f"{sym} data trusted again: {ep.detail}"
-    return Alert(
-        decision_id=orders.decision_id(
-            "data_suspect", sym, ep.started_at.isoformat(), "open" if ep.is_open else "cleared"
-        ),
-        ts=ep.ts,
-        kind=AlertKind.DATA_SUSPECT,
-        severity=Severity.WARNING if ep.is_open else Severity.INFO,
-        key=f"data_suspect:{sym}",
-        message=message,
-    )
