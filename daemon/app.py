@@ -571,7 +571,8 @@ class ReplayRun:
     rejected_quotes: int
     rejected_rows: int
     days: list[DaySummary] = field(default_factory=list)
-    """Every close's summary (the engine itself keeps only a bounded window)."""
+    """Every close's summary, in order (``engine.days`` holds them too: a batch replay
+    sizes its window to the run; the daemon's engine keeps a bounded window)."""
 
 
 async def replay_fast(
@@ -603,6 +604,8 @@ async def replay_fast(
         end=settings.replay.end if end is None else end,
         warmup_days=settings.replay.warmup_days,
     )
+    # A batch replay is finite: its engine keeps every day summary (the daemon's is bounded).
+    params = dataclasses.replace(params, days_window=max(params.days_window, len(source.sessions)))
     engine = Engine(params, sessions=trading_sessions(), track_baseline=True)
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
