@@ -37,6 +37,7 @@ from daemon import paths
 from daemon.core.engine import Engine
 from daemon.core.model import (
     Bar,
+    DaySummary,
     Decision,
     Layer,
     MarketEvent,
@@ -561,7 +562,7 @@ def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
 
 @dataclass(slots=True)
 class ReplayRun:
-    """Result of ``replay_fast``: the engine (with its day summaries) and every decision."""
+    """Result of ``replay_fast``: the engine, every day summary and every decision."""
 
     engine: Engine
     decisions: list[Decision]
@@ -569,6 +570,9 @@ class ReplayRun:
     quotes: int
     rejected_quotes: int
     rejected_rows: int
+    days: list[DaySummary] = field(default_factory=list)
+    """Every close's summary, in order (``engine.days`` holds them too: a batch replay
+    sizes its window to the run; the daemon's engine keeps a bounded window)."""
 
 
 async def replay_fast(
@@ -600,9 +604,12 @@ async def replay_fast(
         end=settings.replay.end if end is None else end,
         warmup_days=settings.replay.warmup_days,
     )
+    # A batch replay is finite: its engine keeps every day summary (the daemon's is bounded).
+    params = dataclasses.replace(params, days_window=max(params.days_window, len(source.sessions)))
     engine = Engine(params, sessions=trading_sessions(), track_baseline=True)
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
+    days: list[DaySummary] = []
     total = len(source.sessions)
     done = quotes = rejected = 0
     async for event in source.events():
@@ -612,6 +619,8 @@ async def replay_fast(
                 rejected += 1
         elif isinstance(event, SessionClose):
             decisions.extend(engine.on_session_close(event.session_date, event.ts))
+            if engine.last_day is not None and engine.last_day.session_date == event.session_date:
+                days.append(engine.last_day)
             done += 1
             if on_session is not None:
                 on_session(event.session_date, done, total)
@@ -622,4 +631,5 @@ async def replay_fast(
         quotes=quotes,
         rejected_quotes=rejected,
         rejected_rows=source.rejected_count(),
+        days=days,
     )

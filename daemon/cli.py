@@ -419,7 +419,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 on_session=on_session,
             )
         )
-    days = result.engine.days
+    days = result.days
     periods = summarize(days, result.decisions, windows)
     console.print(summary_table(periods))
     days_csv = args.days_csv or (

@@ -6,9 +6,14 @@ raises) copies the fields, parses them at the edge (:mod:`adapters.ib.parsing`) 
 the latest valid quote per symbol in a conflated slot, then sets an ``asyncio.Event``.
 :meth:`events` drains the slots. Quotes are state: nothing queues without bound.
 
-:meth:`run` (task ``ib.market_data``) watches staleness: a symbol with no valid quote for
-``stale_after_s`` raises one ``data_stale`` alert and is resubscribed. It also resubscribes
-everything when the connection asks (1101/1102, 2104 after 2103).
+:meth:`run` (task ``ib.market_data``) watches staleness during regular hours as outage
+*episodes* (:class:`daemon.core.staleness.StaleWatch`): the first symbol with no valid quote
+for ``stale_after_s`` raises one ``data_stale`` alert naming every stale symbol (critical
+when SPX, IWM or VIX is among them), and one ``data_stale`` *restored* alert (info) comes
+when every symbol is fresh again; however long the outage and however many symbols, that
+is two alerts. A stale symbol is resubscribed every ``stale_after_s`` meanwhile (logged,
+not alerted). It also resubscribes everything when the connection asks (1101/1102, 2104
+after 2103).
 
 ``SessionClose``: given the XNYS session dates (``sessions``, computed by the shell with
 exchange_calendars), :meth:`run` emits one ``SessionClose`` per session once the New York
@@ -44,6 +49,7 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
+from daemon.core.staleness import StaleEpisode, StaleWatch
 from daemon.errors import BrokerUnavailable, DataError
 
 log = structlog.get_logger(__name__)
@@ -53,6 +59,10 @@ DEFAULT_CLOSE_TIME = time(16, 15)
 REGULAR_OPEN = time(9, 30)
 """XNYS regular-session open, New York time (staleness is only judged from here on)."""
 """New York time after which a session is closed: 16:00 close + the 16:15 VIX settlement."""
+DATA_STALE_KEY = "data_stale"
+"""Alert key of a feed outage episode (one alert per episode)."""
+DATA_RESTORED_KEY = "data_restored"
+"""Alert key of the end of a feed outage episode."""
 TRADING_DAYS_PER_YEAR = 252
 CALENDAR_DAYS_PER_YEAR = 365
 
@@ -97,7 +107,8 @@ class IbMarketDataSource:
         self._slots: dict[Symbol, Quote] = {}
         self._changed = asyncio.Event()
         self._tickers: dict[Symbol, Ticker] = {}
-        self._last_valid: dict[Symbol, float] = {}
+        self.stale_watch = StaleWatch(self.config.stale_after_s)
+        """Outage episodes of the feed (one alert per episode, one when restored)."""
         self._subscribed_at: dict[Symbol, float] = {}
         self._rejected = 0
         self.rejections: dict[str, int] = {}
@@ -236,23 +247,48 @@ class IbMarketDataSource:
             return
         now = self.conn.clock.monotonic()
         limit = self.config.stale_after_s
-        stale = [
-            s
-            for s in self._tickers
-            if now - max(self._last_valid.get(s, -math.inf), self._subscribed_at.get(s, now))
-            > limit
-        ]
-        for symbol in stale:
-            self.conn.alerts.emit(
-                key=f"data_stale:{symbol}",
-                ts=self.conn.clock.now(),
-                kind=AlertKind.DATA_STALE,
-                severity=Severity.WARNING,
-                message=f"no valid IB quote for {symbol} in {limit:g} s; resubscribed",
-            )
-            log.warning("ib_quote_stale", symbol=str(symbol), stale_after_s=limit)
+        watch = self.stale_watch
+        watch.watch(self._tickers)
+        change = watch.check(now)
+        if change is not None:
+            self._alert_episode(change)
+        # Resubscribe what is stale, at most once per ``stale_after_s`` per symbol.
+        stale = [s for s in watch.stale(now) if now - self._subscribed_at.get(s, -math.inf) > limit]
         if stale:
+            log.warning(
+                "ib_quote_stale",
+                symbols=[str(s) for s in stale],
+                stale_after_s=limit,
+                detail="resubscribed",
+            )
             self._subscribe(stale)
+
+    def _alert_episode(self, episode: StaleEpisode) -> None:
+        """One alert when an outage starts, one (info) when every symbol is fresh again."""
+        alerts = self.conn.alerts
+        now = self.conn.clock.now()
+        if episode.is_open:
+            log.warning("data_stale", symbols=episode.names, age_s=round(episode.age_s, 1))
+            alerts.emit(
+                key=DATA_STALE_KEY,
+                ts=now,
+                kind=AlertKind.DATA_STALE,
+                severity=Severity.CRITICAL if episode.has_required else Severity.WARNING,
+                message=f"no valid IB quote for {episode.names} for {episode.age_s:.0f} s "
+                f"(limit {episode.limit_s:g} s); decisions wait for data; resubscribing",
+            )
+            return
+        log.info("data_restored", symbols=episode.names, outage_s=round(episode.age_s, 1))
+        alerts.clear(DATA_STALE_KEY)
+        alerts.emit(
+            key=DATA_RESTORED_KEY,
+            ts=now,
+            kind=AlertKind.DATA_STALE,
+            severity=Severity.INFO,
+            message=f"data restored: valid IB quotes again for {episode.names} after an "
+            f"outage of {episode.age_s:.0f} s",
+        )
+        alerts.clear(DATA_RESTORED_KEY)
 
     def _check_session_close(self) -> None:
         """Queue the ``SessionClose`` of today once it is due and the closes are known."""
@@ -320,9 +356,8 @@ class IbMarketDataSource:
                     )
                 continue
             self._slots[symbol] = parsed
-            self._last_valid[symbol] = mono
+            self.stale_watch.on_valid(symbol, mono)
             self._today[symbol] = parsed.session_date
-            self.conn.alerts.clear(f"data_stale:{symbol}")
             changed = True
         if changed:
             self._changed.set()

@@ -92,6 +92,10 @@ class AlertKind(StrEnum):
     REBALANCE = "rebalance"
     DATA_STALE = "data_stale"
     CALENDAR_EXPIRING = "calendar_expiring"
+    DATA_SUSPECT = "data_suspect"
+    """Implausible quotes quarantined (issue 6 §3); one per symbol per episode + cleared."""
+    ENGINE = "engine"
+    """An evaluation the engine could not complete (an extreme market state); skipped."""
     BROKER = "broker"
     ORDER = "order"
 
@@ -118,6 +122,9 @@ class Quote:
         bid: best bid, if known (> 0).
         ask: best ask, if known (>= bid).
         expiry: for VX futures (VX1/VX2): the contract's final settlement date.
+        is_settlement: the price is an official daily close taken from a daily bar (the
+            replay source), i.e. already confirmed data: the plausibility filter
+            (:mod:`daemon.core.plausibility`) accepts it even after a large move.
     """
 
     symbol: Symbol
@@ -127,6 +134,7 @@ class Quote:
     bid: float | None = None
     ask: float | None = None
     expiry: date | None = None
+    is_settlement: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

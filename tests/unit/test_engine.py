@@ -141,8 +141,9 @@ def load_market(
     }
     for d in days:
         ts = datetime.combine(d, time(21, 0), tzinfo=UTC)
+        # daily closes: official settlements, confirmed data for the plausibility filter
         qs = [
-            Quote(symbol=sym, price=closes[sym][d], ts=ts, session_date=d)
+            Quote(symbol=sym, price=closes[sym][d], ts=ts, session_date=d, is_settlement=True)
             for sym in frames
             if d in closes[sym] and math.isfinite(closes[sym][d])
         ]
@@ -155,6 +156,7 @@ def load_market(
                         ts=ts,
                         session_date=d,
                         expiry=date.fromisoformat(exp),
+                        is_settlement=True,
                     )
                 )
         quotes[d] = qs
@@ -241,7 +243,8 @@ def tracked_run(m: Market, params: EngineParams | None = None) -> Run:
 
 @pytest.fixture(scope="module")
 def history_run(history: Market) -> Run:
-    return tracked_run(history)
+    # keep every day summary in memory (the default window is bounded)
+    return tracked_run(history, EngineParams(days_window=len(history.days)))
 
 
 def wanted(o: ProposedOrder) -> int:
@@ -537,19 +540,31 @@ def test_data_stale_once_per_outage_and_calendar_warning_once_per_day(market: Ma
     eng = Engine(params, sessions=market.sessions)
     eng.warm_up(market.warm)
     t0 = datetime(2020, 3, 2, 15, 0, tzinfo=UTC)
-    for sym, px in ((Symbol.SPX, 3000.0), (Symbol.IWM, 150.0), (Symbol.VIX, 30.0)):
-        eng.on_quote(Quote(symbol=sym, price=px, ts=t0, session_date=t0.date()))
+
+    def tick(at: datetime, *symbols: Symbol) -> None:
+        for sym in symbols or (Symbol.SPX, Symbol.IWM, Symbol.VIX):
+            px = {Symbol.SPX: 3000.0, Symbol.IWM: 150.0, Symbol.VIX: 30.0}[sym]
+            eng.on_quote(Quote(symbol=sym, price=px, ts=at, session_date=at.date()))
+
+    def alerts(out: Sequence[Decision]) -> list[tuple[str, str]]:
+        return [(a.kind.value, a.severity.value) for a in out if isinstance(a, Alert)]
+
+    tick(t0)
     first = eng.on_heartbeat(t0 + timedelta(seconds=60))
-    assert [a.kind for a in first if isinstance(a, Alert)] == [AlertKind.CALENDAR_EXPIRING]
-    assert eng.on_heartbeat(t0 + timedelta(seconds=90)) == []
-    late = eng.on_heartbeat(t0 + timedelta(seconds=200))
-    stale = [a for a in late if isinstance(a, Alert) and a.kind is AlertKind.DATA_STALE]
-    assert sorted(a.key for a in stale) == ["data_stale:IWM", "data_stale:SPX", "data_stale:VIX"]
-    assert eng.on_heartbeat(t0 + timedelta(seconds=300)) == []  # same outage: once
-    t1 = t0 + timedelta(seconds=310)
-    eng.on_quote(Quote(symbol=Symbol.SPX, price=3001.0, ts=t1, session_date=t1.date()))
-    again = eng.on_heartbeat(t1 + timedelta(seconds=200))
-    assert [a.key for a in again if isinstance(a, Alert)] == ["data_stale:SPX"]
+    assert alerts(first) == [("calendar_expiring", "warning")]
+    out: list[Decision] = []
+    for s in range(61, 400):  # a heartbeat per second; the feed is silent
+        out += eng.on_heartbeat(t0 + timedelta(seconds=s))
+    stale = [a for a in out if isinstance(a, Alert)]
+    assert alerts(stale) == [("data_stale", "critical")]  # one alert for the episode
+    assert all(sym in stale[0].message for sym in ("SPX", "IWM", "VIX"))
+    t1 = t0 + timedelta(seconds=400)
+    tick(t1, Symbol.SPX)  # SPX alone is back: the outage goes on
+    assert eng.on_heartbeat(t1) == []
+    tick(t1 + timedelta(seconds=1))
+    back = eng.on_heartbeat(t1 + timedelta(seconds=1))
+    assert alerts(back) == [("data_stale", "info")]
+    assert "restored" in back[0].message  # type: ignore[union-attr]
     next_day = eng.on_heartbeat(t0 + timedelta(days=1))
     assert [a.kind for a in next_day if isinstance(a, Alert)] == [AlertKind.CALENDAR_EXPIRING]
 

@@ -4,6 +4,16 @@ It serves the real daily history before ``--as-of`` and, every ``--tick-s`` seco
 pushes the next session's closes (SPX, IWM, VIX, RVX, VIX3M, VX) to every subscriber, so
 ``alvhd run --source ibkr --ib-port <port>`` shows quotes, ladder state and proposals.
 Paper orders fill at their limit. Stop with Ctrl-C.
+
+Fault scripting (for the end-to-end fault tests): ``--hold-day`` pushes the closes of
+``--as-of`` itself every tick (a steady market) instead of advancing a session per tick;
+``--control-stdin`` reads commands from standard input, one per line:
+
+- ``stall SECONDS``: the feed sends no tick for that long (:meth:`FakeTws.stall`);
+- ``push KEY PRICE``: one last-price tick of series ``KEY`` (``SPX``, ``VIX``...), e.g. a
+  bad print ``push SPX 30``.
+
+Each command is acknowledged on stdout as ``ok <command>`` (``error <reason>`` if refused).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from datetime import date, timedelta
 
 from tests.conftest import find_market_dir
@@ -38,13 +49,57 @@ def seed_condor(tws: FakeTws, contracts: int = 2) -> None:
         tws.add_position(tws.option("SPX", "SPXW", expiry, k, right), qty, cost)
 
 
-async def serve(port: int, as_of: date, tick_s: float, account: str, *, condor: bool) -> None:
-    """Serve until cancelled, advancing one session per ``tick_s`` seconds."""
+def run_command(tws: FakeTws, line: str) -> str:
+    """Apply one control command (``stall SECONDS`` or ``push KEY PRICE``); return the ack."""
+    parts = line.split()
+    try:
+        match parts:
+            case ["stall", seconds]:
+                tws.stall(float(seconds))
+            case ["push", key, price]:
+                tws.push_price(key, float(price))
+            case _:
+                return f"error unknown command {line!r}"
+    except ValueError as exc:
+        return f"error {exc}"
+    log.info("control: %s", line)
+    return f"ok {line}"
+
+
+async def control_from_stdin(tws: FakeTws) -> None:
+    """Read control commands from stdin (a pipe) until it closes; ack each on stdout."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while raw := await reader.readline():
+        line = raw.decode().strip()
+        if line:
+            sys.stdout.write(run_command(tws, line) + "\n")
+            sys.stdout.flush()
+
+
+async def serve(
+    port: int,
+    as_of: date,
+    tick_s: float,
+    account: str,
+    *,
+    condor: bool,
+    hold_day: bool = False,
+    control: bool = False,
+) -> None:
+    """Serve until cancelled, advancing one session per ``tick_s`` seconds.
+
+    With ``hold_day`` every tick pushes the closes of ``as_of`` again; with ``control``
+    commands are read from stdin (see the module docstring).
+    """
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
     if condor:
         seed_condor(tws)
-    async with tws:
+    async with tws, asyncio.TaskGroup() as group:
+        if control:
+            group.create_task(control_from_stdin(tws), name="fake_tws.control")
         log.info(
             "fake TWS listening on 127.0.0.1:%d, account %s, as of %s", tws.port, account, as_of
         )
@@ -54,7 +109,8 @@ async def serve(port: int, as_of: date, tick_s: float, account: str, *, condor: 
             if tws.data.bar_on("SPX", day) is not None:
                 sent = tws.push_session(day)
                 log.info("pushed the closes of %s to %d subscriptions", day, sent)
-            day += timedelta(days=1)
+            if not hold_day:
+                day += timedelta(days=1)
 
 
 def main() -> None:
@@ -65,11 +121,25 @@ def main() -> None:
     parser.add_argument("--tick-s", type=float, default=2.0)
     parser.add_argument("--account", default="DU1234567")
     parser.add_argument("--no-condor", action="store_true", help="do not seed a condor")
+    parser.add_argument(
+        "--hold-day", action="store_true", help="push the closes of --as-of on every tick"
+    )
+    parser.add_argument(
+        "--control-stdin", action="store_true", help="read stall/push commands from stdin"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve(args.port, args.as_of, args.tick_s, args.account, condor=not args.no_condor)
+            serve(
+                args.port,
+                args.as_of,
+                args.tick_s,
+                args.account,
+                condor=not args.no_condor,
+                hold_day=args.hold_day,
+                control=args.control_stdin,
+            )
         )
 
 

@@ -7,7 +7,9 @@ daily history, what-if and real orders with ``openOrder``/``orderStatus``/``exec
 
 Fault injection: :meth:`FakeTws.drop_connections`, :meth:`FakeTws.refuse_connections`,
 :meth:`FakeTws.send_error` (1100, 1102, 2103/2104, 354, 10167...), bad ticks through
-:meth:`FakeTws.push_price` (``-1``, ``0``, ``nan``), :attr:`FakeTws.market_data_type`
+:meth:`FakeTws.push_price` (``-1``, ``0``, ``nan``, or a plausible-looking bad print like
+``SPX 30``), a feed stall (:meth:`FakeTws.stall`: no tick at all, not even the snapshot of
+a new subscription), :attr:`FakeTws.market_data_type`
 (delayed/frozen), :attr:`FakeTws.client_ids_in_use` (error 326) and :attr:`FakeTws.account`
 (``DU…`` paper or ``U…`` live).
 
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,6 +216,7 @@ class FakeTws:
         self._reopen: asyncio.Task[None] | None = None
         self._book_mid: dict[str, float] = {}
         self._refusing = False
+        self._stalled_until = 0.0
         self._build_catalogue()
 
     # ------------------------------------------------------------------ lifecycle
@@ -273,6 +277,16 @@ class FakeTws:
         if self._reopen is not None:
             await self._reopen
             self._reopen = None
+
+    def stall(self, seconds: float) -> None:
+        """Send no tick for ``seconds`` (a stalled feed): pushes and subscription snapshots
+        are dropped; the connection, orders and history keep working."""
+        self._stalled_until = time.monotonic() + seconds
+
+    @property
+    def is_stalled(self) -> bool:
+        """Whether a :meth:`stall` is in progress."""
+        return time.monotonic() < self._stalled_until
 
     def send_error(self, code: int, req_id: int = -1, text: str | None = None) -> None:
         """Send an error/status message with ``code`` to every connected client."""
@@ -857,6 +871,8 @@ class _Session:
         self.subscriptions.pop(int(f[2]), None)
 
     def send_tick(self, req_id: int, tick_type: int, price: float | str, size: int = 1) -> None:
+        if self.tws.is_stalled:
+            return
         self.send([p.TICK_PRICE, 6, req_id, tick_type, price, size, 0])
 
     def push_price(self, key: str, price: float | str, tick_type: int) -> int:
