@@ -55,7 +55,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.core import codec, sizing
+from daemon.core import codec, orders, sizing
 from daemon.core import ladder as ladder_mod
 from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
@@ -63,6 +63,7 @@ from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook
 from daemon.core.ladder import LadderState, Transition
+from daemon.core.listing import CboeVixListing, OptionMarket, StrikeListing
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -110,6 +111,10 @@ class Engine:
             False (broker): only :meth:`on_fill` changes the sleeve.
         track_baseline: also run the always-on L1 baseline book
             (:class:`~daemon.core.accounting.AlwaysOnL1`; the replay report uses it).
+        listing: listed VIX option strikes every hedge strike snaps to (broker: the
+            chain; default: Cboe's strike-interval convention, for replay/sim).
+        option_market: quotes of listed options (broker mode): proposals are priced at
+            the market mid with the market IV; None → the Black-76 model.
     """
 
     def __init__(
@@ -121,6 +126,8 @@ class Engine:
         satellite: Satellite | None = None,
         assume_fills: bool = True,
         track_baseline: bool = False,
+        listing: StrikeListing | None = None,
+        option_market: OptionMarket | None = None,
     ) -> None:
         self._params = params
         self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
@@ -136,7 +143,14 @@ class Engine:
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
         self._books = Books(params, track_baseline=track_baseline)
         self._ids = DecisionIds()
-        self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
+        self._desk = OrderDesk(
+            params,
+            self._hedge_book,
+            self._ids,
+            assume_fills=assume_fills,
+            listing=listing if listing is not None else CboeVixListing(),
+            market=option_market,
+        )
         self._desk.condor = condor
         self._prices = PriceBoard()
         self._rejected = 0
@@ -242,13 +256,28 @@ class Engine:
 
         Returns:
             The decisions of the day, in order: layer changes with their alerts, the
-            orders they need, rolls, rebalance orders, cost-cap alerts. ``[]`` for a
-            date not after the last processed close (idempotent), or when a required
-            series (SPX, IWM, VIX) has never been quoted.
+            orders they need, rolls, rebalance orders, cost-cap alerts. For a date not
+            after the last committed close nothing changes and one ``data_stale`` warning
+            says so (deterministic id: the journal keeps one per date), never a silent
+            no-op: it means a close was committed early (e.g. from an intraday bar).
+            ``[]`` when a required series (SPX, IWM, VIX) has never been quoted.
         """
         last = self._book.last_session
         if last is not None and session_date <= last:
-            return []
+            return [
+                Alert(
+                    decision_id=orders.decision_id(
+                        session_date.isoformat(), "alert", "close_repeated", last.isoformat()
+                    ),
+                    ts=now,
+                    kind=AlertKind.DATA_STALE,
+                    severity=Severity.WARNING,
+                    key=f"close_repeated:{session_date}",
+                    message=f"session close {session_date} ignored: the close of {last} is "
+                    "already committed; no decision is taken for it (was a close committed "
+                    "early, e.g. from an intraday bar?)",
+                )
+            ]
         if not self._prices.has_required():
             return []
         self._book.on_close(session_date, self._prices.closes(session_date))

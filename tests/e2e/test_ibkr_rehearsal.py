@@ -59,6 +59,8 @@ def test_ibkr_rehearsal_places_and_fills_paper_orders(
         "ALVH_MQTT__INSTANCE": INSTANCE,
         "ALVH_JOURNAL__PATH": str(journal_path),
         "ALVH_SERVICE__MARKET_EVERY_S": "1",
+        # the fake fills only marketable limits (an exchange): 10% over the mid crosses
+        "ALVH_ORDERS__LIMIT_OFFSET_FRAC": "0.1",
     }
     alvhd = Path(sys.executable).with_name("alvhd")
     proc = subprocess.Popen(

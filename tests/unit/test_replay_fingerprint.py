@@ -30,9 +30,12 @@ from pathlib import Path
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from tests.unit.replay_run import full_replay
 
-IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
-CONTENT = "be373d2596aa4b39be615b4130b63463ee72fe9fb30662a658fbd1466144c8b6"
-SNAPSHOT = "a16b8c1b9dd919f99fb36606d38aed262fed5458a1c74e98c91480a3eb84a816"
+# Re-recorded for issue 7 (strikes snapped to Cboe's listed VIX strikes: 2.5-point
+# intervals from 30 to 50, 5-point above 50). With a 1-point "listing" the replay still
+# gives the pre-split values (05b48a1e…, 2093 / e332d9b3… / e7d4edb7…): nothing else moved.
+IDS = ("7782a987be0e7f2be7768dc6a4eeae63e3c88410bdf90639baee7dc171d0cef9", 2111)
+CONTENT = "45ff2fac4f1fbe9d9bff01b3d9fe3332770931bff4b6bcab5cf1167beb2096ef"
+SNAPSHOT = "68fb75253586660fc394a6e48f3970b8cf89db15523a8956fb5c9eeefeaff3ca"
 SESSIONS = 4814
 
 

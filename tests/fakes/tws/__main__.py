@@ -1,9 +1,11 @@
 """Run the fake TWS by hand: ``uv run python -m tests.fakes.tws --port 4002``.
 
-It serves the real daily history before ``--as-of`` and, every ``--tick-s`` seconds,
-pushes the next session's closes (SPX, IWM, VIX, RVX, VIX3M, VX) to every subscriber, so
+It serves the real daily history before ``--as-of`` (plus ``--as-of``'s unfinished bar once
+it traded, as IB does) and, every ``--tick-s`` seconds, pushes the next session's closes
+(SPX, IWM, VIX, RVX, VIX3M, VX) to every subscriber — ``--sessions N`` stops after N — so
 ``alvhd run --source ibkr --ib-port <port>`` shows quotes, ladder state and proposals.
-Paper orders fill at their limit. Stop with Ctrl-C.
+VIX options are quoted with bid/ask and greeks; paper orders fill only when marketable, at
+the quote. Stop with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tests.fakes.tws.server import FakeTws, third_friday
 log = logging.getLogger("fake_tws")
 
 
-def seed_condor(tws: FakeTws, contracts: int = 2) -> None:
+def seed_condor(tws: FakeTws, contracts: int = 10) -> None:
     """A short SPXW iron condor about 30 days out, strikes 5%/8% around the last close."""
     spot = tws.data.last_close_before("SPX", tws.as_of) or 3000.0
     month = tws.as_of.replace(day=1) + timedelta(days=32)
@@ -38,21 +40,34 @@ def seed_condor(tws: FakeTws, contracts: int = 2) -> None:
         tws.add_position(tws.option("SPX", "SPXW", expiry, k, right), qty, cost)
 
 
-async def serve(port: int, as_of: date, tick_s: float, account: str, *, condor: bool) -> None:
-    """Serve until cancelled, advancing one session per ``tick_s`` seconds."""
+async def serve(
+    port: int,
+    as_of: date,
+    tick_s: float,
+    account: str,
+    *,
+    condor: bool,
+    sessions: int | None = None,
+    condor_contracts: int = 10,
+) -> None:
+    """Serve until cancelled, advancing one session per ``tick_s`` seconds (``sessions`` max)."""
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
     if condor:
-        seed_condor(tws)
+        seed_condor(tws, condor_contracts)
     async with tws:
         log.info(
             "fake TWS listening on 127.0.0.1:%d, account %s, as of %s", tws.port, account, as_of
         )
         day = as_of
+        pushed = 0
         while True:
             await asyncio.sleep(tick_s)
+            if sessions is not None and pushed >= sessions:
+                continue
             if tws.data.bar_on("SPX", day) is not None:
                 sent = tws.push_session(day)
+                pushed += 1
                 log.info("pushed the closes of %s to %d subscriptions", day, sent)
             day += timedelta(days=1)
 
@@ -65,11 +80,23 @@ def main() -> None:
     parser.add_argument("--tick-s", type=float, default=2.0)
     parser.add_argument("--account", default="DU1234567")
     parser.add_argument("--no-condor", action="store_true", help="do not seed a condor")
+    parser.add_argument(
+        "--sessions", type=int, default=None, help="push at most this many sessions' closes"
+    )
+    parser.add_argument("--condor-contracts", type=int, default=10, help="condors seeded")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve(args.port, args.as_of, args.tick_s, args.account, condor=not args.no_condor)
+            serve(
+                args.port,
+                args.as_of,
+                args.tick_s,
+                args.account,
+                condor=not args.no_condor,
+                sessions=args.sessions,
+                condor_contracts=args.condor_contracts,
+            )
         )
 
 
