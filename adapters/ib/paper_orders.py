@@ -324,7 +324,10 @@ class IbOrderSink:
         Waits up to ``quote_timeout_s`` for both sides; a side that stays empty is None.
         """
         ib = self.conn.ib
-        ticker = ib.reqMktData(contract, "", False, False)
+        # ib_async keeps one Ticker per contract: an option already streamed (the option
+        # market's) is read, never cancelled here
+        streamed = ib.ticker(contract)
+        ticker = streamed if streamed is not None else ib.reqMktData(contract, "", False, False)
         updated = asyncio.Event()
 
         def on_update(_ticker: Any) -> None:
@@ -340,7 +343,8 @@ class IbOrderSink:
             pass
         finally:
             ticker.updateEvent -= on_update
-            ib.cancelMktData(contract)
+            if streamed is None:
+                ib.cancelMktData(contract)
         greeks = ticker.modelGreeks
         return LegMarket(
             bid=clean(ticker.bid),
@@ -552,7 +556,7 @@ class IbOrderSink:
         if report.status in (OrderState.EXPIRED, OrderState.REJECTED) or (
             report.status is OrderState.CANCELLED and report.filled_qty > 0
         ):
-            filled = f"{report.filled_qty:g} of {report.filled_qty + report.remaining_qty:g}"
+            filled = f"{report.filled_qty:g} of {float(trade.order.totalQuantity):g}"
             what = {
                 OrderState.EXPIRED: "expired at the close (DAY order)",
                 OrderState.REJECTED: f"was rejected by IB ({report.error_code}: "

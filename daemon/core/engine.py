@@ -271,11 +271,13 @@ class Engine:
                     ),
                     ts=now,
                     kind=AlertKind.DATA_STALE,
-                    severity=Severity.WARNING,
+                    # the same date again is what a restart after the close re-sends; an
+                    # older date means a close was committed out of order
+                    severity=Severity.INFO if session_date == last else Severity.WARNING,
                     key=f"close_repeated:{session_date}",
                     message=f"session close {session_date} ignored: the close of {last} is "
-                    "already committed; no decision is taken for it (was a close committed "
-                    "early, e.g. from an intraday bar?)",
+                    "already committed; no decision is taken for it (a restart after the "
+                    "close, or a close committed early, e.g. from an intraday bar)",
                 )
             ]
         if not self._prices.has_required():
