@@ -30,8 +30,10 @@ from tenacity import (
 )
 
 from adapters.clock import ShiftedClock, SystemClock
+from adapters.ib.books import BookRow, layer_books, side_by_side
+from adapters.ib.connection import IbConnection
 from adapters.ib.executions import ExecutionRecord
-from adapters.ib.positions import AccountPositions
+from adapters.ib.positions import AccountPositions, held_from_ib
 from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.payloads import OrderStatusPayload
@@ -47,6 +49,7 @@ from daemon.core.listing import ListedStrikes
 from daemon.core.model import (
     Bar,
     Decision,
+    HedgePosition,
     Layer,
     MarketEvent,
     ProposedOrder,
@@ -628,6 +631,46 @@ def _order_record_tasks(
         TaskSpec(name="ib.executions", run=journal_executions),
         TaskSpec(name="ib.order_status", run=report_statuses),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsReport:
+    """``alvhd positions``: the journal's per-layer books and the broker, side by side."""
+
+    account: str
+    hedges: tuple[HedgePosition, ...]
+    """Each layer's book from the journal's executions (orderRef + execId)."""
+    rows: tuple[BookRow, ...]
+    """Per VIX option contract: journal quantity per layer vs the broker's position."""
+
+
+async def positions_report(settings: Settings) -> PositionsReport:
+    """Read the journal's executions and the IB account's positions (read-only session).
+
+    Uses ``ib.client_id + 50`` (bumped if taken) so a running daemon keeps its session.
+
+    Raises:
+        BrokerUnavailable: IB did not answer within the connect timeout.
+    """
+    async with await SqliteJournal.open(settings.journal_path) as journal:
+        records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
+    base = ib_config(settings.ib, settings.mode)
+    config = dataclasses.replace(
+        base,
+        read_only=True,
+        client_id=settings.ib.client_id + 50,
+        give_up_after_s=base.connect_timeout_s,
+    )
+    conn = IbConnection(config)
+    try:
+        await conn.establish()
+        rows = [p for p in conn.ib.positions() if p.account == conn.account]
+    finally:
+        await conn.close()
+    held = [h for h in (held_from_ib(p) for p in rows) if h is not None]
+    return PositionsReport(
+        account=conn.account, hedges=layer_books(records), rows=side_by_side(records, held)
+    )
 
 
 def _stats_dict(pipeline: Pipeline) -> dict[str, int]:

@@ -226,3 +226,63 @@ def with_journal_books(
         ),
         reconcile(records, held),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookRow:
+    """One VIX option contract: the journal's per-layer books beside the broker's position.
+
+    Attributes:
+        description: ``"VIX 2020-03-18 25C"``.
+        by_layer: signed contracts per layer from the journal's executions.
+        journal_qty: their sum.
+        broker_qty: the account's position (0 when none).
+        is_ok: the two agree.
+    """
+
+    description: str
+    by_layer: Mapping[Layer, float]
+    journal_qty: float
+    broker_qty: float
+
+    @property
+    def is_ok(self) -> bool:
+        """Broker and journal agree on this contract."""
+        return round(self.journal_qty) == round(self.broker_qty)
+
+
+def side_by_side(
+    records: Sequence[ExecutionRecord], held: Iterable[HeldContract]
+) -> tuple[BookRow, ...]:
+    """Every VIX option contract alvhd traded or the account holds, journal vs broker.
+
+    Args:
+        records: the journal's executions.
+        held: the broker's positions.
+
+    Returns:
+        One row per contract, by description.
+    """
+    journal = journal_qty_by_contract(records)
+    broker = {
+        h.con_id: h for h in held if h.sec_type == "OPT" and h.trading_class in VIX_TRADING_CLASSES
+    }
+    rows: list[BookRow] = []
+    for con_id in set(journal) | set(broker):
+        if con_id in journal:
+            rec, per = journal[con_id]
+            desc = f"{rec.symbol} {rec.expiry} {rec.strike:g}{rec.right}"
+        else:
+            h = broker[con_id]
+            right = h.right.value if h.right is not None else ""
+            desc, per = f"{h.symbol} {h.expiry} {h.strike:g}{right} (not alvhd's)", {}
+        b = broker.get(con_id)
+        rows.append(
+            BookRow(
+                description=desc,
+                by_layer={k: v for k, v in per.items() if round(v) != 0},
+                journal_qty=sum(per.values()),
+                broker_qty=b.position_qty if b is not None else 0.0,
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: r.description))

@@ -205,6 +205,24 @@ def test_2020_02_24_is_traded_at_the_quotes_and_a_restart_keeps_every_book(
         execs_before = db.execute("SELECT count(*) FROM executions").fetchone()[0]
     assert execs_before == len(orders)  # single options: one execution each
 
+    # `alvhd positions`: the journal's per-layer books beside the broker, reconciled
+    alvhd = Path(sys.executable).with_name("alvhd")
+    shown = subprocess.run(
+        [str(alvhd), "positions", "--ib-port", str(fake_0224), "--journal", str(journal)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    for order in orders:
+        (leg,) = order["legs"]
+        line = next(x for x in shown.stdout.splitlines() if f" {leg['strike']:g}C " in x)
+        qty = order["contracts"]
+        assert f"{order['layer']} +{qty}" in line
+        assert line.split("│")[-2].strip() == "ok"
+    assert "MISMATCH" not in shown.stdout
+
     # restart after the close: nothing is placed again, every layer keeps its book
     msgs2, log2 = run_alvhd(
         broker,
