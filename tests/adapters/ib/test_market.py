@@ -333,3 +333,17 @@ async def test_history_holds_today_s_bar_once_traded_and_warm_up_drops_it(tws: F
     assert bars[-1].session_date == date(2020, 2, 21)
     assert all(b.session_date < AS_OF for b in bars)
     assert not math.isclose(bars[-1].close, raw[-1].close)
+
+
+async def test_vx1_is_re_picked_after_its_expiry_during_the_day(tws: FakeTws) -> None:
+    """VX1 expires (2020-03-18): the next morning VX1/VX2 move on without a reconnect."""
+    clock = FakeClock(datetime(2020, 3, 18, 15, 0, tzinfo=UTC))
+    conn = IbConnection(fast_config(tws.port, stale_after_s=1e9), clock=clock)
+    md = IbMarketDataSource(conn)
+    async with running(conn, md.run):
+        assert md.book.expiries[Symbol.VX1] == date(2020, 3, 18)
+        connects = conn.connects
+        clock.advance(24 * 3600)  # 2020-03-19
+        await eventually(lambda: md.book.expiries.get(Symbol.VX1) == date(2020, 4, 15))
+        assert md.book.contracts[Symbol.VX1].tradingClass == "VX"
+        assert conn.connects == connects  # no reconnect needed
