@@ -789,7 +789,8 @@ class FakeTws:
         qty = left if self.fill_max_qty is None else min(left, self.fill_max_qty)
         if qty <= 0:
             return
-        now = datetime.now(UTC)
+        # stamped on the fake's market day (its "today"), at the wall time of day
+        now = datetime.combine(self.today, datetime.now(UTC).time(), tzinfo=UTC)
         prev = order.filled
         order.filled = prev + qty
         order.avg_fill_price = round((order.avg_fill_price * prev + price * qty) / order.filled, 6)
