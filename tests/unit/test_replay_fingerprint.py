@@ -32,10 +32,10 @@ from tests.unit.replay_run import full_replay
 
 # Re-recorded for issue 7 (strikes snapped to Cboe's listed VIX strikes: 2.5-point
 # intervals from 30 to 50, 5-point above 50). With a 1-point "listing" the replay still
-# gives the pre-split values (05b48a1e…, 2093 / e332d9b3… / e7d4edb7…): nothing else moved.
+# gives main's values before it (05b48a1e…, 2093 / e332d9b3… / 8296062e…): nothing else moved.
 IDS = ("7782a987be0e7f2be7768dc6a4eeae63e3c88410bdf90639baee7dc171d0cef9", 2111)
 CONTENT = "45ff2fac4f1fbe9d9bff01b3d9fe3332770931bff4b6bcab5cf1167beb2096ef"
-SNAPSHOT = "68fb75253586660fc394a6e48f3970b8cf89db15523a8956fb5c9eeefeaff3ca"
+SNAPSHOT = "8c06bb944f0cfde8f58fdbd4526c5c7d8122bc291b800afebebc6c79626a5de6"
 SESSIONS = 4814
 
 
