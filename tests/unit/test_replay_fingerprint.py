@@ -31,11 +31,11 @@ from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from tests.unit.replay_run import full_replay
 
 # Re-recorded for issue 7 (strikes snapped to Cboe's listed VIX strikes: 2.5-point
-# intervals from 30 to 50, 5-point above 50). With a 1-point "listing" the replay still
-# gives main's values before it (05b48a1e…, 2093 / e332d9b3… / 8296062e…): nothing else moved.
-IDS = ("7782a987be0e7f2be7768dc6a4eeae63e3c88410bdf90639baee7dc171d0cef9", 2111)
-CONTENT = "45ff2fac4f1fbe9d9bff01b3d9fe3332770931bff4b6bcab5cf1167beb2096ef"
-SNAPSHOT = "8c06bb944f0cfde8f58fdbd4526c5c7d8122bc291b800afebebc6c79626a5de6"
+# intervals from 30 to 50, 5-point above 50). With a 1-point "listing" the replay gives
+# main's issue-10 values (d22223d2…, 2094 / be373d25… / a16b8c1b…): nothing else moved.
+IDS = ("3401b8dd7fa4bef7a93c816a1f3423be35f64eb223b7fb91daec00eba90a151d", 2094)
+CONTENT = "4799b6c1be68cef16c499fc09b11d8f87a9981228a898edcd05815adc7c2af41"
+SNAPSHOT = "c4bbad54a9da1f96d6974982de796ecdecc79524fb60f49756a4d0f084b7a8e3"
 SESSIONS = 4814
 
 
