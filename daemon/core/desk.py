@@ -155,9 +155,13 @@ class OrderDesk:
         assert ctx.state is not None  # noqa: S101 - set before any sizing
         sp = self.params.scenario
         q = self.quote(legs)
+        market_iv = None
         if q is not None and q.iv is not None and 0.0 < q.iv < MAX_MARKET_IV:
             sp = replace(sp, vix_option_iv=q.iv)
+            market_iv = q.iv
         unit = hedge_unit(legs, ctx.state, sp)
+        if market_iv is not None:
+            unit = replace(unit, market_iv=market_iv)
         mid = q.mid if q is not None else None
         if mid is None:
             return unit
@@ -245,8 +249,8 @@ class OrderDesk:
             beta_iwm_spx_90d=state.beta_iwm_spx_90d,
             beta_iwm_spx_used=risk.beta_iwm_spx_used,
             iv_shift=risk.iv_shift,
-            vix_option_iv=sp.vix_option_iv,
-            vix_option_iv_source="config",
+            vix_option_iv=sp.vix_option_iv if unit.market_iv is None else unit.market_iv,
+            vix_option_iv_source="config" if unit.market_iv is None else "market",
             vx_beta_to_spot=sp.vx_beta_to_spot,
             risk_free_rate=sp.risk_free_rate,
             spx_dividend_yield=sp.spx_dividend_yield,

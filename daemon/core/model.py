@@ -362,7 +362,8 @@ class ScenarioInputs:
         beta_iwm_spx_used: the beta applied (the larger of the two; 1.0 when unknown).
         iv_shift: SPX implied-vol shift of the scenario, decimal (Δ × iv_shift_per_vix_pt).
         vix_option_iv: Black-76 volatility of the VIX options, decimal.
-        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes).
+        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes) or
+            ``"market"`` (the IV IB quotes for the (long) strike, broker mode).
         vx_beta_to_spot: ρ, VX future points per VIX point.
         risk_free_rate: decimal per year (both models).
         spx_dividend_yield: decimal per year (condor legs).

@@ -676,6 +676,8 @@ class HedgeUnit:
     price_source: str = "model"
     """``"market"`` when ``price`` is the quoted mid (and the IV the market's), else
     ``"model"`` (Black-76 at ``vix_option_iv``)."""
+    market_iv: float | None = None
+    """The quoted IV (decimal) the unit was priced with, or None (``vix_option_iv``)."""
 
 
 def _vix_leg_greeks(

@@ -125,6 +125,11 @@ async def test_live_chain_places_the_proposals_and_books_the_fills(tws: FakeTws)
     refs = [o.order_ref for o in published.orders]
     # each proposal names a listed strike and is priced from the fake's quotes
     assert all(o.price_source == "market" for o in published.orders)
+    # ... and sized with the market IV of the strike, which the proposal's inputs name
+    for o in published.orders:
+        assert o.inputs is not None
+        assert o.inputs.vix_option_iv_source == "market"
+        assert o.inputs.vix_option_iv > 0.9  # the fake's skewed IV, not the flat 90%
     for o in published.orders:
         (leg,) = o.legs
         assert tws.is_listed_option("VIX", "VIX", leg.expiry, leg.strike)
