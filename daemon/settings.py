@@ -524,6 +524,12 @@ class OrdersSection(_Section):
         le=5.0,
         json_schema_extra=_spec("points per share; 0 = no floor; issue 10"),
     )
+    max_spread_frac: float = Field(
+        _default(OrderParams, "max_spread_frac"),
+        gt=0.0,
+        le=5.0,
+        json_schema_extra=_spec("(ask − bid) / mid, fraction; not in the SPEC"),
+    )
 
 
 class CondorSection(_Section):

@@ -74,7 +74,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.core import codec, sizing
+from daemon.core import codec, orders, sizing
 from daemon.core import ladder as ladder_mod
 from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
@@ -82,6 +82,7 @@ from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook
 from daemon.core.ladder import LadderState, Transition
+from daemon.core.listing import CboeVixListing, OptionMarket, StrikeListing
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -136,6 +137,10 @@ class Engine:
             False (broker): only :meth:`on_fill` changes the sleeve.
         track_baseline: also run the always-on L1 baseline book
             (:class:`~daemon.core.accounting.AlwaysOnL1`; the replay report uses it).
+        listing: listed VIX option strikes every hedge strike snaps to (broker: the
+            chain; default: Cboe's strike-interval convention, for replay/sim).
+        option_market: quotes of listed options (broker mode): proposals are priced at
+            the market mid with the market IV; None → the Black-76 model.
     """
 
     def __init__(
@@ -147,6 +152,8 @@ class Engine:
         satellite: Satellite | None = None,
         assume_fills: bool = True,
         track_baseline: bool = False,
+        listing: StrikeListing | None = None,
+        option_market: OptionMarket | None = None,
     ) -> None:
         self._params = params
         self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
@@ -162,7 +169,14 @@ class Engine:
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
         self._books = Books(params, track_baseline=track_baseline)
         self._ids = DecisionIds()
-        self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
+        self._desk = OrderDesk(
+            params,
+            self._hedge_book,
+            self._ids,
+            assume_fills=assume_fills,
+            listing=listing if listing is not None else CboeVixListing(),
+            market=option_market,
+        )
         self._desk.condor = condor
         self._prices = PriceBoard()
         self._rejected = 0
@@ -315,13 +329,32 @@ class Engine:
         Returns:
             Queued ``data_suspect`` alerts, then the decisions of the day, in order: layer
             changes with their alerts, the orders they need, rolls, rebalance orders,
-            cost-cap alerts. No day decisions for a date not after the last processed
-            close (idempotent), or when a required series (SPX, IWM, VIX) has never been
-            quoted.
+            cost-cap alerts. For a date not after the last committed close nothing changes
+            and one ``data_stale`` alert says so (info for the same date, a restart after
+            the close; warning for an older one; deterministic id: the journal keeps one per
+            date), never a silent no-op: it means a close was committed early (e.g. from an
+            intraday bar). No day decisions when a required series (SPX, IWM, VIX) has never
+            been quoted.
         """
         out = self._take_alerts()
         last = self._book.last_session
         if last is not None and session_date <= last:
+            out.append(
+                Alert(
+                    decision_id=orders.decision_id(
+                        session_date.isoformat(), "alert", "close_repeated", last.isoformat()
+                    ),
+                    ts=now,
+                    kind=AlertKind.DATA_STALE,
+                    # the same date again is what a restart after the close re-sends; an
+                    # older date means a close was committed out of order
+                    severity=Severity.INFO if session_date == last else Severity.WARNING,
+                    key=f"close_repeated:{session_date}",
+                    message=f"session close {session_date} ignored: the close of {last} is "
+                    "already committed; no decision is taken for it (a restart after the "
+                    "close, or a close committed early, e.g. from an intraday bar)",
+                )
+            )
             return out
         if not self._prices.has_required():
             return out

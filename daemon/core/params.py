@@ -133,6 +133,9 @@ class OrderParams:
     option worth less is re-struck (one roll) instead of added to, and the L2 strike
     moves toward the money until it is worth this much (issue 10: no lottery tickets).
     0 disables the floor."""
+    max_spread_frac: float = 0.5
+    """Widest quoted market traded: (ask − bid) / mid (fraction); wider or empty markets
+    are not proposed (broker mode; an ``order`` alert says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,9 +1,11 @@
 """Run the fake TWS by hand: ``uv run python -m tests.fakes.tws --port 4002``.
 
-It serves the real daily history before ``--as-of`` and, every ``--tick-s`` seconds,
-pushes the next session's closes (SPX, IWM, VIX, RVX, VIX3M, VX) to every subscriber, so
+It serves the real daily history before ``--as-of`` (plus ``--as-of``'s unfinished bar once
+it traded, as IB does) and, every ``--tick-s`` seconds, pushes the next session's closes
+(SPX, IWM, VIX, RVX, VIX3M, VX) to every subscriber — ``--sessions N`` stops after N — so
 ``alvhd run --source ibkr --ib-port <port>`` shows quotes, ladder state and proposals.
-Paper orders fill at their limit. Stop with Ctrl-C.
+VIX options are quoted with bid/ask and greeks; paper orders fill only when marketable, at
+the quote. Stop with Ctrl-C.
 
 Fault scripting (for the end-to-end fault tests): ``--hold-day`` pushes the closes of
 ``--as-of`` itself every tick (a steady market) instead of advancing a session per tick;
@@ -31,7 +33,7 @@ from tests.fakes.tws.server import FakeTws, third_friday
 log = logging.getLogger("fake_tws")
 
 
-def seed_condor(tws: FakeTws, contracts: int = 2) -> None:
+def seed_condor(tws: FakeTws, contracts: int = 10) -> None:
     """A short SPXW iron condor about 30 days out, strikes 5%/8% around the last close."""
     spot = tws.data.last_close_before("SPX", tws.as_of) or 3000.0
     month = tws.as_of.replace(day=1) + timedelta(days=32)
@@ -87,8 +89,10 @@ async def serve(
     condor: bool,
     hold_day: bool = False,
     control: bool = False,
+    sessions: int | None = None,
+    condor_contracts: int = 10,
 ) -> None:
-    """Serve until cancelled, advancing one session per ``tick_s`` seconds.
+    """Serve until cancelled, advancing one session per ``tick_s`` seconds (``sessions`` max).
 
     With ``hold_day`` every tick pushes the closes of ``as_of`` again; with ``control``
     commands are read from stdin (see the module docstring).
@@ -96,7 +100,7 @@ async def serve(
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
     if condor:
-        seed_condor(tws)
+        seed_condor(tws, condor_contracts)
     async with tws, asyncio.TaskGroup() as group:
         if control:
             group.create_task(control_from_stdin(tws), name="fake_tws.control")
@@ -104,10 +108,14 @@ async def serve(
             "fake TWS listening on 127.0.0.1:%d, account %s, as of %s", tws.port, account, as_of
         )
         day = as_of
+        pushed = 0
         while True:
             await asyncio.sleep(tick_s)
+            if sessions is not None and pushed >= sessions:
+                continue
             if tws.data.bar_on("SPX", day) is not None:
                 sent = tws.push_session(day)
+                pushed += 1
                 log.info("pushed the closes of %s to %d subscriptions", day, sent)
             if not hold_day:
                 day += timedelta(days=1)
@@ -127,6 +135,10 @@ def main() -> None:
     parser.add_argument(
         "--control-stdin", action="store_true", help="read stall/push commands from stdin"
     )
+    parser.add_argument(
+        "--sessions", type=int, default=None, help="push at most this many sessions' closes"
+    )
+    parser.add_argument("--condor-contracts", type=int, default=10, help="condors seeded")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
@@ -139,6 +151,8 @@ def main() -> None:
                 condor=not args.no_condor,
                 hold_day=args.hold_day,
                 control=args.control_stdin,
+                sessions=args.sessions,
+                condor_contracts=args.condor_contracts,
             )
         )
 
