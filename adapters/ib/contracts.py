@@ -96,6 +96,7 @@ async def qualify_series(
     *,
     required: frozenset[Symbol] = REQUIRED_SYMBOLS,
     timeout_s: float = 30.0,
+    with_chain: bool = True,
 ) -> ContractBook:
     """Qualify the series' contracts (and the VIX option chain) at start.
 
@@ -104,6 +105,8 @@ async def qualify_series(
         symbols: series to follow.
         required: series whose failure is fatal.
         timeout_s: per-request timeout, seconds.
+        with_chain: also request the VIX option chain (False: the caller fetches it
+            later, off the start-up path, with ``option_chain``).
 
     Returns:
         The contract book.
@@ -141,7 +144,7 @@ async def qualify_series(
     vx_wanted = [s for s in wanted if s in VX_SYMBOLS]
     if vx_wanted:
         await _qualify_vx(ib, book, vx_wanted, required, timeout_s)
-    if Symbol.VIX in book.contracts:
+    if with_chain and Symbol.VIX in book.contracts:
         book.vix_chain = await option_chain(ib, book.contracts[Symbol.VIX], timeout_s=timeout_s)
     return book
 

@@ -90,6 +90,7 @@ class AlertKind(StrEnum):
     CALENDAR_EXPIRING = "calendar_expiring"
     BROKER = "broker"
     ORDER = "order"
+    JOURNAL = "journal"
 
 
 class TermStructure(StrEnum):

@@ -38,10 +38,19 @@ def seed_condor(tws: FakeTws, contracts: int = 2) -> None:
         tws.add_position(tws.option("SPX", "SPXW", expiry, k, right), qty, cost)
 
 
-async def serve(port: int, as_of: date, tick_s: float, account: str, *, condor: bool) -> None:
+async def serve(
+    port: int,
+    as_of: date,
+    tick_s: float,
+    account: str,
+    *,
+    condor: bool,
+    answer_option_chain: bool = True,
+) -> None:
     """Serve until cancelled, advancing one session per ``tick_s`` seconds."""
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
+    tws.answer_option_chain = answer_option_chain
     if condor:
         seed_condor(tws)
     async with tws:
@@ -65,11 +74,23 @@ def main() -> None:
     parser.add_argument("--tick-s", type=float, default=2.0)
     parser.add_argument("--account", default="DU1234567")
     parser.add_argument("--no-condor", action="store_true", help="do not seed a condor")
+    parser.add_argument(
+        "--hang-option-chain",
+        action="store_true",
+        help="fault: never answer reqSecDefOptParams (the option chain request)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve(args.port, args.as_of, args.tick_s, args.account, condor=not args.no_condor)
+            serve(
+                args.port,
+                args.as_of,
+                args.tick_s,
+                args.account,
+                condor=not args.no_condor,
+                answer_option_chain=not args.hang_option_chain,
+            )
         )
 
 
