@@ -168,7 +168,8 @@ class Subscriber:
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
         )
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+        # paho annotates ints but sleeps on floats: sub-second reconnects after an outage
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port, keepalive=5)

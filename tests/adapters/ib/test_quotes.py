@@ -51,10 +51,12 @@ async def test_connects_qualifies_and_streams_every_series(tws: FakeTws) -> None
         assert set(md.book.contracts) == set(Symbol)
         assert md.book.multipliers[Symbol.VX1] == 1000
         assert md.book.expiries[Symbol.VX1] == date(2020, 3, 18)
-        assert md.book.vix_chain is None  # optional: fetched off the start-up path
+        at_ready = md.book.vix_chain
+        assert at_ready is None  # optional: fetched off the start-up path
         await md.fetch_option_chain()
-        assert md.book.vix_chain is not None
-        assert md.book.vix_chain.multiplier == 100
+        chain = md.book.vix_chain
+        assert chain is not None
+        assert chain.multiplier == 100
         quotes = await next_quotes(md, len(Symbol))
         by_symbol = {q.symbol: q for q in quotes}
         # the fake opens each series at today's real open (SPX 2020-02-24 opened 3257.61)
