@@ -86,6 +86,22 @@ _SENT_MEMORY = 10_000
 """How many delivered decision ids are remembered for idempotence."""
 
 
+def _settle_disconnect(client: aiomqtt.Client) -> None:
+    """Mark a closed client's "unexpected disconnection" error as seen.
+
+    When the broker vanishes while nobody iterates ``client.messages`` (at shutdown the
+    ``run`` task is already cancelled; a terminal's Ctrl-C kills the demo's mosquitto in
+    the same breath), aiomqtt stores ``MqttCodeError('Unexpected disconnection')`` in a
+    future that its ``__aexit__`` then skips, and asyncio prints "Future exception was
+    never retrieved" at exit. The disconnection is already handled here (logged, and
+    the undelivered stay in the journal), so the stored error is read and dropped.
+    """
+    disconnected = getattr(client, "_disconnected", None)  # aiomqtt 2.x internal
+    is_future = isinstance(disconnected, asyncio.Future)
+    if is_future and disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()
+
+
 @dataclass(frozen=True, slots=True)
 class _Signals:
     """One evaluation's readings waiting for ``run_signals``."""
@@ -299,6 +315,7 @@ class MqttPublisher:
         self._connected.clear()
         if stack is not None:
             await self._close_stack(stack)
+        _settle_disconnect(client)
 
     def _log_connect_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
