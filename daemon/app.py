@@ -667,7 +667,8 @@ def _ib_startup(  # noqa: PLR0917 - one closure over the start-up parts
                     )
                     log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
             except TransientError as exc:
-                log.warning("ib_startup_retry", error=str(exc))
+                conn.reconnect(f"IB start-up request failed: {exc}")
+                await asyncio.sleep(conn.config.backoff_initial_s)
                 continue
             break
         _log_positions(ib, held)

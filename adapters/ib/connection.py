@@ -192,6 +192,16 @@ class IbConnection:
             log.info("ib_ready", client_id=self.client_id, account=self.account)
             return
 
+    def reconnect(self, why: str) -> None:
+        """A start-up step after the connect failed transiently: drop the link, alert once.
+
+        The next :meth:`establish` connects again (with backoff); ``why`` goes into the
+        outage alert if this starts an episode.
+        """
+        log.warning("ib_reconnecting", reason=why)
+        self._begin_outage(why)
+        self._drop()
+
     def _begin_outage(self, why: str) -> None:
         """Start an outage episode (idempotent): one critical ``broker`` alert."""
         if self._outage_since is not None or self._closing:
