@@ -96,9 +96,10 @@ def _settle_disconnect(client: aiomqtt.Client) -> None:
     never retrieved" at exit. The disconnection is already handled here (logged, and
     the undelivered stay in the journal), so the stored error is read and dropped.
     """
-    disconnected = getattr(client, "_disconnected", None)  # aiomqtt 2.x internal
-    is_future = isinstance(disconnected, asyncio.Future)
-    if is_future and disconnected.done() and not disconnected.cancelled():
+    disconnected: object = getattr(client, "_disconnected", None)  # aiomqtt 2.x internal
+    if not isinstance(disconnected, asyncio.Future):
+        return
+    if disconnected.done() and not disconnected.cancelled():
         disconnected.exception()
 
 
