@@ -323,7 +323,8 @@ class StatusPayload(_Wire):
 
     Attributes:
         state: ``online`` after connecting, ``offline`` on clean shutdown or lost socket.
-        ts: when the status was produced (for the Last Will: when the client connected).
+        ts: when the status was produced (for the Last Will: when the daemon last re-armed
+            it, i.e. was last seen alive, at most one status heartbeat before it died).
         mode: ``paper`` (default) or ``live`` order handling.
         source: market data source (``ibkr``, ``replay``, ``sim``).
         version: alvhd version.

@@ -17,11 +17,16 @@ Connection model (aiomqtt 2.5):
   broker's return however long the outage was.
 - ``run_status()`` (task ``mqtt.status``) keeps the retained ``status`` current: it is
   re-published at once when the health reasons change (``health(): Sequence[str]``,
-  injected by the composition root) and every ``status_every_s`` as a heartbeat. The
-  Last Will is ``offline`` with ``clean_stop: false``; ``aclose()`` publishes ``offline``
-  with ``clean_stop: true``. MQTT cannot update a Will once connected, so the Will's
-  ``ts`` is the time the session started (also in ``online_since``); the last heartbeat
-  before it (retained, at most ``status_every_s`` old) says when the daemon was last seen.
+  injected by the composition root) and every ``status_every_s`` as a heartbeat.
+- Last Will: MQTT fixes a Will's payload when a client connects, so a Will set on the
+  publishing session would carry the connect time forever. The Will lives instead on a
+  small second session, the *will keeper* (client id ``<id>-will-0``/``-1``), which
+  publishes nothing; it is re-armed with every heartbeat (a new keeper with a fresh
+  ``ts`` connects, then the old one disconnects cleanly, which makes the broker discard
+  its Will). When the process dies the broker publishes the current keeper's Will:
+  ``offline``, ``clean_stop: false``, ``ts`` = last seen alive (at most
+  ``status_every_s`` earlier), ``online_since`` = when the session began. ``aclose()``
+  publishes ``offline`` with ``clean_stop: true`` and retires the keeper cleanly.
 - ``run_signals()`` (task ``mqtt.signals``) publishes the latest signal readings
   (retained, QoS 0) handed over by ``offer_signals`` at most every ``signals_every_s``;
   it never blocks the caller and skips while the broker is away.
@@ -193,6 +198,8 @@ class MqttPublisher:
         self._signals: _Signals | None = None
         self._signals_sent: _Signals | None = None
         self._signals_ready = asyncio.Event()
+        self._will_keeper: tuple[aiomqtt.Client, AsyncExitStack] | None = None
+        self._will_seq = 0
 
         self._client: aiomqtt.Client | None = None
         self._stack: AsyncExitStack | None = None
@@ -254,26 +261,11 @@ class MqttPublisher:
             aiomqtt.MqttError: connection refused, CONNACK negative or timed out.
         """
         self._online_since = self._clock.now()
-        will = aiomqtt.Will(
-            topic=self._topics.status,
-            payload=self._status_json(online=False, clean_stop=False),
-            qos=QOS_STATE,
-            retain=True,
-        )
-        client = aiomqtt.Client(
-            self._hostname,
-            self._port,
-            identifier=self._identifier,
-            username=self._username,
-            password=self._password,
-            will=will,
-            keepalive=self._keepalive_s,
-            timeout=self._op_timeout_s,
-            tls_context=self._tls_context,
-        )
+        client = self._new_client(self._identifier, will=None)
         stack = AsyncExitStack()
         await stack.enter_async_context(client)
         try:
+            await self._arm_will()  # before ``online``: never online without a Will
             await client.publish(
                 self._topics.status, self._status_json(online=True), qos=QOS_STATE, retain=True
             )
@@ -284,6 +276,7 @@ class MqttPublisher:
                 )
         except aiomqtt.MqttError:
             await self._close_stack(stack)
+            _settle_disconnect(client)
             raise
         self._client = client
         self._stack = stack
@@ -297,6 +290,47 @@ class MqttPublisher:
             connections=self._connections,
         )
         return client
+
+    def _new_client(self, identifier: str, *, will: aiomqtt.Will | None) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self._hostname,
+            self._port,
+            identifier=identifier,
+            username=self._username,
+            password=self._password,
+            will=will,
+            keepalive=self._keepalive_s,
+            timeout=self._op_timeout_s,
+            tls_context=self._tls_context,
+        )
+
+    async def _arm_will(self) -> None:
+        """Connect a will keeper whose Will says ``offline`` as of now; retire the old one.
+
+        Raises:
+            aiomqtt.MqttError: the keeper could not connect (the old one stays armed).
+        """
+        self._will_seq += 1
+        will = aiomqtt.Will(
+            topic=self._topics.status,
+            payload=self._status_json(online=False, clean_stop=False),
+            qos=QOS_STATE,
+            retain=True,
+        )
+        keeper = self._new_client(f"{self._identifier}-will-{self._will_seq % 2}", will=will)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(keeper)
+        old, self._will_keeper = self._will_keeper, (keeper, stack)
+        if old is not None:
+            await self._close_stack(old[1])  # clean DISCONNECT: the broker drops its Will
+            _settle_disconnect(old[0])
+
+    async def _retire_will(self) -> None:
+        """Disconnect the will keeper cleanly (its Will is discarded)."""
+        old, self._will_keeper = self._will_keeper, None
+        if old is not None:
+            await self._close_stack(old[1])
+            _settle_disconnect(old[0])
 
     @staticmethod
     async def _close_stack(stack: AsyncExitStack) -> None:
@@ -386,7 +420,8 @@ class MqttPublisher:
                 )
             try:
                 await self.publish_status(online=True)
-            except PublishFailed as exc:
+                await self._arm_will()
+            except (PublishFailed, aiomqtt.MqttError) as exc:
                 log.info("status_publish_failed", error=str(exc))
                 continue
             due = loop.time() + self._status_every_s
@@ -607,20 +642,23 @@ class MqttPublisher:
         self._connected.set()  # wake senders waiting for a session; they see _closing
         self._signals_ready.set()
         client = self._client
-        if client is None:
+        if client is None and self._will_keeper is None:
             return
         try:
             async with asyncio.timeout(timeout_s):
-                try:
-                    await client.publish(
-                        self._topics.status,
-                        self._status_json(online=False, clean_stop=True),
-                        qos=QOS_STATE,
-                        retain=True,
-                    )
-                except aiomqtt.MqttError as exc:
-                    log.warning("mqtt_offline_publish_failed", error=str(exc))
-                await self._drop(client)
+                if client is not None:
+                    try:
+                        await client.publish(
+                            self._topics.status,
+                            self._status_json(online=False, clean_stop=True),
+                            qos=QOS_STATE,
+                            retain=True,
+                        )
+                    except aiomqtt.MqttError as exc:
+                        log.warning("mqtt_offline_publish_failed", error=str(exc))
+                await self._retire_will()
+                if client is not None:
+                    await self._drop(client)
         except TimeoutError:
             log.warning("mqtt_close_timed_out", timeout_s=timeout_s)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
@@ -20,6 +21,7 @@ from tests.adapters.test_mqtt import (
     make_publisher,
     status_of,
 )
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.mqtt
 __all__ = ["broker", "listeners"]  # fixtures re-used from test_mqtt
@@ -136,3 +138,62 @@ async def test_signals_are_retained_and_rate_limited_to_the_latest(
     [retained] = await late.wait_for(bool)
     assert retained.retain
     assert retained.payload["readings"][0]["value"] == pytest.approx(-0.02)
+
+
+HEARTBEAT_SCRIPT = """
+import asyncio, sys
+from adapters.clock import SystemClock
+from adapters.mqtt.publisher import MqttPublisher
+from adapters.mqtt.topics import Topics
+
+async def main():
+    p = MqttPublisher(hostname="127.0.0.1", port=int(sys.argv[1]),
+                      topics=Topics("alvhd-test", "unit"), clock=SystemClock(),
+                      mode="paper", source="ibkr", version="0.1.0",
+                      status_every_s=0.5, status_poll_s=0.05)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(p.run())
+        tg.create_task(p.run_status())
+        while not p.is_connected:
+            await asyncio.sleep(0.01)
+        print("connected", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_last_will_says_when_the_daemon_was_last_seen_not_when_it_connected(
+    broker: tuple[subprocess.Popen[bytes], int], listeners: list[Listener]
+) -> None:
+    listener = Listener(broker[1], TOPICS.status)
+    listeners.append(listener)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HEARTBEAT_SCRIPT,
+        str(broker[1]),
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(8):
+            while (await proc.stdout.readline()).strip() != b"connected":
+                pass
+        await asyncio.sleep(3.0)  # several heartbeats, each re-arming the Will
+        killed_at = datetime.now(UTC)
+        proc.kill()  # SIGKILL: no DISCONNECT, the broker fires the Will
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+    msgs = await listener.wait_for(lambda m: status_of(m)[-1]["state"] == "offline")
+    will = status_of(msgs)[-1]
+    assert will["clean_stop"] is False
+    ts = datetime.fromisoformat(will["ts"])
+    online_since = datetime.fromisoformat(will["online_since"])
+    assert (killed_at - ts).total_seconds() < 1.5, "the Will's time must be the last heartbeat"
+    assert (ts - online_since).total_seconds() > 2.0, "not the connect time"
+    # exactly one offline (one armed Will at a time: retired keepers left no Will behind)
+    assert [s["state"] for s in status_of(listener.messages())].count("offline") == 1
