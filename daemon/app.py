@@ -581,8 +581,9 @@ async def _supervise(
     cleanups.append(
         Cleanup(
             name="pipeline.drain",
-            close=functools.partial(pipeline.drain, drain_s),
-            timeout_s=drain_s + 0.5,
+            # the drain gives up (and says how much is left) just before its step's limit
+            close=functools.partial(pipeline.drain, 0.9 * drain_s),
+            timeout_s=drain_s,
         )
     )
     for note in opts.notes:
@@ -595,7 +596,9 @@ async def _supervise(
         notify=notify,
         stop=opts.stop,
         status=f"source={opts.source.value} mode={'paper' if settings.mode.paper else 'live'}",
-        shutdown_timeout_s=(DRAIN_SHARE + OFFLINE_SHARE) * service.shutdown_timeout_s + 0.5,
+        # drain + offline here, then the journal and IB closes (CLOSE_SHARE each): the
+        # whole sequence fits in service.shutdown_timeout_s
+        shutdown_timeout_s=(DRAIN_SHARE + OFFLINE_SHARE) * service.shutdown_timeout_s,
     )
     log.info("pipeline_stats", **_stats_dict(pipeline))
     return code

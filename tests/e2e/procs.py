@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ from tests.conftest import REPO_ROOT
 
 ALVHD = Path(sys.executable).with_name("alvhd")
 PREFIX = "alvhd-fault"
+STARTUP_S = 90.0
+"""How long a process may take to start (imports, warm-up) on a loaded 2-core CI machine
+running the suite in parallel. Time limits the issue sets are measured from the daemon's
+own log lines (e.g. ``started``, i.e. READY=1), not from the process spawn."""
+
+
+def log_time(line: dict[str, Any]) -> float:
+    """The wall time (``time.time()`` scale) of a JSON log line's ``timestamp``."""
+    return datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -267,7 +277,12 @@ class Alvhd:
         """SIGTERM; return (exit code, seconds until it exited)."""
         start = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout_s)
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"alvhd did not exit within {timeout_s:g} s of SIGTERM:\n{self.text()[-4000:]}"
+            ) from None
         return code, time.monotonic() - start
 
     def wait(self, timeout_s: float) -> int:

@@ -41,7 +41,7 @@ def test_ctrl_c_in_the_demo_stops_cleanly_without_asyncio_noise() -> None:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # start-up is slow on a loaded CI machine
         while not sum("ORDER" in line for line in lines) >= 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sum("ORDER" in line for line in lines) >= 3, "".join(lines)[-2000:]

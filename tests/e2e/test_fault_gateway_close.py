@@ -20,18 +20,20 @@ import pytest
 
 from tests.e2e.procs import (
     PREFIX,
+    STARTUP_S,
     Alvhd,
     FakeTwsProcess,
     Heard,
     Mosquitto,
     Subscriber,
     daemon_env,
+    log_time,
     wait_until,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt, pytest.mark.timeout(400)]
 
-CLOCK_START = "2020-02-24T16:14:20-05:00"
+CLOCK_START = "2020-02-24T16:13:00-05:00"  # start-up may be slow on a loaded CI
 CLOSE = datetime.fromisoformat("2020-02-24T16:15:00-05:00")
 KILL_BEFORE_CLOSE_S = 15.0
 DOWN_S = 100.0
@@ -39,7 +41,7 @@ PUBLISH_WITHIN_S = 1.0
 
 
 def _wall(line: dict[str, object]) -> float:
-    return datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
+    return log_time(line)
 
 
 def _broker_alerts(heard: list[Heard]) -> list[dict[str, object]]:
@@ -66,25 +68,25 @@ def test_gateway_killed_100s_across_the_close(tmp_path: Path) -> None:
     )
     base = f"{PREFIX}/{instance}"
     try:
-        shifted = daemon.wait_log("clock_shifted", timeout_s=20)
+        shifted = daemon.wait_log("clock_shifted", timeout_s=STARTUP_S)
         offset_s = datetime.fromisoformat(str(shifted["now"])).timestamp() - _wall(shifted)
 
         def daemon_now() -> datetime:
             return datetime.fromtimestamp(time.time() + offset_s, tz=CLOSE.tzinfo)
 
-        daemon.wait_log("ib_started", timeout_s=30)
+        daemon.wait_log("ib_started", timeout_s=STARTUP_S)
         sub.wait_for(
             lambda h: any(
                 {"SPX", "IWM", "VIX"} <= set(x.payload["quotes"])
                 for x in h
                 if x.topic == f"{base}/market"
             ),
-            timeout_s=20,
+            timeout_s=60,
             what="quotes of the session on the market topic",
         )
         kill_at = CLOSE - timedelta(seconds=KILL_BEFORE_CLOSE_S)
         assert daemon_now() < kill_at, "start-up took too long for this scenario"
-        wait_until(lambda: daemon_now() >= kill_at, 60, "the kill time")
+        wait_until(lambda: daemon_now() >= kill_at, 150, "the kill time")
         gateway.kill()
         killed_at = time.time()
 

@@ -15,11 +15,22 @@ from pathlib import Path
 import pytest
 
 from adapters.mqtt.embedded import free_port
-from tests.e2e.procs import PREFIX, Alvhd, Mosquitto, Subscriber, daemon_env, decision_ids
+from tests.e2e.procs import (
+    PREFIX,
+    STARTUP_S,
+    Alvhd,
+    Mosquitto,
+    Subscriber,
+    daemon_env,
+    decision_ids,
+    log_time,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
 
 SHUTDOWN_TIMEOUT_S = 4.0
+EXIT_SLACK_S = 2.0
+"""Interpreter teardown after the ``stopped`` line, on a loaded CI machine."""
 
 
 @pytest.fixture
@@ -55,7 +66,14 @@ def test_sigterm_with_the_broker_down_exits_0_in_time_and_loses_nothing(
     )
     daemon = Alvhd(["run", "--source", "replay", "--pace-s", "0.2"], env, tmp_path / "alvhd.log")
     try:
-        sub.wait_for(lambda h: bool(decision_ids(h)), timeout_s=30, what="a first decision")
+        sub.wait_for(lambda h: bool(decision_ids(h)), timeout_s=STARTUP_S, what="a decision")
+        # the README's retained …/signals topic: the readings of the latest evaluation
+        sub.wait_for(
+            lambda h: any(x.topic.endswith("/signals") for x in h), timeout_s=10, what="signals"
+        )
+        signals = [x for x in sub.all() if x.topic.endswith("/signals")][-1].payload
+        assert len(signals["readings"]) == 10
+        assert {"ratio_macd_negative", "vix_rsi_hot"} <= {r["id"] for r in signals["readings"]}
         mosquitto.stop()  # the broker dies mid-replay; decisions keep coming
         time.sleep(8)
         assert daemon.is_running(), daemon.text()[-3000:]
@@ -64,8 +82,13 @@ def test_sigterm_with_the_broker_down_exits_0_in_time_and_loses_nothing(
         daemon.kill()
         sub.close()
     assert code == 0, daemon.text()[-3000:]
-    assert took_s <= SHUTDOWN_TIMEOUT_S, f"took {took_s:.2f} s > {SHUTDOWN_TIMEOUT_S} s"
-    assert daemon.events("stopped")[-1]["exit_code"] == 0
+    stopped = daemon.events("stopped")[-1]
+    assert stopped["exit_code"] == 0
+    # the daemon's own shutdown (signal → `stopped`) fits the configured budget ...
+    shutdown_s = log_time(stopped) - log_time(daemon.events("signal_received")[-1])
+    assert shutdown_s <= SHUTDOWN_TIMEOUT_S, f"shutdown took {shutdown_s:.2f} s"
+    # ... and so does the process, up to the interpreter's own exit
+    assert took_s <= SHUTDOWN_TIMEOUT_S + EXIT_SLACK_S, f"exit after {took_s:.2f} s"
     rows = _journal(journal)
     heard = decision_ids(sub.all())
     unpublished = [d for d, _, published in rows if not published]
