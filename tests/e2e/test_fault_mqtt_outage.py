@@ -37,11 +37,11 @@ def test_five_minute_broker_outage_mid_replay_loses_nothing_sends_nothing_twice(
         instance=instance,
         ALVH_REPLAY__DATA_DIR=str(market_dir),
         ALVH_REPLAY__START="2019-01-02",
-        ALVH_REPLAY__END="2020-12-31",
+        ALVH_REPLAY__END="2020-10-30",
         ALVH_SERVICE__STATUS_EVERY_S="5",
     )
-    # ~505 sessions at 0.8 s: the replay runs before, through and after the outage
-    daemon = Alvhd(["run", "--source", "replay", "--pace-s", "0.8"], env, tmp_path / "alvhd.log")
+    # ~460 sessions at 0.75 s: the replay runs before, through and after the outage
+    daemon = Alvhd(["run", "--source", "replay", "--pace-s", "0.75"], env, tmp_path / "alvhd.log")
     try:
         sub.wait_for(lambda h: len(decision_ids(h)) >= 3, timeout_s=90, what="decisions")
         before = len(decision_ids(sub.all()))
