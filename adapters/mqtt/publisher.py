@@ -91,6 +91,23 @@ _SENT_MEMORY = 10_000
 """How many delivered decision ids are remembered for idempotence."""
 
 
+def _reraise_lost_cancel() -> None:
+    """Re-raise a cancellation that a library call swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (which aiomqtt uses for CONNACK, PUBACK and
+    DISCONNECT) can swallow a ``cancel()`` that lands just as the awaited future
+    completes. The supervisor cancels each task once at shutdown; a loop that lost that
+    cancellation would run forever and the process would never stop (seen under load:
+    SIGTERM during a will-keeper re-arm). ``Task.cancelling()`` still counts the request.
+
+    Raises:
+        asyncio.CancelledError: the current task was asked to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _settle_disconnect(client: aiomqtt.Client) -> None:
     """Mark a closed client's "unexpected disconnection" error as seen.
 
@@ -320,6 +337,7 @@ class MqttPublisher:
         keeper = self._new_client(f"{self._identifier}-will-{self._will_seq % 2}", will=will)
         stack = AsyncExitStack()
         await stack.enter_async_context(keeper)
+        _reraise_lost_cancel()
         old, self._will_keeper = self._will_keeper, (keeper, stack)
         if old is not None:
             await self._close_stack(old[1])  # clean DISCONNECT: the broker drops its Will
@@ -388,6 +406,7 @@ class MqttPublisher:
         current session open for the shutdown drain; ``aclose()`` ends it.
         """
         while not self._closing:
+            _reraise_lost_cancel()
             client = await self._connect_forever()
             try:
                 # No subscriptions: the iterator only ends by raising on disconnect.
@@ -410,6 +429,7 @@ class MqttPublisher:
         loop = asyncio.get_running_loop()
         due = loop.time() + self._status_every_s
         while not self._closing:
+            _reraise_lost_cancel()
             await asyncio.sleep(self._status_poll_s)
             reasons = self._current_reasons()
             if self._client is None or (reasons == self._reasons and loop.time() < due):
@@ -452,6 +472,7 @@ class MqttPublisher:
         broker is away are published after the reconnection (only the latest).
         """
         while not self._closing:
+            _reraise_lost_cancel()
             await self._signals_ready.wait()
             self._signals_ready.clear()
             snapshot = self._signals
@@ -512,6 +533,7 @@ class MqttPublisher:
         client = await self._session()
         try:
             await client.publish(topic, payload, qos=qos, retain=retain)
+            _reraise_lost_cancel()
         except aiomqtt.MqttError as exc:
             raise PublishFailed(f"mqtt publish to {topic} failed: {exc}") from exc
 

@@ -135,6 +135,11 @@ def test_sigterm_while_connecting_to_ib_exits_0(mosquitto: Mosquitto, tmp_path: 
     )
     try:
         daemon.wait_log("ib_connect_failed", timeout_s=STARTUP_S)
+        sub.wait_for(
+            lambda h: any(s["state"] == "online" for s in _statuses(h)),
+            timeout_s=30,
+            what="the online status (MQTT up while IB is still connecting)",
+        )
         code, took_s = daemon.terminate()
     finally:
         daemon.kill()
