@@ -18,10 +18,15 @@ lint: ## ruff, mypy (strict on daemon/), import contracts
 	$(UV) mypy
 	$(UV) lint-imports
 
-test: ## everything CI runs: mosquitto + env, lint, then the whole test suite
+# The fault scenarios (tests/e2e/test_fault_*.py) mostly sleep (a 5-minute broker outage, a
+# 100-second gateway outage): pytest-xdist runs the files side by side (one file per worker,
+# so a file's processes and brokers stay together).
+PYTEST_WORKERS ?= 4
+
+test: ## everything CI runs: mosquitto + env, lint, then the whole test suite (in parallel)
 	@scripts/setup.sh --broker
 	$(MAKE) --no-print-directory lint
-	$(UV) pytest -q -p no:randomly
+	$(UV) pytest -q -p no:randomly -n $(PYTEST_WORKERS) --dist loadfile --durations=10
 
 replay: setup ## replay the whole real history in ../shared/data/market
 	$(UV) alvhd replay ../shared/data/market

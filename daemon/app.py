@@ -3,6 +3,16 @@
 The only module of ``daemon`` that imports ``adapters`` (import-linter enforces it). Every
 adapter is built inside the running event loop. ``run_daemon`` is what ``alvhd run`` and
 ``alvhd demo`` execute; ``replay_fast`` is the in-process batch replay of ``alvhd replay``.
+
+Start order (never blind, never down): journal → engine (snapshot, or warm-up for
+replay/sim) → MQTT publisher → ``READY=1`` → sources. With ``--source ibkr`` the IB link
+is one supervised task (``ib.startup``): connect (forever, capped jittered backoff),
+read positions, warm up (optional series may fail: alert, go on), fetch the option chain
+(optional, off the path), then keep the link up. Until the link is ready the retained
+``status`` says ``online`` + ``degraded`` + ``ib_unreachable`` and one critical
+``broker`` alert is out. Orders are *published* at once; placing them on IB runs in its
+own task (``ib.place``) from a queue, after the proposal is on MQTT, so a slow or absent
+gateway never delays a proposal or an alert.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import functools
 import json
 import math
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -47,6 +57,9 @@ from daemon import paths
 from daemon.core.engine import Engine
 from daemon.core.listing import ListedStrikes
 from daemon.core.model import (
+    REQUIRED_SYMBOLS,
+    Alert,
+    AlertKind,
     Bar,
     DaySummary,
     Decision,
@@ -56,10 +69,16 @@ from daemon.core.model import (
     ProposedOrder,
     Quote,
     SessionClose,
+    Severity,
     Symbol,
 )
 from daemon.core.params import EngineParams
-from daemon.errors import ConfigError, TransientError
+from daemon.errors import (
+    BrokerRejected,
+    BrokerUnavailable,
+    ConfigError,
+    TransientError,
+)
 from daemon.pipeline import LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
@@ -72,6 +91,15 @@ SESSIONS_FIRST = date(1990, 1, 2)
 """First day of the trading calendar handed to the engine (the first VIX date)."""
 SESSIONS_LAST = date(2035, 12, 31)
 """Last day of the trading calendar handed to the engine."""
+IB_BACKOFF_MAX_S = 10.0
+"""Cap of the IB reconnect delay, seconds: a gateway back after a restart is used within
+about this long (exponential from ``backoff_initial_s``, with jitter)."""
+DRAIN_SHARE = 0.5
+"""Share of ``service.shutdown_timeout_s`` for delivering the outbox at shutdown."""
+OFFLINE_SHARE = 0.2
+"""Share of ``service.shutdown_timeout_s`` for publishing the retained ``offline``."""
+CLOSE_SHARE = 0.1
+"""Share of ``service.shutdown_timeout_s`` for closing the journal, and for closing IB."""
 
 
 class SourceKind(StrEnum):
@@ -194,62 +222,105 @@ def calendar_warning(params: EngineParams, today: date) -> str | None:
     )
 
 
-async def warm_up(engine: Engine, source: MarketDataSource, days: int) -> dict[Symbol, int]:
+async def warm_up(
+    engine: Engine,
+    source: MarketDataSource,
+    days: int,
+    *,
+    on_missing: Callable[[Symbol, str], Awaitable[None]] | None = None,
+) -> dict[Symbol, int]:
     """Seed the engine's indicators with ``days`` daily bars per symbol (SPEC §2 warm-up).
+
+    Args:
+        engine: the engine to seed.
+        source: where the bars come from.
+        days: trading days of history per symbol.
+        on_missing: called when an *optional* series (RVX, VIX3M, VX) could not be
+            loaded (transient broker error, timeout): warm-up goes on without it.
 
     Returns:
         Bars loaded per symbol (a symbol the source lacks has 0).
+
+    Raises:
+        TransientError: a required series (SPX, IWM, VIX) could not be loaded.
+        DataError: a required series has no usable bars.
     """
     bars: dict[Symbol, Sequence[Bar]] = {}
     for symbol in Symbol:
-        bars[symbol] = await source.history(symbol, days)
+        try:
+            bars[symbol] = await source.history(symbol, days)
+        except TransientError as exc:
+            if symbol in REQUIRED_SYMBOLS:
+                raise
+            log.warning("warm_up_series_missing", symbol=symbol.value, error=str(exc))
+            bars[symbol] = ()
+            if on_missing is not None:
+                await on_missing(symbol, str(exc))
     engine.warm_up(bars)
     return {s: len(b) for s, b in bars.items()}
 
 
-class PublishThenPlace:
-    """``OrderSink`` of the live daemon: publish the proposal, then place it on the broker.
+class PublishThenQueue:
+    """``OrderSink`` of the live daemon: publish the proposal, then queue its placement.
 
-    The operator always sees the proposal first (MQTT or log); the broker sink applies
-    its own guards (paper ``DU`` accounts only unless live trading is allow-listed,
-    what-if first, idempotent on ``orderRef``), so a retry after a failed publish never
-    places an order twice.
+    Publishing never waits on the broker: the proposal is on MQTT (or in the log) when
+    ``submit`` returns; ``run_placement`` (task ``ib.place``) places it on IB later, once
+    the link is ready. The IB sink applies its own guards (paper ``DU`` accounts only
+    unless live trading is allow-listed, what-if first, idempotent on ``orderRef``), so
+    an order queued twice (a re-publish after a lost PUBACK) is placed once.
+
+    Args:
+        publish: the MQTT (or log) order sink.
+        broker: the IB order sink.
+        on_refused: called when IB refuses an order (journals and publishes an alert).
     """
 
-    def __init__(self, publish: OrderSink, broker: OrderSink) -> None:
+    def __init__(
+        self,
+        publish: OrderSink,
+        broker: OrderSink,
+        on_refused: Callable[[ProposedOrder, BrokerRejected], Awaitable[None]],
+    ) -> None:
         self._publish = publish
         self._broker = broker
+        self._on_refused = on_refused
+        self._queue: asyncio.Queue[ProposedOrder] = asyncio.Queue()
+
+    @property
+    def pending(self) -> int:
+        """Orders published and not yet placed."""
+        return self._queue.qsize()
 
     async def submit(self, order: ProposedOrder) -> None:
-        """Publish ``order``, then submit it to the broker.
+        """Publish ``order`` and queue its placement (never waits on IB).
 
         Raises:
-            PublishFailed: publishing failed (retried by the pipeline; nothing placed yet).
-            BrokerRejected: the broker refused the order (alerted, not retried).
+            PublishFailed: publishing failed (retried by the pipeline; nothing queued).
         """
         await self._publish.submit(order)
-        await self._broker.submit(order)
+        self._queue.put_nowait(order)
+
+    async def run_placement(self, wait_ready: Callable[[], Awaitable[None]]) -> None:
+        """Task ``ib.place``: place queued orders in order, each once; never ends.
+
+        Args:
+            wait_ready: returns once the IB link is ready (no timeout).
+        """
+        while True:
+            order = await self._queue.get()
+            while True:
+                await wait_ready()
+                try:
+                    await self._broker.submit(order)
+                except BrokerUnavailable as exc:
+                    log.warning("ib_place_waiting", order_ref=order.order_ref, error=str(exc))
+                    continue
+                except BrokerRejected as exc:
+                    await self._on_refused(order, exc)
+                break
 
 
-async def connect_broker(
-    ib: IbAdapter, clock: SystemClock, journal: SqliteJournal | None = None
-) -> AccountPositions:
-    """Connect to IB (qualify contracts, subscribe, reconcile orders) and read positions.
-
-    With a journal, the hedges are the layers' books from its executions (by orderRef and
-    execId), reconciled against the broker (a difference is a critical alert, never a
-    re-buy).
-
-    Raises:
-        ConfigError: a required contract does not qualify (the contract is named).
-        BrokerUnavailable: no connection within the retry budget.
-    """
-    records: list[ExecutionRecord] = []
-    if journal is not None:
-        records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
-        ib.orders.seed_executions(records)
-    await ib.connection.establish()
-    held = await ib.positions(opened_on=clock.now().date(), executions=records)
+def _log_positions(ib: IbAdapter, held: AccountPositions) -> None:
     condor = held.condor
     log.info(
         "broker_positions",
@@ -267,7 +338,6 @@ async def connect_broker(
             detail="no short SPX iron condor found in the account: scenario losses come from "
             "the satellite only until one is opened",
         )
-    return held
 
 
 @dataclass(slots=True)
@@ -327,12 +397,14 @@ async def _broker_for(
 async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
     """Run the daemon until a signal (or the end of a finite source with ``exit_at_end``).
 
-    Order: params (ConfigError → 78) → source → journal → engine (snapshot or warm-up) →
-    publisher → pipeline, all supervised by one TaskGroup; shutdown drains the outbox,
-    publishes the retained ``offline`` status and closes the journal.
+    Order: params (ConfigError → 78) → source → journal → engine (snapshot, or warm-up for
+    replay/sim) → publisher → ``READY=1`` → pipeline and, for IBKR, the ``ib.startup``
+    task (connect, positions, warm-up), all supervised by one TaskGroup; shutdown drains
+    the outbox, publishes the retained ``offline`` status and closes the journal and the
+    IB link, all within ``service.shutdown_timeout_s``.
 
     Returns:
-        The process exit code (0 clean, 1 crash, 78 config).
+        The process exit code (0 clean, 1 crash, 74 journal unwritable, 78 config).
 
     Raises:
         ConfigError: invalid configuration (before anything starts).
@@ -363,6 +435,7 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                 stale_after_s=settings.service.stale_after_s,
                 limit_offset_frac=settings.orders.limit_offset_frac,
                 max_spread_frac=settings.orders.max_spread_frac,
+                backoff_max_s=IB_BACKOFF_MAX_S,
             ),
             clock=clock,
             sessions=trading_sessions(),
@@ -375,12 +448,13 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         source = build_source(settings, opts.source, pace_s=opts.pace_s)
     if opts.on_event is not None:
         source = ObservedSource(source, opts.on_event)
+    close_s = CLOSE_SHARE * settings.service.shutdown_timeout_s
     # One stack owns the long-lived resources, on every path out (start-up failure, crash,
-    # clean stop), each closed once: the journal, then the IB connection last (STYLE §2.7).
+    # clean stop), each closed once and in bounded time: the journal, then IB last.
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alvhd-")))
         if ib is not None:
-            stack.push_async_callback(ib.close)
+            stack.push_async_callback(_bounded, "ib.close", ib.close, close_s)
         journal_path = (
             workdir / "journal.sqlite"
             if opts.fresh_journal
@@ -389,20 +463,18 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         _warn_legacy_journal(settings, opts, journal_path)
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
-        stack.push_async_callback(journal.aclose)
+        stack.push_async_callback(_bounded, "journal.close", journal.aclose, close_s)
         await journal.claim_identity(source=opts.source.value, instance=settings.mqtt.instance)
-        held = await connect_broker(ib, clock, journal) if ib is not None else None
-        chain = ib.market_data.book.vix_chain if ib is not None else None
         engine = Engine(
             params,
             sessions=trading_sessions(),
-            assume_fills=held is None,
-            # strikes from the broker's listed chain (replay/sim: Cboe's convention)
-            listing=ListedStrikes(chain.strikes) if chain is not None and chain.strikes else None,
-            # proposals priced from the listed options' quotes (model only as a fallback)
+            assume_fills=ib is None,
+            # proposals priced from the listed options' quotes (model only as a fallback);
+            # the listed strikes arrive with the option chain, after start-up (ib.startup)
             option_market=ib.market_data.option_market if ib is not None else None,
         )
         snapshot = await journal.load_snapshot()
+        is_restored = snapshot is not None
         if snapshot is not None:
             engine.restore(snapshot)
             restored = await restored_summary(journal, snapshot)
@@ -411,12 +483,9 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                 f"restored from {journal_path}: snapshot of {restored['snapshot_date']}, "
                 f"{restored['decisions']} decisions journalled"
             )
-        else:
+        elif ib is None:
             loaded = await warm_up(engine, source, settings.replay.warmup_days)
             log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
-        if held is not None:
-            # The broker's positions are the truth, over any snapshot.
-            engine.set_positions(condor=held.condor, hedges=held.hedges, satellite=held.satellite)
         async with _broker_for(settings, opts, workdir) as endpoint:
             return await _supervise(
                 settings=settings,
@@ -427,6 +496,7 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
                 clock=clock,
                 endpoint=endpoint,
                 ib=ib,
+                is_restored=is_restored,
             )
 
 
@@ -472,6 +542,41 @@ async def restored_summary(journal: SqliteJournal, snapshot: bytes) -> dict[str,
     }
 
 
+async def _bounded(name: str, close: Callable[[], Awaitable[None]], timeout_s: float) -> None:
+    """Run one closing step within ``timeout_s`` (a hang is logged, never blocks exit)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await close()
+    except TimeoutError:
+        log.error("close_timed_out", step=name, timeout_s=timeout_s)  # noqa: TRY400
+
+
+def _publisher(
+    settings: Settings,
+    opts: DaemonOptions,
+    endpoint: tuple[str, int],
+    clock: SystemClock,
+    health: Callable[[], Sequence[str]],
+) -> MqttPublisher:
+    service = settings.service
+    return MqttPublisher(
+        hostname=endpoint[0],
+        port=endpoint[1],
+        topics=Topics(prefix=settings.mqtt.topic_prefix, instance=settings.mqtt.instance),
+        clock=clock,
+        mode="paper" if settings.mode.paper else "live",
+        source=opts.source.value,
+        version=app_version(),
+        identifier=settings.mqtt.effective_client_id,
+        username=settings.mqtt.username or None,
+        password=(settings.mqtt_password.get_secret_value() if settings.mqtt_password else None),
+        keepalive_s=settings.mqtt.keepalive_s,
+        health=health,
+        status_every_s=service.status_every_s,
+        signals_every_s=service.signals_every_s,
+    )
+
+
 async def _supervise(
     *,
     settings: Settings,
@@ -482,7 +587,28 @@ async def _supervise(
     clock: SystemClock,
     endpoint: tuple[str, int] | None,
     ib: IbAdapter | None,
+    is_restored: bool,
 ) -> int:
+    service = settings.service
+    parts: dict[str, Pipeline] = {}  # the pipeline, once built (the health closure reads it)
+
+    def health() -> list[str]:
+        reasons: list[str] = []
+        if ib is not None and not ib.connection.is_ready:
+            reasons.append("ib_unreachable")
+        if ib is not None and any(
+            k.startswith(("data_stale", "session_close_waiting"))
+            for k in ib.connection.alerts.active_keys()
+        ):
+            reasons.append("data_stale")
+        pipeline = parts.get("pipeline")
+        if pipeline is not None:
+            if len(pipeline.outbox) >= service.mqtt_backlog_after:
+                reasons.append("mqtt_backlog")
+            if pipeline.journal_failure is not None:
+                reasons.append("journal_failed")
+        return reasons
+
     publisher: MqttPublisher | None = None
     sink: MqttPublisher | LogSink
     if endpoint is None:
@@ -494,24 +620,16 @@ async def _supervise(
                 detail="no MQTT password (secrets file mqtt_password empty or missing)",
                 username=settings.mqtt.username or None,
             )
-        publisher = MqttPublisher(
-            hostname=endpoint[0],
-            port=endpoint[1],
-            topics=Topics(prefix=settings.mqtt.topic_prefix, instance=settings.mqtt.instance),
-            clock=clock,
-            mode="paper" if settings.mode.paper else "live",
-            source=opts.source.value,
-            version=app_version(),
-            identifier=settings.mqtt.effective_client_id,
-            username=settings.mqtt.username or None,
-            password=(
-                settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-            ),
-            keepalive_s=settings.mqtt.keepalive_s,
-        )
+        publisher = _publisher(settings, opts, endpoint, clock, health)
         sink = publisher
-    order_sink: OrderSink = sink if ib is None else PublishThenPlace(sink, ib.orders)
+
+    async def refused(order: ProposedOrder, exc: BrokerRejected) -> None:
+        await parts["pipeline"].refuse_order(order, exc)
+
+    placement = PublishThenQueue(sink, ib.orders, refused) if ib is not None else None
+    order_sink: OrderSink = sink if placement is None else placement
     is_live = opts.source is SourceKind.IBKR
+    gate = asyncio.Event() if ib is not None else None
     pipeline = Pipeline(
         engine,
         source,
@@ -519,29 +637,60 @@ async def _supervise(
         order_sink,
         sink,
         clock,
-        debounce_s=settings.service.eval_debounce_ms / 1000,
-        interval_s=settings.service.eval_interval_s,
+        debounce_s=service.eval_debounce_ms / 1000,
+        interval_s=service.eval_interval_s,
         is_live=is_live,
-        outbox_size=settings.service.outbox_size,
+        outbox_size=service.outbox_size,
         on_decision=opts.on_decision,
         on_layers=sink.publish_layers,
         on_watchdog=lambda: notify("WATCHDOG=1"),
         on_finished=publisher.mark_source_done if publisher is not None else None,
-        heartbeat_s=settings.service.heartbeat_s,
+        heartbeat_s=service.heartbeat_s,
         is_market_open=is_regular_session if is_live else None,
         on_market=_market_reporter(publisher) if is_live else None,
-        market_every_s=settings.service.market_every_s,
+        market_every_s=service.market_every_s,
+        start_gate=gate,
+        on_evaluated=_signals_reporter(engine, publisher),
+        alert_timeout_s=OFFLINE_SHARE * service.shutdown_timeout_s,
     )
-    tasks = pipeline.task_specs(is_essential=opts.exit_at_end)
+    parts["pipeline"] = pipeline
+    tasks = pipeline.task_specs(
+        is_essential=opts.exit_at_end, drain_deadline_s=service.shutdown_timeout_s
+    )
     # Journal and IB connection are closed by run_daemon's exit stack, after these.
     cleanups: list[Cleanup] = []
-    if ib is not None:
-        tasks += _broker_tasks(ib, engine, pipeline)
+    if ib is not None and gate is not None and placement is not None:
+        tasks += _broker_tasks(
+            ib,
+            engine,
+            pipeline,
+            placement,
+            startup=_ib_startup(
+                ib, engine, pipeline, source, clock, gate, settings, is_restored, journal
+            ),
+        )
         tasks += _order_record_tasks(ib, journal, publisher)
     if publisher is not None:
         tasks.append(TaskSpec(name="mqtt.publisher", run=publisher.run))
-        cleanups.append(Cleanup(name="mqtt.offline", close=publisher.aclose))
-    cleanups.append(Cleanup(name="pipeline.drain", close=pipeline.drain))
+        tasks.append(TaskSpec(name="mqtt.status", run=publisher.run_status))
+        tasks.append(TaskSpec(name="mqtt.signals", run=publisher.run_signals))
+        offline_s = OFFLINE_SHARE * service.shutdown_timeout_s
+        cleanups.append(
+            Cleanup(
+                name="mqtt.offline",
+                close=functools.partial(publisher.aclose, offline_s),
+                timeout_s=offline_s,
+            )
+        )
+    drain_s = DRAIN_SHARE * service.shutdown_timeout_s
+    cleanups.append(
+        Cleanup(
+            name="pipeline.drain",
+            # the drain gives up (and says how much is left) just before its step's limit
+            close=functools.partial(pipeline.drain, 0.9 * drain_s),
+            timeout_s=drain_s,
+        )
+    )
     for note in opts.notes:
         log.info("startup_note", note=note)
     if opts.on_started is not None:
@@ -552,9 +701,103 @@ async def _supervise(
         notify=notify,
         stop=opts.stop,
         status=f"source={opts.source.value} mode={'paper' if settings.mode.paper else 'live'}",
+        # drain + offline here, then the journal and IB closes (CLOSE_SHARE each): the
+        # whole sequence fits in service.shutdown_timeout_s
+        shutdown_timeout_s=(DRAIN_SHARE + OFFLINE_SHARE) * service.shutdown_timeout_s,
     )
     log.info("pipeline_stats", **_stats_dict(pipeline))
     return code
+
+
+def _signals_reporter(
+    engine: Engine, publisher: MqttPublisher | None
+) -> Callable[[datetime], None] | None:
+    """``on_evaluated``: offer the engine's latest readings to the ``signals`` topic."""
+    if publisher is None:
+        return None
+    last: list[object] = [None]
+
+    def offer(now: datetime) -> None:
+        snapshot = engine.latest_snapshot()
+        if snapshot is None or snapshot is last[0]:
+            return
+        last[0] = snapshot
+        publisher.offer_signals(
+            snapshot.readings,
+            session_date=snapshot.session_date,
+            is_provisional=snapshot.is_provisional,
+            ts=now,
+        )
+
+    return offer
+
+
+def _ib_startup(  # noqa: PLR0917 - one closure over the start-up parts
+    ib: IbAdapter,
+    engine: Engine,
+    pipeline: Pipeline,
+    source: MarketDataSource,
+    clock: SystemClock,
+    gate: asyncio.Event,
+    settings: Settings,
+    is_restored: bool,
+    journal: SqliteJournal,
+) -> Callable[[], Awaitable[None]]:
+    """Task ``ib.startup``: connect, positions, warm-up, open the gate; keep the link up.
+
+    Every step waits on the broker with a timeout; a transient failure (timeout, drop)
+    goes back to connecting (the connection alerts once per outage episode). Optional
+    steps (RVX/VIX3M/VX history, the option chain) alert and go on.
+    """
+
+    async def missing(symbol: Symbol, why: str) -> None:
+        now = clock.now()
+        await pipeline.admit_external(
+            Alert(
+                decision_id=f"warmup-{symbol.value}-{now.strftime('%Y%m%dT%H%M%S%f')}",
+                ts=now,
+                kind=AlertKind.BROKER,
+                severity=Severity.WARNING,
+                key=f"broker:history:{symbol.value}",
+                message=f"IB history of optional series {symbol.value} not received ({why}); "
+                "running without it (signals that need it do not hold)",
+            )
+        )
+
+    async def startup() -> None:
+        conn = ib.connection
+        # The layers' books come from the journal's executions (by orderRef and execId),
+        # reconciled against the broker: a difference is a critical alert, never a re-buy.
+        records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
+        ib.orders.seed_executions(records)
+        while True:
+            await conn.establish()
+            try:
+                held = await ib.positions(opened_on=clock.now().date(), executions=records)
+                if not is_restored:
+                    loaded = await warm_up(
+                        engine, source, settings.replay.warmup_days, on_missing=missing
+                    )
+                    log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
+            except TransientError as exc:
+                conn.reconnect(f"IB start-up request failed: {exc}")
+                await asyncio.sleep(conn.config.backoff_initial_s)
+                continue
+            break
+        _log_positions(ib, held)
+        # The broker's positions are the truth, over any snapshot.
+        engine.set_positions(condor=held.condor, hedges=held.hedges, satellite=held.satellite)
+        gate.set()
+        log.info("ib_started", account=conn.account)
+        await ib.market_data.fetch_option_chain()
+        chain = ib.market_data.book.vix_chain
+        if chain is not None and chain.strikes:
+            # strikes from the broker's listed chain from now on (until then, and in
+            # replay/sim: Cboe's strike-interval convention)
+            engine.set_listing(ListedStrikes(chain.strikes))
+        await conn.run()
+
+    return startup
 
 
 def _market_reporter(publisher: MqttPublisher | None) -> MarketCallback:
@@ -572,8 +815,15 @@ def _market_reporter(publisher: MqttPublisher | None) -> MarketCallback:
     return report
 
 
-def _broker_tasks(ib: IbAdapter, engine: Engine, pipeline: Pipeline) -> list[TaskSpec]:
-    """The adapter's own tasks plus two bridges: fills → engine, adapter alerts → outbox."""
+def _broker_tasks(
+    ib: IbAdapter,
+    engine: Engine,
+    pipeline: Pipeline,
+    placement: PublishThenQueue,
+    *,
+    startup: Callable[[], Awaitable[None]],
+) -> list[TaskSpec]:
+    """IB tasks: start-up + link, market data, placement, fills → engine, alerts → outbox."""
 
     async def book_fills() -> None:
         async for fill in ib.orders.fills():
@@ -584,10 +834,16 @@ def _broker_tasks(ib: IbAdapter, engine: Engine, pipeline: Pipeline) -> list[Tas
         async for alert in ib.connection.alerts.stream():
             await pipeline.admit_external(alert)
 
-    specs = [TaskSpec(name=name, run=run) for name, run in ib.tasks()]
-    specs.append(TaskSpec(name="ib.fills", run=book_fills))
-    specs.append(TaskSpec(name="ib.alerts", run=forward_alerts))
-    return specs
+    async def place() -> None:
+        await placement.run_placement(ib.connection.wait_ready)
+
+    return [
+        TaskSpec(name="ib.startup", run=pipeline.guard(startup)),
+        TaskSpec(name="ib.market_data", run=ib.market_data.run),
+        TaskSpec(name="ib.place", run=pipeline.guard(place)),
+        TaskSpec(name="ib.fills", run=pipeline.guard(book_fills)),
+        TaskSpec(name="ib.alerts", run=pipeline.guard(forward_alerts)),
+    ]
 
 
 def _order_record_tasks(

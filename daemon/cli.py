@@ -1,7 +1,8 @@
 """``alvhd`` command line: run, replay, demo, config, init, status and positions.
 
-Exit codes: 0 clean stop; 1 crash; 66 (EX_NOINPUT) unusable input data; 78 (EX_CONFIG)
-configuration error — systemd's unit has ``RestartPreventExitStatus=78``.
+Exit codes: 0 clean stop; 1 crash; 66 (EX_NOINPUT) unusable input data; 74 (EX_IOERR) the
+journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit has
+``RestartPreventExitStatus=78 74``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
-from daemon.errors import EXIT_CONFIG, BrokerUnavailable, ConfigError, DataError, TransientError
+from daemon.errors import (
+    EXIT_CONFIG,
+    EXIT_IOERR,
+    BrokerUnavailable,
+    ConfigError,
+    DataError,
+    JournalError,
+    TransientError,
+)
 from daemon.logsetup import configure_logging
 from daemon.report import (
     StressWindow,
@@ -614,6 +623,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"alvhd: input data error: {exc}", file=sys.stderr)
         return EXIT_NOINPUT
+    except JournalError as exc:
+        print(f"alvhd: journal error: {exc}", file=sys.stderr)
+        return EXIT_IOERR
     except KeyboardInterrupt:
         print("alvhd: interrupted", file=sys.stderr)
         return 130

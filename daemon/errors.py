@@ -10,6 +10,7 @@ DaemonError
 │  └─ PublishFailed      wraps aiomqtt.MqttError
 ├─ BrokerRejected       per-request broker error (e.g. IB 200, 354) → alert, no retry
 ├─ DataError            an input file or feed is unusable as a whole (missing file, no rows)
+├─ JournalError         the journal cannot be written (disk full, read-only, I/O error) → exit 74
 └─ InvariantViolation   a bug → crash and let systemd restart
 ```
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 EXIT_CONFIG = 78
 """sysexits.h EX_CONFIG: the process exits with this code on a ConfigError."""
+EXIT_IOERR = 74
+"""sysexits.h EX_IOERR: the journal could not be written (disk full, read-only, I/O error)."""
 
 
 class DaemonError(Exception):
@@ -67,6 +70,25 @@ class BrokerRejected(DaemonError):
 
 class DataError(DaemonError):
     """An input as a whole is unusable: a missing file, a file with no valid rows."""
+
+
+class JournalError(DaemonError):
+    """The write-ahead journal cannot be written or read (disk full, read-only, I/O error).
+
+    The daemon raises a critical alert naming ``path`` and ``cause`` and exits with
+    ``EXIT_IOERR`` (74): continuing would publish decisions that a restart could not
+    de-duplicate. SQLite rolls the failed transaction back, so the file stays consistent.
+
+    Args:
+        message: one line naming the file and the cause.
+        path: the journal file.
+        cause: SQLite's reason (``database or disk is full``, ...).
+    """
+
+    def __init__(self, message: str, *, path: str, cause: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause
 
 
 class InvariantViolation(DaemonError):

@@ -17,9 +17,20 @@ Tasks (started by the supervisor, names as in ``Pipeline.task_specs``):
   ``WATCHDOG=1``) and, live only, ``engine.on_heartbeat``.
 - ``pipeline.publish``: first re-sends what the journal holds unpublished (restart
   safety), then drains the outbox in order to the sinks with tenacity (only
-  ``TransientError`` is retried; exponential backoff with jitter; after
-  ``publish_retry_s`` the error escapes, the task crashes and systemd restarts the
-  unit, which re-sends from the journal), then ``journal.mark_published``.
+  ``TransientError`` is retried, forever by default: exponential backoff with jitter
+  capped at ``retry_max_s``, so a broker outage of any length delays delivery but never
+  stops the daemon; decisions are delivered in journal order, each once), then
+  ``journal.mark_published``.
+
+Start gate: with ``start_gate`` (the live IBKR source), ``pipeline.engine``,
+``pipeline.evaluate`` and the heartbeat's engine calls wait until the gate is set (the
+broker connected and the engine warmed up); publishing runs from the start, so alerts
+about the broker itself reach MQTT while the gate is still closed.
+
+Journal faults: a ``JournalError`` escaping any pipeline task (disk full, read-only)
+sends one critical ``journal`` alert straight to the alert sink (it cannot be
+journaled), bounded by ``alert_timeout_s``, logs it, and re-raises: the supervisor
+exits 74 (EX_IOERR).
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -28,7 +39,11 @@ outbox is bounded: when it is full a new alert replaces a queued alert with the 
 (back-pressure on the engine task); proposals are never dropped.
 
 When a replay/sim source ends, ``pipeline.engine`` closes the outbox and
-``pipeline.publish`` returns once everything is delivered and ``on_finished`` ran.
+``pipeline.publish`` returns once everything is delivered and ``on_finished`` ran. With
+``task_specs(is_essential=True)`` (``--exit-at-end``) only ``pipeline.engine`` is
+essential: after the source ends it waits for that delivery at most
+``drain_deadline_s`` and returns, so the run stops even when the broker is down (the
+undelivered stay unpublished in the journal).
 
 ``LogSink`` is the sink used when MQTT is disabled (demo without a broker): it writes
 each alert/proposal/layer state as a structured log line.
@@ -40,10 +55,10 @@ import asyncio
 import functools
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, assert_never
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 import structlog
 from tenacity import (
@@ -51,6 +66,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_delay,
+    stop_never,
     wait_exponential_jitter,
 )
 
@@ -67,7 +83,13 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
-from daemon.errors import BrokerRejected, InvariantViolation, PublishFailed, TransientError
+from daemon.errors import (
+    BrokerRejected,
+    InvariantViolation,
+    JournalError,
+    PublishFailed,
+    TransientError,
+)
 from daemon.supervisor import TaskSpec
 
 if TYPE_CHECKING:
@@ -281,9 +303,14 @@ class Pipeline:
         is_market_open: live: ``engine.on_heartbeat`` (staleness, calendar) runs only while
             this returns True for ``clock.now()`` (the XNYS regular session), so nights and
             weekends raise no ``data_stale``; None: always.
-        publish_retry_s: how long one delivery is retried before the task fails.
+        publish_retry_s: how long one delivery is retried before the task fails
+            (None: forever, the daemon's setting).
         retry_initial_s: first retry delay (exponential with jitter).
         retry_max_s: longest retry delay.
+        start_gate: engine work waits until this is set (None: starts at once).
+        on_evaluated: called (sync, must not block) after each evaluation and session
+            close, e.g. to offer the latest signal readings for publication.
+        alert_timeout_s: bound of the direct journal-failure alert, seconds.
     """
 
     def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
@@ -307,9 +334,12 @@ class Pipeline:
         is_market_open: Callable[[datetime], bool] | None = None,
         on_market: MarketCallback | None = None,
         market_every_s: float = 10.0,
-        publish_retry_s: float = 60.0,
+        publish_retry_s: float | None = None,
         retry_initial_s: float = 0.2,
-        retry_max_s: float = 5.0,
+        retry_max_s: float = 1.0,
+        start_gate: asyncio.Event | None = None,
+        on_evaluated: Callable[[datetime], None] | None = None,
+        alert_timeout_s: float = 5.0,
     ) -> None:
         self._engine = engine
         self._source = source
@@ -334,6 +364,10 @@ class Pipeline:
         self._publish_retry_s = publish_retry_s
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._start_gate = start_gate
+        self._on_evaluated = on_evaluated
+        self._alert_timeout_s = alert_timeout_s
+        self._journal_failure: JournalError | None = None
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -377,26 +411,101 @@ class Pipeline:
         """Quotes the engine refused so far."""
         return self._n["rejected"]
 
+    @property
+    def journal_failure(self) -> JournalError | None:
+        """The journal fault that stopped the pipeline, if any."""
+        return self._journal_failure
+
+    @property
+    def is_started(self) -> bool:
+        """Whether the start gate is open (always True without one)."""
+        return self._start_gate is None or self._start_gate.is_set()
+
     async def wait_finished(self) -> None:
         """Return once a finite source was fully processed and delivered."""
         await self._finished.wait()
 
-    def task_specs(self, *, is_essential: bool = True) -> list[TaskSpec]:
+    def task_specs(
+        self, *, is_essential: bool = True, drain_deadline_s: float | None = None
+    ) -> list[TaskSpec]:
         """The supervisor tasks of this pipeline.
 
         Args:
-            is_essential: mark the engine and publish tasks essential, so the run stops
-                cleanly once a finite source is processed and delivered (replay exit 0);
-                False keeps the daemon up after the replay until it is signalled.
+            is_essential: mark the engine task essential, so the run stops cleanly once a
+                finite source is processed and delivered (replay exit 0); False keeps the
+                daemon up after the replay until it is signalled.
+            drain_deadline_s: with ``is_essential``: after the source ended, wait at most
+                this long for the delivery of everything (None: no limit).
         """
+
+        async def engine_then_delivery() -> None:
+            await self.run_engine()
+            if not is_essential:
+                return
+            try:
+                async with asyncio.timeout(drain_deadline_s):
+                    await self._finished.wait()
+            except TimeoutError:
+                log.warning(
+                    "drain_deadline_passed",
+                    deadline_s=drain_deadline_s,
+                    undelivered=len(self._outbox),
+                    detail="stopping; the undelivered stay in the journal for the next start",
+                )
+
         specs = [
-            TaskSpec(name="pipeline.engine", run=self.run_engine, is_essential=is_essential),
-            TaskSpec(name="pipeline.publish", run=self.run_publisher, is_essential=is_essential),
-            TaskSpec(name="pipeline.heartbeat", run=self.run_heartbeat),
+            TaskSpec(
+                name="pipeline.engine",
+                run=self.guard(engine_then_delivery),
+                is_essential=is_essential,
+            ),
+            TaskSpec(name="pipeline.publish", run=self.guard(self.run_publisher)),
+            TaskSpec(name="pipeline.heartbeat", run=self.guard(self.run_heartbeat)),
         ]
         if self._is_live:
-            specs.append(TaskSpec(name="pipeline.evaluate", run=self.run_evaluator))
+            specs.append(TaskSpec(name="pipeline.evaluate", run=self.guard(self.run_evaluator)))
         return specs
+
+    def guard(self, body: Callable[[], Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        """``body`` with the journal-fault boundary.
+
+        A ``JournalError`` escaping it sends the critical ``journal`` alert (once per
+        run), then is re-raised (the supervisor exits 74).
+        """
+
+        async def run() -> None:
+            try:
+                await body()
+            except JournalError as exc:
+                await self._report_journal_failure(exc)
+                raise
+
+        return run
+
+    async def _report_journal_failure(self, exc: JournalError) -> None:
+        """Send one critical ``journal`` alert directly (the journal cannot take it)."""
+        if self._journal_failure is not None:
+            return
+        self._journal_failure = exc
+        now = self._clock.now()
+        log.critical("journal_failed", path=exc.path, cause=exc.cause, exit_code=74)
+        alert = Alert(
+            decision_id=f"journal-failed-{now.strftime('%Y%m%dT%H%M%S%f')}",
+            ts=now,
+            kind=AlertKind.JOURNAL,
+            severity=Severity.CRITICAL,
+            key="journal_failed",
+            message=(
+                f"journal {exc.path} cannot be written ({exc.cause}): alvhd stops with exit "
+                "code 74; free space or fix permissions, then restart (nothing is lost: "
+                "every decision journaled so far is intact)"
+            ),
+        )
+        try:
+            async with asyncio.timeout(self._alert_timeout_s):
+                await self._alert_sink.send(alert)
+        except (TransientError, TimeoutError) as send_exc:
+            log.error("journal_alert_not_sent", error=str(send_exc))  # noqa: TRY400 - expected
 
     # ------------------------------------------------------------------ engine side
 
@@ -407,6 +516,7 @@ class Pipeline:
             InvariantViolation: a live source ended (it must only end on shutdown).
         """
         await self._ready.wait()
+        await self._wait_started()
         events = self._source.events()
         try:
             async for event in events:
@@ -421,6 +531,10 @@ class Pipeline:
             await self._evaluate(self._pending_ts)
         log.info("source_finished", **self._n)
         await self._outbox.close()
+
+    async def _wait_started(self) -> None:
+        if self._start_gate is not None:
+            await self._start_gate.wait()
 
     async def _on_event(self, event: Quote | SessionClose) -> None:
         match event:
@@ -448,6 +562,8 @@ class Pipeline:
                 day = event.session_date
                 await self._call(lambda: self._engine.on_session_close(day, now))
                 await self._journal.save_snapshot(self._engine.snapshot())
+                if self._on_evaluated is not None:
+                    self._on_evaluated(now)
             case _:
                 assert_never(event)
 
@@ -510,6 +626,8 @@ class Pipeline:
     async def _evaluate(self, now: datetime) -> None:
         self._n["evaluations"] += 1
         await self._call(lambda: self._engine.evaluate(now))
+        if self._on_evaluated is not None:
+            self._on_evaluated(now)
 
     async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
         """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
@@ -545,6 +663,7 @@ class Pipeline:
     async def run_evaluator(self) -> None:
         """Task ``pipeline.evaluate`` (live): debounced and interval evaluations."""
         await self._ready.wait()
+        await self._wait_started()
         while True:
             try:
                 async with asyncio.timeout(self._interval_s):
@@ -562,7 +681,7 @@ class Pipeline:
         while True:
             if self._on_watchdog is not None:
                 self._on_watchdog()
-            if self._is_live:
+            if self._is_live and self.is_started:
                 now = self._clock.now()
                 if self._is_market_open is None or self._is_market_open(now):
                     await self._call(functools.partial(self._engine.on_heartbeat, now))
@@ -625,7 +744,9 @@ class Pipeline:
                 max=self._retry_max_s,
                 jitter=self._retry_initial_s,
             ),
-            stop=stop_after_delay(self._publish_retry_s),
+            stop=stop_never
+            if self._publish_retry_s is None
+            else stop_after_delay(self._publish_retry_s),
             reraise=True,
             before_sleep=self._log_retry,
         )
@@ -658,6 +779,11 @@ class Pipeline:
             case _:
                 assert_never(decision)
 
+    async def refuse_order(self, order: ProposedOrder, exc: BrokerRejected) -> None:
+        """A broker refused ``order`` (placed from another task): alert, serialised."""
+        async with self._engine_lock:
+            await self._order_refused(order, exc)
+
     async def _order_refused(self, order: ProposedOrder, exc: BrokerRejected) -> None:
         """A broker refused ``order``: journal and queue an alert (never retried)."""
         log.error("order_refused", order_ref=order.order_ref, code=exc.code, error=str(exc))
@@ -679,7 +805,8 @@ class Pipeline:
         """Shutdown: deliver what is left in the outbox within ``timeout_s``.
 
         Runs after the tasks were cancelled; what cannot be delivered stays unpublished
-        in the journal and is re-sent by the next start.
+        in the journal and is re-sent by the next start. Never raises for a broker that
+        is down or a journal that failed (it only logs how much is left).
 
         Returns:
             How many decisions are still queued.
@@ -693,7 +820,7 @@ class Pipeline:
                     await self._outbox.done()
         except TimeoutError:
             log.warning("outbox_drain_timed_out", remaining=len(self._outbox))
-        except TransientError as exc:
+        except (TransientError, JournalError) as exc:
             log.warning("outbox_drain_failed", remaining=len(self._outbox), error=str(exc))
         return len(self._outbox)
 

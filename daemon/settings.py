@@ -632,6 +632,9 @@ class ServiceSection(_Section):
     market_every_s: float = Field(10.0, ge=1.0, le=3600.0, json_schema_extra=_spec("s"))
     outbox_size: int = Field(1000, ge=10, le=100_000, json_schema_extra=_spec("decisions"))
     shutdown_timeout_s: float = Field(10.0, ge=1.0, le=60.0, json_schema_extra=_spec("s"))
+    status_every_s: float = Field(30.0, ge=1.0, le=3600.0, json_schema_extra=_spec("s"))
+    signals_every_s: float = Field(1.0, ge=0.1, le=3600.0, json_schema_extra=_spec("s"))
+    mqtt_backlog_after: int = Field(10, ge=1, le=100_000, json_schema_extra=_spec("decisions"))
 
     @model_validator(mode="after")
     def _check_heartbeat(self) -> Self:
@@ -685,6 +688,7 @@ class IbSection(_Section):
         1, ge=1, le=4, json_schema_extra=_spec("1 live, 2 frozen, 3 delayed, 4 delayed-frozen")
     )
     connect_timeout_s: float = Field(10.0, ge=1.0, le=120.0, json_schema_extra=_spec("s"))
+    request_timeout_s: float = Field(30.0, ge=1.0, le=300.0, json_schema_extra=_spec("s"))
     read_only: bool = False
     account: str = ""
 

@@ -12,7 +12,13 @@
 4. in both cases the cleanups run afterwards, outside the group, in LIFO order from an
    ``AsyncExitStack``, each under its own ``asyncio.timeout`` (register them in start-up
    order: journal close, publisher close, outbox drain, source stop → they run as
-   source stop, drain, publish ``offline``, close journal).
+   source stop, drain, publish ``offline``, close journal). The whole sequence shares
+   one budget, ``shutdown_timeout_s`` (``service.shutdown_timeout_s``): each step gets
+   ``min(its own timeout_s, what is left of the budget)``, so the process exits in time
+   even when every step hangs (e.g. the broker is down).
+
+Exit codes: 0 clean stop; 1 crash; 74 (EX_IOERR) the journal could not be written
+(``JournalError``); 78 (EX_CONFIG) a ``ConfigError``.
 
 sd_notify is injected (``notify``) so this module does not import adapters: ``READY=1``
 once the tasks are started, ``STOPPING=1`` when the shutdown begins.
@@ -21,6 +27,7 @@ once the tasks are started, ``STOPPING=1`` when the shutdown begins.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
@@ -29,7 +36,7 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import EXIT_CONFIG, ConfigError, ShutdownRequested
+from daemon.errors import EXIT_CONFIG, EXIT_IOERR, ConfigError, JournalError, ShutdownRequested
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +67,13 @@ class Cleanup:
     Attributes:
         name: step name, shown in logs.
         close: coroutine function to await.
-        timeout_s: limit for this step, seconds.
+        timeout_s: limit for this step, seconds (None: whatever is left of the run's
+            ``shutdown_timeout_s`` budget).
     """
 
     name: str
     close: Callable[[], Awaitable[object]]
-    timeout_s: float = 5.0
+    timeout_s: float | None = None
 
 
 async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
@@ -87,11 +95,19 @@ async def _watch(stop: asyncio.Event) -> None:
     raise ShutdownRequested("stop requested")
 
 
-async def _cleanup(step: Cleanup, failures: list[str]) -> None:
-    """Run one cleanup under its timeout; a failure is logged and counted, not raised."""
+async def _cleanup(step: Cleanup, failures: list[str], deadline: float) -> None:
+    """Run one cleanup under its timeout; a failure is logged and counted, not raised.
+
+    Args:
+        step: the step.
+        failures: names of failed steps (appended to).
+        deadline: ``loop.time()`` by which the whole shutdown must be over.
+    """
+    left_s = max(0.0, deadline - asyncio.get_running_loop().time())
+    timeout_s = left_s if step.timeout_s is None else min(step.timeout_s, left_s)
     timed_out = False
     try:
-        async with asyncio.timeout(step.timeout_s):
+        async with asyncio.timeout(timeout_s):
             await step.close()
     except TimeoutError:
         timed_out = True
@@ -102,14 +118,17 @@ async def _cleanup(step: Cleanup, failures: list[str]) -> None:
         return
     if timed_out:
         failures.append(step.name)
-        log.error("cleanup_timed_out", step=step.name, timeout_s=step.timeout_s)
+        log.error("cleanup_timed_out", step=step.name, timeout_s=round(timeout_s, 3))
     else:
         log.info("cleanup_done", step=step.name)
 
 
 def _exit_code(group: BaseExceptionGroup[Exception]) -> int:
     config, _ = group.split(ConfigError)
-    return EXIT_CONFIG if config is not None else EXIT_CRASHED
+    if config is not None:
+        return EXIT_CONFIG
+    journal, _ = group.split(JournalError)
+    return EXIT_IOERR if journal is not None else EXIT_CRASHED
 
 
 async def run(
@@ -120,6 +139,7 @@ async def run(
     stop: asyncio.Event | None = None,
     signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
     status: str = "running",
+    shutdown_timeout_s: float = 10.0,
 ) -> int:
     """Run ``tasks`` until a signal, a crash, or the end of every essential task.
 
@@ -130,10 +150,11 @@ async def run(
         stop: an event that requests a clean stop when set (tests, the CLI).
         signals: signals that request a clean stop.
         status: one line for ``STATUS=`` after start-up.
+        shutdown_timeout_s: budget of the whole cleanup sequence, seconds.
 
     Returns:
-        0 after a clean stop, 1 after a crashed task (78 for a ``ConfigError``), or 1
-        when a cleanup failed or timed out.
+        0 after a clean stop, 1 after a crashed task (74 for a ``JournalError``, 78 for
+        a ``ConfigError``), or 1 when a cleanup failed or timed out.
 
     Raises:
         ValueError: duplicate task names.
@@ -163,10 +184,17 @@ async def run(
 
     exit_code = EXIT_OK
     failures: list[str] = []
+    deadline = [math.inf]  # set when the shutdown starts (the stack's callbacks read it)
+
+    async def cleanup(step: Cleanup) -> None:
+        if deadline[0] == math.inf:
+            deadline[0] = loop.time() + shutdown_timeout_s
+        await _cleanup(step, failures, deadline[0])
+
     try:
         async with AsyncExitStack() as stack:
             for step in cleanups:
-                stack.push_async_callback(_cleanup, step, failures)
+                stack.push_async_callback(cleanup, step)
             stack.callback(send, "STOPPING=1")  # registered last: runs first
             try:
                 async with asyncio.TaskGroup() as group:

@@ -29,3 +29,22 @@ def find_market_dir() -> Path:
 def market_dir() -> Path:
     """Directory holding spx_daily.csv, vix_daily.csv, ... (real history, read-only)."""
     return find_market_dir()
+
+
+LONG_SCENARIOS = (
+    "tests/e2e/test_fault_mqtt_outage.py",
+    "tests/e2e/test_fault_gateway_close.py",
+)
+"""Fault scenarios that mostly sleep for minutes: collected first, so that pytest-xdist
+(``make test``: ``-n 4 --dist loadfile``) starts them at once beside the rest of the suite
+instead of last."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the long scenarios to the front (stable: the rest keeps its order)."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(REPO_ROOT).as_posix()
+        return LONG_SCENARIOS.index(path) if path in LONG_SCENARIOS else len(LONG_SCENARIOS)
+
+    items.sort(key=rank)

@@ -72,6 +72,10 @@ class AlertBuffer:
         """Whether ``key`` has alerted and not been cleared."""
         return key in self._active
 
+    def active_keys(self) -> frozenset[str]:
+        """Keys that have alerted and not been cleared (conditions still under way)."""
+        return frozenset(self._active)
+
     def drain(self) -> list[Alert]:
         """Take every queued alert (oldest first)."""
         out = list(self._pending)

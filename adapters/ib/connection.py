@@ -7,6 +7,13 @@ forever. A nightly reset or a Gateway restart is just another turn of the loop.
 
 eventkit callbacks (``errorEvent``, ``disconnectedEvent``) are synchronous here: they copy
 state, set ``asyncio.Event``s and queue alerts; they never await and never raise.
+
+Outage episodes: the link is "out" from the first failed connect at start (or the loss
+of a ready link) until it is ready again. Each episode raises exactly one critical
+``broker`` alert (key ``broker:outage``) when it starts, however many reconnect attempts
+fail, and one info ``broker`` alert (key ``broker:restored``) saying how long it lasted
+when the link is ready again. :attr:`IbConnection.is_out` feeds the ``ib_unreachable``
+health reason of the MQTT status.
 """
 
 from __future__ import annotations
@@ -41,7 +48,10 @@ log = structlog.get_logger(__name__)
 OnConnected = Callable[[], Awaitable[None]]
 _CONNECT_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
 """Exceptions of a connect attempt that mean "broker unavailable, try again"."""
-UNREACHABLE_ALERT_AFTER_ATTEMPTS = 3
+OUTAGE_KEY = "broker:outage"
+"""Alert key of an IB outage episode (one critical alert per episode)."""
+RESTORED_KEY = "broker:restored"
+"""Alert key of the end of an outage episode."""
 
 
 class LinkState(StrEnum):
@@ -96,6 +106,8 @@ class IbConnection:
         self._farm_broken = False
         self._closing = False
         self._hooks: list[OnConnected] = []
+        self._outage_since: float | None = None
+        """``clock.monotonic()`` when the current outage episode began (None: no outage)."""
         self.errors_seen: list[tuple[int, int, str]] = []
         """(reqId, code, message) of every IB error/status message, for diagnostics."""
         self._handlers: dict[codes.ErrorAction, Callable[[int, str, str], None]] = {
@@ -114,6 +126,11 @@ class IbConnection:
     def add_on_connected(self, hook: OnConnected) -> None:
         """Run ``hook`` after every (re)connect, before the link is reported ready."""
         self._hooks.append(hook)
+
+    @property
+    def is_out(self) -> bool:
+        """Whether an outage episode is under way (alerted, not yet restored)."""
+        return self._outage_since is not None
 
     @property
     def is_ready(self) -> bool:
@@ -164,15 +181,61 @@ class IbConnection:
                     await hook()
             except (TransientError, ConnectionError, TimeoutError) as exc:
                 log.warning("ib_on_connect_failed", error=repr(exc))
+                self._begin_outage(f"IB start-up request failed after connecting: {exc!r}")
                 self._drop()
+                await asyncio.sleep(self.config.backoff_initial_s)
                 continue
             if not self.ib.isConnected():
                 continue
-            self.alerts.clear("broker:disconnected")
-            self.alerts.clear("broker:unreachable")
             self._ready.set()
+            self._end_outage()
             log.info("ib_ready", client_id=self.client_id, account=self.account)
             return
+
+    def reconnect(self, why: str) -> None:
+        """A start-up step after the connect failed transiently: drop the link, alert once.
+
+        The next :meth:`establish` connects again (with backoff); ``why`` goes into the
+        outage alert if this starts an episode.
+        """
+        log.warning("ib_reconnecting", reason=why)
+        self._begin_outage(why)
+        self._drop()
+
+    def _begin_outage(self, why: str) -> None:
+        """Start an outage episode (idempotent): one critical ``broker`` alert."""
+        if self._outage_since is not None or self._closing:
+            return
+        self._outage_since = self.clock.monotonic()
+        cfg = self.config
+        self.alerts.clear(OUTAGE_KEY)
+        self.alerts.emit(
+            key=OUTAGE_KEY,
+            ts=self._now(),
+            kind=AlertKind.BROKER,
+            severity=Severity.CRITICAL,
+            message=f"IB API at {cfg.host}:{cfg.port} unavailable: {why}; reconnecting "
+            f"every <= {cfg.backoff_max_s:g} s. MQTT and the journal keep running; no order "
+            "can be placed until it is back",
+        )
+
+    def _end_outage(self) -> None:
+        """End the outage episode, if any: one info ``broker`` *restored* alert."""
+        if self._outage_since is None:
+            return
+        down_s = self.clock.monotonic() - self._outage_since
+        self._outage_since = None
+        self.alerts.clear(OUTAGE_KEY)
+        self.alerts.emit(
+            key=RESTORED_KEY,
+            ts=self._now(),
+            kind=AlertKind.BROKER,
+            severity=Severity.INFO,
+            message=f"IB API link restored after {down_s:.0f} s (client id {self.client_id}, "
+            f"account {self.account or '?'})",
+        )
+        self.alerts.clear(RESTORED_KEY)
+        log.info("ib_restored", down_s=round(down_s, 1))
 
     async def connect_once(self) -> None:
         """One connect attempt: socket, handshake, start-up sync, account check.
@@ -251,14 +314,7 @@ class IbConnection:
                 retry_in_s=round(sleep_s, 2),
                 error=str(exc),
             )
-            if state.attempt_number >= UNREACHABLE_ALERT_AFTER_ATTEMPTS and self.connects == 0:
-                self.alerts.emit(
-                    key="broker:unreachable",
-                    ts=self._now(),
-                    kind=AlertKind.BROKER,
-                    severity=Severity.CRITICAL,
-                    message=f"IB API at {cfg.host}:{cfg.port} unreachable: {exc}",
-                )
+            self._begin_outage(str(exc))
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
@@ -296,13 +352,7 @@ class IbConnection:
         self._disconnected.set()
         if was_ready and not self._closing:
             log.warning("ib_disconnected")
-            self.alerts.emit(
-                key="broker:disconnected",
-                ts=self._now(),
-                kind=AlertKind.BROKER,
-                severity=Severity.WARNING,
-                message="IB API connection lost; reconnecting with backoff",
-            )
+            self._begin_outage("the API connection was lost")
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
         self.errors_seen.append((req_id, code, message))

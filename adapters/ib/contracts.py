@@ -143,6 +143,7 @@ async def qualify_series(
     required: frozenset[Symbol] = REQUIRED_SYMBOLS,
     timeout_s: float = 30.0,
     today: date | None = None,
+    with_chain: bool = True,
 ) -> ContractBook:
     """Qualify the series' contracts (and the VIX option chain) at start.
 
@@ -152,6 +153,8 @@ async def qualify_series(
         required: series whose failure is fatal.
         timeout_s: per-request timeout, seconds.
         today: the exchange date (VX futures expired before it are not followed).
+        with_chain: also request the VIX option chain (False: the caller fetches it
+            later, off the start-up path, with ``option_chain``).
 
     Returns:
         The contract book.
@@ -189,7 +192,7 @@ async def qualify_series(
     vx_wanted = [s for s in wanted if s in VX_SYMBOLS]
     if vx_wanted:
         await _qualify_vx(ib, book, vx_wanted, required, timeout_s, today=today)
-    if Symbol.VIX in book.contracts:
+    if with_chain and Symbol.VIX in book.contracts:
         book.vix_chain = await option_chain(ib, book.contracts[Symbol.VIX], timeout_s=timeout_s)
     return book
 

@@ -36,7 +36,13 @@ from ib_async import Contract, Ticker
 
 from adapters.ib.config import IbConfig
 from adapters.ib.connection import IbConnection
-from adapters.ib.contracts import VX_SYMBOLS, ContractBook, describe, qualify_series
+from adapters.ib.contracts import (
+    VX_SYMBOLS,
+    ContractBook,
+    describe,
+    option_chain,
+    qualify_series,
+)
 from adapters.ib.option_market import IbOptionMarket, futures_by_expiry
 from adapters.ib.parsing import NEW_YORK, bar_from_ib, quote_from_ticker, ticker_fields
 from daemon.core.model import (
@@ -205,6 +211,32 @@ class IbMarketDataSource:
         bars.sort(key=lambda b: b.session_date)
         return bars[-days:]
 
+    async def fetch_option_chain(self) -> None:
+        """Request the VIX option chain (optional: off the start-up path; never raises).
+
+        A request that is not answered within ``request_timeout_s`` (or a dropped link)
+        raises one ``broker`` warning alert and leaves ``book.vix_chain`` None; orders are
+        still built from the strike grid (``scenario.vix_strike_step_pts``).
+        """
+        vix = self.book.contracts.get(Symbol.VIX)
+        if vix is None or self.book.vix_chain is not None:
+            return
+        timeout_s = self.config.request_timeout_s
+        try:
+            self.book.vix_chain = await option_chain(self.conn.ib, vix, timeout_s=timeout_s)
+        except (BrokerUnavailable, ConnectionError) as exc:
+            log.warning("ib_option_chain_unanswered", timeout_s=timeout_s, error=str(exc))
+            self.conn.alerts.emit(
+                key="broker:option_chain",
+                ts=self.conn.clock.now(),
+                kind=AlertKind.BROKER,
+                severity=Severity.WARNING,
+                message=f"IB did not answer the VIX option chain request in {timeout_s:g} s; "
+                "running without it (strikes come from the configured grid)",
+            )
+            return
+        log.info("ib_option_chain", found=self.book.vix_chain is not None)
+
     def rejected_count(self) -> int:
         """Ticks refused at the edge so far (NaN, -1, 0, delayed, frozen, bid > ask)."""
         return self._rejected
@@ -303,7 +335,9 @@ class IbMarketDataSource:
     async def _on_connected(self) -> None:
         self.option_market.forget()
         ib = self.conn.ib
-        self.book = await qualify_series(ib, self.symbols, timeout_s=self.config.request_timeout_s)
+        self.book = await qualify_series(
+            ib, self.symbols, timeout_s=self.config.request_timeout_s, with_chain=False
+        )
         ib.reqMarketDataType(self.config.market_data_type)
         self._tickers.clear()
         self._subscribe(tuple(s for s in self.symbols if s in self.book.contracts))

@@ -37,7 +37,7 @@ def ib_config(ib: Any, mode: Any, **overrides: Any) -> IbConfig:
 
     Args:
         ib: object with ``host, port, client_id, market_data_type, connect_timeout_s,
-            read_only, account``.
+            request_timeout_s, read_only, account``.
         mode: object with ``paper, live_trading_enabled, live_account_allowlist``.
         overrides: any other :class:`IbConfig` field.
     """
@@ -47,6 +47,7 @@ def ib_config(ib: Any, mode: Any, **overrides: Any) -> IbConfig:
         client_id=ib.client_id,
         market_data_type=ib.market_data_type,
         connect_timeout_s=ib.connect_timeout_s,
+        request_timeout_s=ib.request_timeout_s,
         read_only=ib.read_only,
         account=ib.account,
         paper=mode.paper,
@@ -65,7 +66,12 @@ class IbAdapter:
     orders: IbOrderSink
 
     def tasks(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
-        """(name, coroutine function) of the long-running tasks for the supervisor."""
+        """(name, coroutine function) of the long-running tasks (tests run these).
+
+        ``daemon.app`` runs ``connection.run`` inside its own start-up task instead
+        (connect, then positions and warm-up, then keep the link up), so that waiting
+        for the gateway never blocks MQTT or readiness.
+        """
         return [
             ("ib.connection", self.connection.run),
             ("ib.market_data", self.market_data.run),

@@ -443,12 +443,21 @@ class StatusPayload(_Wire):
 
     Attributes:
         state: ``online`` after connecting, ``offline`` on clean shutdown or lost socket.
-        ts: when the status was produced (for the Last Will: when the client connected).
+        ts: when the status was produced (for the Last Will: when the daemon last re-armed
+            it, i.e. was last seen alive, at most one status heartbeat before it died).
         mode: ``paper`` (default) or ``live`` order handling.
         source: market data source (``ibkr``, ``replay``, ``sim``).
         version: alvhd version.
         source_done: a finite source (replay/sim) was fully processed and every
             decision published; the daemon stays up until stopped.
+        health: ``ok``, or ``degraded`` while one of ``reasons`` holds (the daemon runs
+            and publishes, but something around it is failing).
+        reasons: why ``degraded``: ``ib_unreachable`` (no IB API link), ``mqtt_backlog``
+            (decisions waiting to be published), ``data_stale`` (a required series has
+            no valid quote), ``journal_failed``; empty when ``ok``.
+        clean_stop: on ``offline`` only: True after a clean stop (SIGTERM, end of a
+            replay), False in the Last Will (the process died or lost the broker).
+        online_since: when this MQTT session started (the Last Will was armed then).
     """
 
     v: int = SCHEMA_VERSION
@@ -458,6 +467,10 @@ class StatusPayload(_Wire):
     source: str
     version: str
     source_done: bool = False
+    health: Literal["ok", "degraded"] = "ok"
+    reasons: tuple[str, ...] = ()
+    clean_stop: bool | None = None
+    online_since: AwareDatetime | None = None
 
 
 class SignalsPayload(_Wire):

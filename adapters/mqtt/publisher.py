@@ -12,6 +12,24 @@ Connection model (aiomqtt 2.5):
   cancellation, before the drain.) A connection lost *after* ``run()`` stopped is not
   re-established; undelivered decisions stay unpublished in the journal and are
   re-sent by the next start.
+- Reconnects retry forever (tenacity, exponential backoff with jitter, capped at
+  ``reconnect_max_s``, 2 s by default), so delivery resumes within a few seconds of the
+  broker's return however long the outage was.
+- ``run_status()`` (task ``mqtt.status``) keeps the retained ``status`` current: it is
+  re-published at once when the health reasons change (``health(): Sequence[str]``,
+  injected by the composition root) and every ``status_every_s`` as a heartbeat.
+- Last Will: MQTT fixes a Will's payload when a client connects, so a Will set on the
+  publishing session would carry the connect time forever. The Will lives instead on a
+  small second session, the *will keeper* (client id ``<id>-will-0``/``-1``), which
+  publishes nothing; it is re-armed with every heartbeat (a new keeper with a fresh
+  ``ts`` connects, then the old one disconnects cleanly, which makes the broker discard
+  its Will). When the process dies the broker publishes the current keeper's Will:
+  ``offline``, ``clean_stop: false``, ``ts`` = last seen alive (at most
+  ``status_every_s`` earlier), ``online_since`` = when the session began. ``aclose()``
+  publishes ``offline`` with ``clean_stop: true`` and retires the keeper cleanly.
+- ``run_signals()`` (task ``mqtt.signals``) publishes the latest signal readings
+  (retained, QoS 0) handed over by ``offer_signals`` at most every ``signals_every_s``;
+  it never blocks the caller and skips while the broker is away.
 - ``send``/``submit``/``publish_*`` wait up to ``connect_wait_s`` for a connection, then
   publish at QoS 1. ``aiomqtt.MqttError`` (and a missing connection) are translated to
   ``daemon.errors.PublishFailed`` here, so the pipeline's retry policy applies.
@@ -27,13 +45,21 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 import aiomqtt
 import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_never,
+    wait_exponential_jitter,
+)
 
 from adapters.mqtt.payloads import (
     AlertPayload,
@@ -67,6 +93,50 @@ _SENT_MEMORY = 10_000
 """How many delivered decision ids are remembered for idempotence."""
 
 
+def _reraise_lost_cancel() -> None:
+    """Re-raise a cancellation that a library call swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (which aiomqtt uses for CONNACK, PUBACK and
+    DISCONNECT) can swallow a ``cancel()`` that lands just as the awaited future
+    completes. The supervisor cancels each task once at shutdown; a loop that lost that
+    cancellation would run forever and the process would never stop (seen under load:
+    SIGTERM during a will-keeper re-arm). ``Task.cancelling()`` still counts the request.
+
+    Raises:
+        asyncio.CancelledError: the current task was asked to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _settle_disconnect(client: aiomqtt.Client) -> None:
+    """Mark a closed client's "unexpected disconnection" error as seen.
+
+    When the broker vanishes while nobody iterates ``client.messages`` (at shutdown the
+    ``run`` task is already cancelled; a terminal's Ctrl-C kills the demo's mosquitto in
+    the same breath), aiomqtt stores ``MqttCodeError('Unexpected disconnection')`` in a
+    future that its ``__aexit__`` then skips, and asyncio prints "Future exception was
+    never retrieved" at exit. The disconnection is already handled here (logged, and
+    the undelivered stay in the journal), so the stored error is read and dropped.
+    """
+    disconnected: object = getattr(client, "_disconnected", None)  # aiomqtt 2.x internal
+    if not isinstance(disconnected, asyncio.Future):
+        return
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()
+
+
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """One evaluation's readings waiting for ``run_signals``."""
+
+    readings: tuple[SignalReading, ...]
+    session_date: date
+    is_provisional: bool
+    ts: datetime
+
+
 class MqttPublisher:
     """Publishes alerts, proposed orders and retained state to an MQTT broker.
 
@@ -88,9 +158,14 @@ class MqttPublisher:
         keepalive_s: MQTT keepalive; the broker fires the Last Will after ~1.5× this
             without traffic from a dead client.
         reconnect_min_s: first reconnect delay; doubles up to ``reconnect_max_s``.
-        reconnect_max_s: longest reconnect delay.
+        reconnect_max_s: longest reconnect delay (plus up to ``reconnect_min_s`` jitter).
         connect_wait_s: how long a send waits for a (re)connection before failing.
         op_timeout_s: timeout of CONNACK and of each QoS 1 PUBACK.
+        health: returns the current degradation reasons (empty: healthy); shown in
+            ``status`` as ``health`` and ``reasons``. None: always healthy.
+        status_every_s: heartbeat period of the retained ``status``, seconds.
+        status_poll_s: how often ``run_status`` looks at ``health()``, seconds.
+        signals_every_s: least time between two ``signals`` publications, seconds.
     """
 
     def __init__(
@@ -109,9 +184,13 @@ class MqttPublisher:
         tls_context: ssl.SSLContext | None = None,
         keepalive_s: int = 30,
         reconnect_min_s: float = 0.5,
-        reconnect_max_s: float = 30.0,
+        reconnect_max_s: float = 2.0,
         connect_wait_s: float = 5.0,
         op_timeout_s: float = 10.0,
+        health: Callable[[], Sequence[str]] | None = None,
+        status_every_s: float = 30.0,
+        status_poll_s: float = 1.0,
+        signals_every_s: float = 1.0,
     ) -> None:
         self._hostname = hostname
         self._port = port
@@ -129,6 +208,17 @@ class MqttPublisher:
         self._reconnect_max_s = reconnect_max_s
         self._connect_wait_s = connect_wait_s
         self._op_timeout_s = op_timeout_s
+        self._health = health
+        self._status_every_s = status_every_s
+        self._status_poll_s = status_poll_s
+        self._signals_every_s = signals_every_s
+        self._reasons: tuple[str, ...] = ()
+        self._online_since: datetime | None = None
+        self._signals: _Signals | None = None
+        self._signals_sent: _Signals | None = None
+        self._signals_ready = asyncio.Event()
+        self._will_keeper: tuple[aiomqtt.Client, AsyncExitStack] | None = None
+        self._will_seq = 0
 
         self._client: aiomqtt.Client | None = None
         self._stack: AsyncExitStack | None = None
@@ -158,14 +248,29 @@ class MqttPublisher:
 
     # ------------------------------------------------------------------ connection
 
-    def _status_json(self, *, online: bool) -> str:
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The degradation reasons last shown in ``status`` (empty: healthy)."""
+        return self._reasons
+
+    def _current_reasons(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self._health()))) if self._health is not None else ()
+
+    def _status_json(self, *, online: bool, clean_stop: bool | None = None) -> str:
+        now = self._clock.now()
+        if online:
+            self._reasons = self._current_reasons()
         return StatusPayload(
             state="online" if online else "offline",
-            ts=self._clock.now(),
+            ts=now,
             mode=self._mode,
             source=self._source,
             version=self._version,
             source_done=self._source_done,
+            health="degraded" if self._reasons else "ok",
+            reasons=self._reasons,
+            clean_stop=None if online else clean_stop,
+            online_since=self._online_since if online or clean_stop is False else None,
         ).model_dump_json()
 
     async def _connect(self) -> aiomqtt.Client:
@@ -174,26 +279,12 @@ class MqttPublisher:
         Raises:
             aiomqtt.MqttError: connection refused, CONNACK negative or timed out.
         """
-        will = aiomqtt.Will(
-            topic=self._topics.status,
-            payload=self._status_json(online=False),
-            qos=QOS_STATE,
-            retain=True,
-        )
-        client = aiomqtt.Client(
-            self._hostname,
-            self._port,
-            identifier=self._identifier,
-            username=self._username,
-            password=self._password,
-            will=will,
-            keepalive=self._keepalive_s,
-            timeout=self._op_timeout_s,
-            tls_context=self._tls_context,
-        )
+        self._online_since = self._clock.now()
+        client = self._new_client(self._identifier, will=None)
         stack = AsyncExitStack()
         await stack.enter_async_context(client)
         try:
+            await self._arm_will()  # before ``online``: never online without a Will
             await client.publish(
                 self._topics.status, self._status_json(online=True), qos=QOS_STATE, retain=True
             )
@@ -204,6 +295,7 @@ class MqttPublisher:
                 )
         except aiomqtt.MqttError:
             await self._close_stack(stack)
+            _settle_disconnect(client)
             raise
         self._client = client
         self._stack = stack
@@ -217,6 +309,48 @@ class MqttPublisher:
             connections=self._connections,
         )
         return client
+
+    def _new_client(self, identifier: str, *, will: aiomqtt.Will | None) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self._hostname,
+            self._port,
+            identifier=identifier,
+            username=self._username,
+            password=self._password,
+            will=will,
+            keepalive=self._keepalive_s,
+            timeout=self._op_timeout_s,
+            tls_context=self._tls_context,
+        )
+
+    async def _arm_will(self) -> None:
+        """Connect a will keeper whose Will says ``offline`` as of now; retire the old one.
+
+        Raises:
+            aiomqtt.MqttError: the keeper could not connect (the old one stays armed).
+        """
+        self._will_seq += 1
+        will = aiomqtt.Will(
+            topic=self._topics.status,
+            payload=self._status_json(online=False, clean_stop=False),
+            qos=QOS_STATE,
+            retain=True,
+        )
+        keeper = self._new_client(f"{self._identifier}-will-{self._will_seq % 2}", will=will)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(keeper)
+        _reraise_lost_cancel()
+        old, self._will_keeper = self._will_keeper, (keeper, stack)
+        if old is not None:
+            await self._close_stack(old[1])  # clean DISCONNECT: the broker drops its Will
+            _settle_disconnect(old[0])
+
+    async def _retire_will(self) -> None:
+        """Disconnect the will keeper cleanly (its Will is discarded)."""
+        old, self._will_keeper = self._will_keeper, None
+        if old is not None:
+            await self._close_stack(old[1])
+            _settle_disconnect(old[0])
 
     @staticmethod
     async def _close_stack(stack: AsyncExitStack) -> None:
@@ -236,39 +370,131 @@ class MqttPublisher:
         self._connected.clear()
         if stack is not None:
             await self._close_stack(stack)
+        _settle_disconnect(client)
+
+    def _log_connect_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        log.warning(
+            "mqtt_connect_failed",
+            host=self._hostname,
+            port=self._port,
+            attempt=state.attempt_number,
+            error=str(exc),
+            retry_in_s=round(state.upcoming_sleep, 2),
+        )
+
+    async def _connect_forever(self) -> aiomqtt.Client:
+        """Connect, retrying forever with capped exponential backoff and jitter."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(aiomqtt.MqttError),
+            wait=wait_exponential_jitter(
+                multiplier=self._reconnect_min_s,
+                max=self._reconnect_max_s,
+                jitter=self._reconnect_min_s,
+            ),
+            stop=stop_never,
+            before_sleep=self._log_connect_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._connect()
+        raise AssertionError("unreachable: stop_never")  # pragma: no cover
 
     async def run(self) -> None:
-        """Keep a broker session up until ``aclose()``; reconnect with backoff.
+        """Keep a broker session up until ``aclose()``; reconnect with backoff, forever.
 
         Never raises for broker trouble (logged, retried). Cancelling it leaves the
         current session open for the shutdown drain; ``aclose()`` ends it.
         """
-        delay_s = self._reconnect_min_s
         while not self._closing:
-            try:
-                client = await self._connect()
-            except aiomqtt.MqttError as exc:
-                log.warning(
-                    "mqtt_connect_failed",
-                    host=self._hostname,
-                    port=self._port,
-                    error=str(exc),
-                    retry_in_s=delay_s,
-                )
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, self._reconnect_max_s)
-                continue
-            delay_s = self._reconnect_min_s
+            _reraise_lost_cancel()
+            client = await self._connect_forever()
             try:
                 # No subscriptions: the iterator only ends by raising on disconnect.
                 async for _ in client.messages:
                     pass
             except aiomqtt.MqttError as exc:
                 if not self._closing:
-                    log.warning("mqtt_disconnected", error=str(exc), retry_in_s=delay_s)
+                    log.warning("mqtt_disconnected", error=str(exc))
             await self._drop(client)
             if not self._closing:
-                await asyncio.sleep(delay_s)
+                await asyncio.sleep(self._reconnect_min_s)
+
+    async def run_status(self) -> None:
+        """Task ``mqtt.status``: keep the retained ``status`` current; never ends.
+
+        Re-publishes at once when the health reasons change, and every
+        ``status_every_s`` as a heartbeat. Skips (never waits) while disconnected: the
+        next connection publishes the current status first.
+        """
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._status_every_s
+        while not self._closing:
+            _reraise_lost_cancel()
+            await asyncio.sleep(self._status_poll_s)
+            reasons = self._current_reasons()
+            if self._client is None or (reasons == self._reasons and loop.time() < due):
+                continue
+            if reasons != self._reasons:
+                log.warning(
+                    "health_changed", health="degraded" if reasons else "ok", reasons=list(reasons)
+                )
+            try:
+                await self.publish_status(online=True)
+                await self._arm_will()
+            except (PublishFailed, aiomqtt.MqttError) as exc:
+                log.info("status_publish_failed", error=str(exc))
+                continue
+            due = loop.time() + self._status_every_s
+
+    def offer_signals(
+        self,
+        readings: Sequence[SignalReading],
+        *,
+        session_date: date,
+        is_provisional: bool,
+        ts: datetime,
+    ) -> None:
+        """Hand over the latest signal readings (never blocks; ``run_signals`` sends).
+
+        Args:
+            readings: the SPEC §3 readings of one evaluation.
+            session_date: the session evaluated.
+            is_provisional: intraday prices taken as the close.
+            ts: when the evaluation ran (event time in replay/sim).
+        """
+        self._signals = _Signals(tuple(readings), session_date, is_provisional, ts)
+        self._signals_ready.set()
+
+    async def run_signals(self) -> None:
+        """Task ``mqtt.signals``: publish the latest offered readings, rate-limited.
+
+        At most one publication per ``signals_every_s``; readings offered while the
+        broker is away are published after the reconnection (only the latest).
+        """
+        while not self._closing:
+            _reraise_lost_cancel()
+            await self._signals_ready.wait()
+            self._signals_ready.clear()
+            snapshot = self._signals
+            if snapshot is None or snapshot is self._signals_sent:
+                continue
+            try:
+                await self.publish_signals(
+                    snapshot.readings,
+                    session_date=snapshot.session_date,
+                    is_provisional=snapshot.is_provisional,
+                    ts=snapshot.ts,
+                )
+            except PublishFailed as exc:
+                log.info("signals_publish_failed", error=str(exc))
+                self._signals_ready.set()  # retry with the latest once connected
+                await asyncio.sleep(self._signals_every_s)
+                await self._connected.wait()
+                continue
+            self._signals_sent = snapshot
+            await asyncio.sleep(self._signals_every_s)
 
     async def _session(self) -> aiomqtt.Client:
         """The current session, waiting up to ``connect_wait_s`` for one.
@@ -309,6 +535,7 @@ class MqttPublisher:
         client = await self._session()
         try:
             await client.publish(topic, payload, qos=qos, retain=retain)
+            _reraise_lost_cancel()
         except aiomqtt.MqttError as exc:
             raise PublishFailed(f"mqtt publish to {topic} failed: {exc}") from exc
 
@@ -446,21 +673,25 @@ class MqttPublisher:
         """
         self._closing = True
         self._connected.set()  # wake senders waiting for a session; they see _closing
+        self._signals_ready.set()
         client = self._client
-        if client is None:
+        if client is None and self._will_keeper is None:
             return
         try:
             async with asyncio.timeout(timeout_s):
-                try:
-                    await client.publish(
-                        self._topics.status,
-                        self._status_json(online=False),
-                        qos=QOS_STATE,
-                        retain=True,
-                    )
-                except aiomqtt.MqttError as exc:
-                    log.warning("mqtt_offline_publish_failed", error=str(exc))
-                await self._drop(client)
+                if client is not None:
+                    try:
+                        await client.publish(
+                            self._topics.status,
+                            self._status_json(online=False, clean_stop=True),
+                            qos=QOS_STATE,
+                            retain=True,
+                        )
+                    except aiomqtt.MqttError as exc:
+                        log.warning("mqtt_offline_publish_failed", error=str(exc))
+                await self._retire_will()
+                if client is not None:
+                    await self._drop(client)
         except TimeoutError:
             log.warning("mqtt_close_timed_out", timeout_s=timeout_s)
         else:

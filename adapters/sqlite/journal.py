@@ -16,11 +16,18 @@ Schema (``PRAGMA user_version`` = 2)::
 
 Decisions are stored in the MQTT wire form (``adapters.mqtt.payloads.decision_to_json``)
 so the journal and the broker see the same JSON.
+
+Disk faults: an ``sqlite3.Error`` of any call after ``open`` (``database or disk is
+full``, ``attempt to write a readonly database``, ``disk I/O error``) is translated to
+``daemon.errors.JournalError`` naming the file and SQLite's cause. SQLite rolls the
+failed statement back (every write is one autocommit statement), so the file stays
+consistent; the shell alerts and exits 74 (EX_IOERR).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -32,7 +39,7 @@ from typing import Self, TypeVar
 
 from adapters.mqtt.payloads import decision_from_json, decision_kind, decision_to_json
 from daemon.core.model import Alert, Decision
-from daemon.errors import ConfigError, DataError, InvariantViolation
+from daemon.errors import ConfigError, DataError, InvariantViolation, JournalError
 from daemon.ports import JournalRecord
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteJournal", "decision_from_json"]
@@ -224,13 +231,21 @@ class SqliteJournal:
 
         Raises:
             InvariantViolation: the journal is closed (a shutdown-order bug).
+            JournalError: SQLite could not read or write the file (disk full, ...).
         """
 
         def call() -> _T:
             with self._lock:
                 if self._conn is None:
                     raise InvariantViolation(f"journal {self._path} used after close")
-                return fn(self._conn)
+                try:
+                    return fn(self._conn)
+                except sqlite3.Error as exc:
+                    raise JournalError(
+                        f"journal {self._path} cannot be written: {exc}",
+                        path=str(self._path),
+                        cause=str(exc),
+                    ) from exc
 
         return await asyncio.to_thread(call)
 
@@ -466,13 +481,19 @@ class SqliteJournal:
         return await self._run(select)
 
     async def aclose(self) -> None:
-        """Checkpoint and close the connection (idempotent)."""
+        """Checkpoint and close the connection (idempotent).
+
+        On a full or failing disk the optimisation step is skipped (logged by the caller's
+        alert already); the connection is closed in every case.
+        """
 
         def close() -> None:
             with self._lock:
                 conn, self._conn = self._conn, None
             if conn is not None:
-                conn.execute("PRAGMA optimize")
+                # disk full/read-only: closing matters, optimising does not
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA optimize")
                 conn.close()
 
         await asyncio.to_thread(close)

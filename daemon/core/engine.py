@@ -199,6 +199,14 @@ class Engine:
 
     # ------------------------------------------------------------------ properties
 
+    def set_listing(self, listing: StrikeListing) -> None:
+        """Snap hedge strikes to ``listing`` from now on (the broker's chain, once it came).
+
+        Args:
+            listing: the listed VIX option strikes (IB's ``reqSecDefOptParams`` chain).
+        """
+        self._desk.listing = listing
+
     @property
     def last_day(self) -> DaySummary | None:
         """The summary of the last session close (None before the first)."""

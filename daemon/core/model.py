@@ -98,6 +98,7 @@ class AlertKind(StrEnum):
     """An evaluation the engine could not complete (an extreme market state); skipped."""
     BROKER = "broker"
     ORDER = "order"
+    JOURNAL = "journal"
 
 
 class TermStructure(StrEnum):

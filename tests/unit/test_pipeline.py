@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from daemon.core.model import (
+    AlertKind,
     Decision,
     Layer,
     LayerChange,
@@ -17,8 +18,10 @@ from daemon.core.model import (
     Quote,
     Rejected,
     SessionClose,
+    Severity,
     Symbol,
 )
+from daemon.errors import EXIT_IOERR, JournalError
 from daemon.pipeline import Outbox, Pipeline
 from daemon.supervisor import Cleanup, run
 from tests.fakes.decisions import alert, change, order
@@ -370,3 +373,98 @@ async def test_a_live_source_that_ends_is_a_crash() -> None:
 def test_outbox_needs_room(size: int) -> None:
     with pytest.raises(ValueError, match="maxsize"):
         Outbox(size)
+
+
+# --------------------------------------------------------------------------- never down
+
+
+class FullDiskJournal(InMemoryJournal):
+    """A journal whose disk fills up after ``room`` appends (SQLite: disk is full)."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    async def append(self, decision: Decision) -> bool:
+        if self.room <= 0:
+            raise JournalError(
+                "journal /var/lib/alvhd/alvhd.sqlite cannot be written: database or disk is full",
+                path="/var/lib/alvhd/alvhd.sqlite",
+                cause="database or disk is full",
+            )
+        self.room -= 1
+        return await super().append(decision)
+
+
+async def test_a_full_journal_sends_one_critical_alert_directly_and_exits_74() -> None:
+    journal = FullDiskJournal(room=1)
+    engine = StubEngine(on_close={D1: [alert("a1")], D2: [alert("a2", ts=T2), order("o2")]})
+    h = Harness(
+        engine, FakeMarketDataSource([*day_tape(D1, T1), *day_tape(D2, T2)]), journal=journal
+    )
+    assert await h.run() == EXIT_IOERR
+    journal_alerts = [a for a in h.alerts.alerts if a.kind is AlertKind.JOURNAL]
+    assert len(journal_alerts) == 1
+    (sent,) = journal_alerts
+    assert sent.severity is Severity.CRITICAL
+    assert "/var/lib/alvhd/alvhd.sqlite" in sent.message
+    assert "database or disk is full" in sent.message
+    assert "74" in sent.message
+    assert h.pipeline.journal_failure is not None
+    # what was journaled before the disk filled is intact; nothing unjournaled went out
+    assert [r.decision.decision_id for r in journal.records()] == ["a1"]
+    assert h.orders.orders == []
+
+
+async def test_delivery_is_retried_forever_and_a_stop_still_exits_0() -> None:
+    alerts = RecordingAlertSink(always_fail=True)  # a broker that never comes back
+    engine = StubEngine(on_close={D1: [alert("a1")]})
+    source = FakeMarketDataSource(day_tape(D1, T1), keep_open=True)
+    h = Harness(engine, source, alerts=alerts, is_live=True)  # publish_retry_s: None
+    stop = asyncio.Event()
+
+    async def stop_later() -> None:
+        while alerts.calls < 5:  # noqa: ASYNC110 - polling the fake broker
+            await asyncio.sleep(0.01)
+        stop.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(stop_later())
+        code = tg.create_task(h.run(stop=stop))
+    assert code.result() == 0
+    assert alerts.calls >= 5
+    assert [r.decision.decision_id for r in await h.journal.unpublished()] == ["a1"]
+
+
+async def test_exit_at_end_stops_after_the_drain_deadline_when_nothing_can_be_delivered() -> None:
+    alerts = RecordingAlertSink(always_fail=True)
+    engine = StubEngine(on_close={D1: [alert("a1")]})
+    h = Harness(engine, FakeMarketDataSource(day_tape(D1, T1)), alerts=alerts)
+    async with asyncio.timeout(5):
+        code = await run(
+            h.pipeline.task_specs(is_essential=True, drain_deadline_s=0.3),
+            cleanups=[Cleanup(name="drain", close=lambda: h.pipeline.drain(0.2), timeout_s=0.5)],
+            signals=(),
+        )
+    assert code == 0
+    assert [r.decision.decision_id for r in await h.journal.unpublished()] == ["a1"]
+
+
+async def test_the_start_gate_holds_engine_work_but_not_publishing() -> None:
+    gate = asyncio.Event()
+    engine = StubEngine(on_close={D1: [alert("a1")]})
+    journal = InMemoryJournal()
+    await journal.append(alert("old"))  # unpublished from a previous run
+    h = Harness(engine, FakeMarketDataSource(day_tape(D1, T1)), journal=journal, start_gate=gate)
+
+    async def open_gate_later() -> None:
+        while not h.alerts.alerts:  # noqa: ASYNC110 - polling the fake sink
+            await asyncio.sleep(0.01)
+        assert engine.closes == []  # publishing ran, the engine did not
+        gate.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(open_gate_later())
+        code = tg.create_task(h.run())
+    assert code.result() == 0
+    assert [a.decision_id for a in h.alerts.alerts] == ["old", "a1"]

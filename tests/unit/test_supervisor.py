@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from daemon.errors import ConfigError, PublishFailed
+from daemon.errors import EXIT_IOERR, ConfigError, JournalError, PublishFailed
 from daemon.supervisor import Cleanup, TaskSpec, run
 
 
@@ -127,3 +127,31 @@ async def test_a_hanging_cleanup_is_bounded_and_the_rest_still_run() -> None:
     assert time.monotonic() - t0 < 2.0
     assert code == 1  # a cleanup that timed out is reported
     assert r.log[-1] == "closed journal"
+
+
+async def test_every_cleanup_shares_the_shutdown_budget() -> None:
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    async def work() -> None:
+        await asyncio.sleep(0.01)
+
+    steps = [Cleanup(name=f"hang{i}", close=hang) for i in range(3)]  # no own timeout
+    started = time.monotonic()
+    code = await run(
+        [TaskSpec(name="work", run=work, is_essential=True)],
+        cleanups=steps,
+        signals=(),
+        shutdown_timeout_s=0.3,
+    )
+    took_s = time.monotonic() - started
+    assert took_s < 0.6, f"three hanging steps took {took_s:.2f} s with a 0.3 s budget"
+    assert code == 1  # a step that did not finish is a failed shutdown
+
+
+async def test_a_journal_error_exits_74() -> None:
+    async def disk_full() -> None:
+        raise JournalError("journal x: disk full", path="x", cause="database or disk is full")
+
+    code = await run([TaskSpec(name="engine", run=disk_full)], signals=())
+    assert code == EXIT_IOERR

@@ -73,7 +73,11 @@ async def test_drop_and_refusal_reconnects_resubscribes_alerts_once_no_double_or
         await until_price(md, Symbol.SPX, 3225.89)
         # the proposal is re-derived after the reconnect: it must not leave twice
         await sink.submit(order)
-    assert broker_alerts(conn, "broker:disconnected") == ["broker:disconnected"]
+    # one critical alert for the episode (however many refused connects), one restored
+    assert broker_alerts(conn, "broker:outage") == ["broker:outage"]
+    assert broker_alerts(conn, "broker:restored") == ["broker:restored"]
+    outage = next(a for a in conn.alerts.emitted if a.key == "broker:outage")
+    assert outage.severity.value == "critical"
     assert [o.order_ref for o in tws.placed_orders] == [order.order_ref]
 
 
@@ -83,7 +87,8 @@ async def test_two_outages_alert_twice(tws: FakeTws) -> None:
         for n in (2, 3):
             await tws.drop_connections()
             await eventually(lambda: conn.connects == n and conn.is_ready)  # noqa: B023
-    assert broker_alerts(conn, "broker:disconnected") == ["broker:disconnected"] * 2
+    assert broker_alerts(conn, "broker:outage") == ["broker:outage"] * 2
+    assert broker_alerts(conn, "broker:restored") == ["broker:restored"] * 2
 
 
 async def test_1100_degrades_and_1102_restores_and_resubscribes(tws: FakeTws) -> None:

@@ -30,6 +30,21 @@ async def next_quotes(md: IbMarketDataSource, count: int, timeout_s: float = 3.0
     return out
 
 
+async def test_an_unanswered_option_chain_request_alerts_and_never_blocks(
+    tws: FakeTws,
+) -> None:
+    tws.answer_option_chain = False
+    conn = IbConnection(fast_config(tws.port, request_timeout_s=0.3))
+    md = IbMarketDataSource(conn)
+    async with running(conn, md.run):
+        assert conn.is_ready  # qualification and subscriptions did not wait for the chain
+        await md.fetch_option_chain()
+        assert md.book.vix_chain is None
+    alerts = [a for a in conn.alerts.emitted if a.key == "broker:option_chain"]
+    assert len(alerts) == 1
+    assert "option chain" in alerts[0].message
+
+
 async def test_connects_qualifies_and_streams_every_series(tws: FakeTws) -> None:
     conn = IbConnection(fast_config(tws.port))
     md = IbMarketDataSource(conn)
@@ -39,8 +54,12 @@ async def test_connects_qualifies_and_streams_every_series(tws: FakeTws) -> None
         assert set(md.book.contracts) == set(Symbol)
         assert md.book.multipliers[Symbol.VX1] == 1000
         assert md.book.expiries[Symbol.VX1] == date(2020, 3, 18)
-        assert md.book.vix_chain is not None
-        assert md.book.vix_chain.multiplier == 100
+        at_ready = md.book.vix_chain
+        assert at_ready is None  # optional: fetched off the start-up path
+        await md.fetch_option_chain()
+        chain = md.book.vix_chain
+        assert chain is not None
+        assert chain.multiplier == 100
         quotes = await next_quotes(md, len(Symbol))
         by_symbol = {q.symbol: q for q in quotes}
         # the fake opens each series at today's real open (SPX 2020-02-24 opened 3257.61)

@@ -91,6 +91,7 @@ async def serve(
     control: bool = False,
     sessions: int | None = None,
     condor_contracts: int = 10,
+    answer_option_chain: bool = True,
 ) -> None:
     """Serve until cancelled, advancing one session per ``tick_s`` seconds (``sessions`` max).
 
@@ -99,6 +100,7 @@ async def serve(
     """
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
+    tws.answer_option_chain = answer_option_chain
     if condor:
         seed_condor(tws, condor_contracts)
     async with tws, asyncio.TaskGroup() as group:
@@ -139,6 +141,11 @@ def main() -> None:
         "--sessions", type=int, default=None, help="push at most this many sessions' closes"
     )
     parser.add_argument("--condor-contracts", type=int, default=10, help="condors seeded")
+    parser.add_argument(
+        "--hang-option-chain",
+        action="store_true",
+        help="fault: never answer reqSecDefOptParams (the option chain request)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
@@ -153,6 +160,7 @@ def main() -> None:
                 control=args.control_stdin,
                 sessions=args.sessions,
                 condor_contracts=args.condor_contracts,
+                answer_option_chain=not args.hang_option_chain,
             )
         )
 

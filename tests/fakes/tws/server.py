@@ -216,6 +216,8 @@ class FakeTws:
         self.client_ids_in_use: set[int] = set()
         """Client ids held by some other application: startApi with one → error 326."""
         self.not_subscribed: dict[str, int] = {}
+        self.answer_option_chain = True
+        """False: ``reqSecDefOptParams`` is never answered (fault injection)."""
         """Series key → error code sent on reqMktData (354, 10167, 10168, 10197)."""
         self.hidden_series: set[str] = set()
         """Series keys whose contracts the fake pretends not to know (error 200)."""
@@ -1125,6 +1127,8 @@ class _Session:
         )
 
     def on_sec_def_opt_params(self, f: list[str]) -> None:
+        if not self.tws.answer_option_chain:
+            return  # fault: the request is never answered (a hung reqSecDefOptParams)
         req_id = int(f[1])
         symbol = f[2]
         as_of = self.tws.as_of
