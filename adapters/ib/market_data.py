@@ -323,6 +323,9 @@ class IbMarketDataSource:
 
     async def _refresh_options(self) -> None:
         """(Re)stream the option quotes the ladder may need (after VX moves/reconnects)."""
+        if self.book.vix_chain is None:
+            # off the start-up path (issue 6): fetched here when ib.startup has not yet
+            await self.fetch_option_chain()
         chain = self.book.vix_chain
         futures = futures_by_expiry(self.latest_price, self.book.expiries)
         if chain is None or not self.option_market.needs_refresh(futures):
