@@ -9,9 +9,10 @@ ntfy's ``X-Priority``/``X-Tags``/``X-Click`` headers; Slack gets Apprise's notif
 (colour and emoji) from the severity. A read and connect timeout (``rto``/``cto``) is
 added to every URL.
 
-Apprise reports failure as ``False`` plus log lines; the lines logged by the sending
-thread are collected and become the ``DeliveryFailed`` reason (HTTP 503, a timeout, a
-DNS error …). Apprise calls are blocking (requests): they run in a worker thread.
+Apprise reports a failed ``AppriseResult`` plus log entries (its ``log_callback``); the
+warnings become the ``DeliveryFailed`` reason (HTTP 503, a timeout, a DNS error …), with
+every URL in them cut to its scheme. Apprise calls are blocking (requests): they run in
+a worker thread, one service per call (``async_mode=False``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
@@ -41,19 +41,6 @@ _URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://[^\s'\"<>]+", re.IGNORECASE)
 def scrub(text: str) -> str:
     """Cut every URL in ``text`` to its scheme (webhook paths and tokens are secrets)."""
     return _URL.sub(lambda m: f"{m.group(1)}://…", text)
-
-
-class _ThreadLog(logging.Handler):
-    """Collects the apprise log lines emitted by one thread."""
-
-    def __init__(self, thread_id: int) -> None:
-        super().__init__(level=logging.WARNING)
-        self.thread_id = thread_id
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread_id:
-            self.lines.append(record.getMessage())
 
 
 def _is_ntfy(url: str) -> bool:
@@ -113,23 +100,25 @@ class AppriseSender:
         self._timeout_s = timeout_s
 
     def _notify(self, url: str, notice: Notice) -> None:
-        handler = _ThreadLog(threading.get_ident())
-        logger = logging.getLogger("apprise")
-        logger.addHandler(handler)
-        try:
-            ap = apprise.Apprise()
-            if not ap.add(url_for(url, notice, self._timeout_s)):
-                raise DeliveryFailed("Apprise cannot load the target URL")
-            ok = ap.notify(
-                title=notice.title,
-                body=notice.body or notice.title,
-                notify_type=_NOTIFY_TYPE.get(notice.severity, apprise.NotifyType.INFO),
-                body_format=apprise.NotifyFormat.TEXT,
-            )
-        finally:
-            logger.removeHandler(handler)
-        if not ok:
-            reason = "; ".join(dict.fromkeys(handler.lines)) or "target refused the message"
+        lines: list[str] = []
+
+        def collect(entry: apprise.NotifyLogEntry, _service: object) -> None:
+            if entry.level.upper() in {"WARNING", "ERROR", "CRITICAL"}:
+                lines.append(entry.message)
+
+        ap = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        if not ap.add(url_for(url, notice, self._timeout_s)):
+            raise DeliveryFailed("Apprise cannot load the target URL")
+        result = ap.notify(
+            title=notice.title,
+            body=notice.body or notice.title,
+            notify_type=_NOTIFY_TYPE.get(notice.severity, apprise.NotifyType.INFO),
+            body_format=apprise.NotifyFormat.TEXT,
+            log_callback=collect,
+            log_level=logging.WARNING,
+        )
+        if not result:
+            reason = "; ".join(dict.fromkeys(lines)) or "target refused the message"
             raise DeliveryFailed(scrub(reason)[:500])
 
     async def send(self, url: str, notice: Notice) -> None:
