@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import ssl
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from adapters.ib.positions import AccountPositions
 from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.mqtt.tls import tls_context
 from adapters.mqtt.topics import Topics
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
@@ -360,6 +362,16 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             )
 
 
+def _mqtt_tls(settings: Settings) -> ssl.SSLContext | None:
+    """TLS context of the daemon's MQTT session (``mqtt.tls_*``), None for plain TCP."""
+    mq = settings.mqtt
+
+    def path(p: Path | None) -> Path | None:
+        return None if p is None else settings.resolve(p)
+
+    return tls_context(path(mq.tls_ca_file), path(mq.tls_cert_file), path(mq.tls_key_file))
+
+
 async def _supervise(
     *,
     settings: Settings,
@@ -390,6 +402,7 @@ async def _supervise(
                 settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             ),
             keepalive_s=settings.mqtt.keepalive_s,
+            tls_context=_mqtt_tls(settings),
         )
         sink = publisher
     order_sink: OrderSink = sink if ib is None else PublishThenPlace(sink, ib.orders)

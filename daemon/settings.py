@@ -578,6 +578,30 @@ class MqttSection(_Section):
     username: str = ""
     keepalive_s: int = Field(60, ge=5, le=3600, json_schema_extra=_spec("s"))
     enabled: bool = True
+    tls_ca_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+    """CA of the broker's certificate: set → TLS (hostname checked); relative to the repo."""
+    tls_cert_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+    """Optional client certificate (PEM), with ``tls_key_file``."""
+    tls_key_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        files = {
+            "tls_ca_file": self.tls_ca_file,
+            "tls_cert_file": self.tls_cert_file,
+            "tls_key_file": self.tls_key_file,
+        }
+        for name, path in files.items():
+            if (
+                path is not None
+                and not (path if path.is_absolute() else REPO_ROOT / path).is_file()
+            ):
+                raise _cross(name, f"{path} is not a readable file")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise _cross("tls_cert_file", "tls_cert_file and tls_key_file go together")
+        if self.tls_cert_file is not None and self.tls_ca_file is None:
+            raise _cross("tls_ca_file", "a client certificate needs tls_ca_file (TLS) too")
+        return self
 
     @property
     def effective_client_id(self) -> str:
