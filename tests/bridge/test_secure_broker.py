@@ -109,7 +109,7 @@ class Client:
             self.c.tls_set(ca_certs=str(broker.etc / "ca.crt"), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self.c.on_connect = self._on_connect
         self.c.on_publish = self._on_publish
-        self.c.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload))
+        self.c.on_message = lambda _c, _u, m: self.messages.append((m.topic, bytes(m.payload)))
         self.c.connect("localhost", port)
         self.c.loop_start()
         assert self.connack.wait(10), "no CONNACK"
