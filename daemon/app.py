@@ -30,6 +30,7 @@ from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.tls import tls_context
 from adapters.mqtt.topics import Topics
+from adapters.notify.deadman import run_deadman
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
@@ -46,6 +47,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import EngineParams
 from daemon.errors import ConfigError
+from daemon.metrics import DaemonCollector, serve_metrics
 from daemon.pipeline import LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
@@ -430,6 +432,9 @@ async def _supervise(
     tasks = pipeline.task_specs(is_essential=opts.exit_at_end)
     # Journal and IB connection are closed by run_daemon's exit stack, after these.
     cleanups: list[Cleanup] = []
+    cleanups += _ops(
+        settings, pipeline=pipeline, engine=engine, publisher=publisher, ib=ib, tasks=tasks
+    )
     if ib is not None:
         tasks += _broker_tasks(ib, engine, pipeline)
     if publisher is not None:
@@ -449,6 +454,38 @@ async def _supervise(
     )
     log.info("pipeline_stats", **_stats_dict(pipeline))
     return code
+
+
+def _ops(
+    settings: Settings,
+    *,
+    pipeline: Pipeline,
+    engine: Engine,
+    publisher: MqttPublisher | None,
+    ib: IbAdapter | None,
+    tasks: list[TaskSpec],
+) -> list[Cleanup]:
+    """Optional operations extras: the Prometheus endpoint and the dead-man's switch ping."""
+    cleanups: list[Cleanup] = []
+    if settings.metrics.port:
+        collector = DaemonCollector(
+            pipeline,
+            engine,
+            is_mqtt_connected=(lambda: publisher.is_connected) if publisher is not None else None,
+            is_ib_connected=ib.connection.ib.isConnected if ib is not None else None,
+        )
+        server = serve_metrics(collector, host=settings.metrics.host, port=settings.metrics.port)
+        log.info("metrics_serving", host=settings.metrics.host, port=settings.metrics.port)
+
+        async def stop_metrics() -> None:
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
+
+        cleanups.append(Cleanup(name="metrics.http", close=stop_metrics))
+    if settings.ops.deadman_url:
+        url, every_s = settings.ops.deadman_url, settings.ops.deadman_every_s
+        tasks.append(TaskSpec(name="ops.deadman", run=lambda: run_deadman(url, every_s)))
+    return cleanups
 
 
 def _market_reporter(publisher: MqttPublisher | None) -> MarketCallback:

@@ -609,6 +609,21 @@ class MqttSection(_Section):
         return self.client_id or f"alvhd-{self.instance}"
 
 
+class MetricsSection(_Section):
+    """``[metrics]``: the Prometheus endpoint (``daemon/metrics.py``); port 0 = off."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(0, ge=0, le=65535, json_schema_extra=_spec("TCP port; 0 = off"))
+
+
+class OpsSection(_Section):
+    """``[ops]``: the dead-man's switch (an outside service alerts when pings stop)."""
+
+    deadman_url: str = Field("", pattern=r"^(https?://\S+)?$")
+    """Healthchecks.io-style ping URL (``GET`` every ``deadman_every_s``); "" = off."""
+    deadman_every_s: float = Field(60.0, ge=10.0, le=3600.0, json_schema_extra=_spec("s"))
+
+
 class JournalSection(_Section):
     """``[journal]``: SQLite write-ahead journal."""
 
@@ -690,6 +705,8 @@ class Settings(BaseSettings):
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     journal: JournalSection = JournalSection()
+    metrics: MetricsSection = MetricsSection()
+    ops: OpsSection = OpsSection()
     ib: IbSection = IbSection()
     replay: ReplaySection = ReplaySection()
     sim: SimSection = SimSection()
