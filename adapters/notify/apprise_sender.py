@@ -6,7 +6,8 @@ The user writes plain Apprise URLs (``ntfy://host:port/topic``, ``ntfys://…``,
 when the user did not set them, ``priority`` (from the severity, ``NTFY_PRIORITY``),
 ``tags`` (``NTFY_TAGS`` + the kind) and ``click`` (the link), which Apprise turns into
 ntfy's ``X-Priority``/``X-Tags``/``X-Click`` headers; Slack gets Apprise's notify type
-(colour and emoji) from the severity. A read and connect timeout (``rto``/``cto``) is
+(colour and emoji) from the severity, and the link as the body's last line. A read and
+connect timeout (``rto``/``cto``) is
 added to every URL.
 
 Apprise reports a failed ``AppriseResult`` plus log entries (its ``log_callback``); the
@@ -98,6 +99,9 @@ class AppriseSender:
 
     def __init__(self, timeout_s: float = 15.0) -> None:
         self._timeout_s = timeout_s
+        # Apprise's own log lines can carry URLs (ntfy topics, hosts); the bridge logs the
+        # scrubbed reasons itself (``bridge_delivery_failed``), so they stay inside.
+        logging.getLogger("apprise").propagate = False
 
     def _notify(self, url: str, notice: Notice) -> None:
         lines: list[str] = []
@@ -106,12 +110,16 @@ class AppriseSender:
             if entry.level.upper() in {"WARNING", "ERROR", "CRITICAL"}:
                 lines.append(entry.message)
 
-        ap = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
+        asset = apprise.AppriseAsset(async_mode=False, app_id="alvhd", app_desc="alvhd")
+        ap = apprise.Apprise(asset=asset)
         if not ap.add(url_for(url, notice, self._timeout_s)):
             raise DeliveryFailed("Apprise cannot load the target URL")
+        body = notice.body or notice.title
+        if notice.click_url and not _is_ntfy(url):
+            body += f"\n{notice.click_url}"  # ntfy has its own click action
         result = ap.notify(
             title=notice.title,
-            body=notice.body or notice.title,
+            body=body,
             notify_type=_NOTIFY_TYPE.get(notice.severity, apprise.NotifyType.INFO),
             body_format=apprise.NotifyFormat.TEXT,
             log_callback=collect,

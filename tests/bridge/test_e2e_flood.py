@@ -171,6 +171,7 @@ def test_failing_slack_gets_every_message_once_in_order(run: Run) -> None:
     titles = [title_of(m) for m in run.slack]
     assert titles == run.published, "once each, in publish order"
     assert "bridge_delivery_failed" in run.bridge_log
+    assert SLACK_PATH.rsplit("/", 1)[-1] not in run.bridge_log, "the webhook token is not logged"
     # nothing got through while Slack failed
     assert min(m["arrived_at"] for m in run.slack) >= run.slack_ok_from - 1
 
