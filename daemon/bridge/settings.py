@@ -52,8 +52,12 @@ from daemon.bridge.messages import KNOWN_KINDS, SEVERITY_RANK
 from daemon.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_BRIDGE_CONFIG = REPO_ROOT / "config" / "bridge.toml"
-"""``<repo>/config/bridge.toml``."""
+_REPO_CONFIG = REPO_ROOT / "config" / "bridge.toml"
+_WHEEL_CONFIG = Path(__file__).resolve().parents[1] / "_config" / "bridge.toml"
+DEFAULT_BRIDGE_CONFIG = (
+    _REPO_CONFIG if _REPO_CONFIG.is_file() or not _WHEEL_CONFIG.is_file() else _WHEEL_CONFIG
+)
+"""``<repo>/config/bridge.toml`` in a checkout, ``daemon/_config/bridge.toml`` in the wheel."""
 DEFAULT_BRIDGE_SECRETS_DIR = Path("/run/credentials/alvhd-bridge.service")
 """systemd ``LoadCredential=`` directory of ``alvhd-bridge.service``."""
 BRIDGE_CONFIG_ENV = "ALVH_BRIDGE_CONFIG"

@@ -82,7 +82,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     metrics_port = free_port()
     now = datetime.now(UTC)
     quiet_start = (now - timedelta(minutes=1)).strftime("%H:%M:%S")
-    quiet_end_at = now + timedelta(seconds=QUIET_FOR_S)
+    quiet_end_at = (now + timedelta(seconds=QUIET_FOR_S)).replace(microsecond=0)  # HH:MM:SS
     config = write_bridge_config(
         tmp / "bridge.toml",
         broker_port=broker.port,
