@@ -287,7 +287,9 @@ class Bridge:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(DeliveryFailed),
                 wait=wait_exponential_jitter(
-                    initial=self.retry_initial_s, max=self.retry_max_s, jitter=1.0
+                    multiplier=self.retry_initial_s,
+                    max=self.retry_max_s,
+                    jitter=self.retry_initial_s,
                 ),
                 stop=too_old,
                 before_sleep=on_retry,
