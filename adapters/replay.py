@@ -10,9 +10,17 @@ file                           series    columns used
 ``vix_daily.csv``              VIX       same (required)
 ``rvx_daily.csv``              RVX       same (optional)
 ``vix3m_daily.csv``            VIX3M     same (optional)
+``vix_futures_front4_daily.csv`` VX1–VX4  date, rank, expiry, settle (optional, long
+                                         format: the first 4 listed monthlies per day,
+                                         rank 1 = nearest expiry after the date)
 ``vix_futures_f1f2_daily.csv`` VX1, VX2  date, f1_expiry, f1_settle, f2_expiry, f2_settle
-                                         (optional; the quote price is the settlement)
+                                         (optional; read only when the front-4 file is
+                                         absent)
 =============================  ========  ==========================================
+
+VX quotes are the daily settlement, with the contract's expiry. The front-4 file is
+preferred because every VIX option must be priced on the VX future of its own expiry
+(issue 10): an L2 option 64 days out is the third listed future, which F1/F2 lack.
 
 Alignment: a session is a date present in all three required series (inner join on the
 SPX dates, as PROVENANCE.md recommends: Cboe publishes VIX on some NYSE holidays). Optional
@@ -24,7 +32,8 @@ count, blank line, unparseable date or number), a NaN/blank, zero or negative pr
 duplicated date becomes ONE counted :class:`Rejected` per row (logged at debug with
 ``file:line`` and every bad cell; one summary warning per file) and the row is dropped.
 A missing *required* file is a :class:`DataError` naming the path; a missing optional
-file is logged at info.
+file is logged at info, except ``rvx_daily.csv``, whose absence is a warning saying that
+L3 cannot activate (an empty file is a :class:`DataError`, like any unreadable input).
 
 Intraday replay (``intraday/spx_5m.csv`` …) is not implemented: every session streams one
 quote per available symbol at its daily close.
@@ -67,6 +76,8 @@ DAILY_FILES: Mapping[Symbol, str] = {
     Symbol.VIX3M: "vix3m_daily.csv",
 }
 VX_FILE = "vix_futures_f1f2_daily.csv"
+VX_FRONT4_FILE = "vix_futures_front4_daily.csv"
+_VX_RANKS: Mapping[int, Symbol] = {1: Symbol.VX1, 2: Symbol.VX2, 3: Symbol.VX3, 4: Symbol.VX4}
 _OHLC = ("open", "high", "low", "close")
 _VX_COLUMNS: Mapping[Symbol, tuple[str, str]] = {
     Symbol.VX1: ("f1_expiry", "f1_settle"),
@@ -83,6 +94,8 @@ STREAM_ORDER: tuple[Symbol, ...] = (
     Symbol.VIX3M,
     Symbol.VX1,
     Symbol.VX2,
+    Symbol.VX3,
+    Symbol.VX4,
 )
 
 
@@ -299,11 +312,81 @@ def _load_vx(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
     return out
 
 
+def _log_missing_optional(path: Path, symbol: Symbol) -> None:
+    """Log a missing optional file: info, but a warning for RVX (L3 then cannot activate)."""
+    if symbol is Symbol.RVX:
+        # L3 (SPEC §3 iv_spread_blowout) needs RVX: say so, do not go quiet.
+        log.warning(
+            "replay_rvx_missing",
+            file=str(path),
+            detail=f"{path} not found: layer L3 cannot activate in this replay "
+            "(its signal is RVX − VIX)",
+        )
+    else:
+        log.info("replay_optional_file_missing", file=str(path), symbol=symbol.value)
+
+
+def _load_vx_front4(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
+    """Load the long-format front-4 VX file into VX1–VX4 bars (price = settlement).
+
+    One row per (date, rank). A bad date, rank (not 1–4), expiry (not after the date) or
+    settlement drops that row only (one rejection, the rank's symbol when known); a
+    repeated (date, rank) is a ``duplicate_date`` rejection.
+    """
+    reader = _FileReader(path, rejections)
+    frame, lines = reader.read(["rank", "expiry", "settle"], None)
+    dates, problems = reader.date_problems(frame["date"], "date")
+    expiries, expiry_problems = reader.date_problems(frame["expiry"], "expiry")
+    for pos, found in expiry_problems.items():
+        problems.setdefault(pos, []).extend(found)
+    settles = reader.price_problems(frame["settle"], "settle", problems)
+    ranks = pd.to_numeric(frame["rank"].str.strip(), errors="coerce").to_numpy(dtype=float)
+    day_values = dates.dt.date.to_numpy()
+    expiry_values = expiries.dt.date.to_numpy()
+    symbols: list[Symbol | None] = []
+    for pos in range(len(frame)):
+        rank = ranks[pos]
+        symbol = _VX_RANKS.get(int(rank)) if np.isfinite(rank) and rank == int(rank) else None
+        symbols.append(symbol)
+        if symbol is None:
+            problems.setdefault(pos, []).append(
+                ("malformed_row", f"rank = {frame['rank'].iloc[pos]!r} (1-4)")
+            )
+        elif pos not in problems and expiry_values[pos] <= day_values[pos]:
+            problems[pos] = [("malformed_row", f"expiry {expiry_values[pos]} ≤ date")]
+    for pos in sorted(problems):
+        found = problems[pos]
+        reasons = {reason for reason, _ in found}
+        reason = next(r for r in _REASON_ORDER if r in reasons)
+        reader.reject(reason, symbols[pos], int(lines[pos]), "; ".join(d for _, d in found))
+    bars: dict[Symbol, dict[date, Bar]] = {sym: {} for sym in _VX_RANKS.values()}
+    for pos in range(len(frame)):
+        symbol = symbols[pos]
+        if pos in problems or symbol is None:
+            continue
+        day = day_values[pos]
+        if day in bars[symbol]:
+            reader.reject("duplicate_date", symbol, int(lines[pos]), f"date {day} repeated")
+            continue
+        price = float(settles[pos])
+        bars[symbol][day] = Bar(
+            symbol=symbol,
+            session_date=day,
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            expiry=expiry_values[pos],
+        )
+    reader.summarize()
+    return {sym: _Series(bars=dict(sorted(b.items()))) for sym, b in bars.items()}
+
+
 class ReplaySource:
     """Streams the real daily history as quotes and session closes.
 
     Each session yields one :class:`Quote` per symbol available that day (price = the
-    close; VX1/VX2 price = the settlement, with ``expiry``), timestamped 21:00 UTC of the
+    close; VX1–VX4 price = the settlement, with ``expiry``), timestamped 21:00 UTC of the
     session date, then a :class:`SessionClose`.
 
     Args:
@@ -340,14 +423,22 @@ class ReplaySource:
                 if symbol in REQUIRED_SYMBOLS:
                     msg = f"required replay file missing: {path}"
                     raise DataError(msg)
-                log.info("replay_optional_file_missing", file=str(path), symbol=symbol.value)
+                _log_missing_optional(path, symbol)
                 continue
             self._series[symbol] = _load_daily(path, symbol, self._rejections)
+        front4 = self._data_dir / VX_FRONT4_FILE
         vx_path = self._data_dir / VX_FILE
-        if vx_path.is_file():
+        if front4.is_file():
+            self._series.update(_load_vx_front4(front4, self._rejections))
+        elif vx_path.is_file():
+            log.info(
+                "replay_vx_front4_missing",
+                file=str(front4),
+                detail="VIX options beyond the second future are priced on a named fallback",
+            )
             self._series.update(_load_vx(vx_path, self._rejections))
         else:
-            log.info("replay_optional_file_missing", file=str(vx_path), symbol="VX1/VX2")
+            log.info("replay_optional_file_missing", file=str(vx_path), symbol="VX1-VX4")
 
         common = set(self._series[Symbol.SPX].bars)
         for symbol in REQUIRED_SYMBOLS:
@@ -367,7 +458,16 @@ class ReplaySource:
         self._first_index = first
         self._sessions = self._all_sessions[first:last]
         if not self._sessions:
-            msg = f"no replay sessions between {start} and {end} in {self._data_dir}"
+            first_day, last_day = self._all_sessions[0], self._all_sessions[-1]
+            window = (
+                f"from {start or 'the start'} to {end or 'the end of the data'}"
+                if start is not None or end is not None
+                else "after the warm-up"
+            )
+            msg = (
+                f"no replay sessions {window} in {self._data_dir}: the data covers "
+                f"{first_day} to {last_day}"
+            )
             raise DataError(msg)
         log.info(
             "replay_loaded",

@@ -363,7 +363,7 @@ class SimSource:
         Raises:
             DataError: ``days`` > 0 but the simulator was built with no warm-up.
         """
-        if days <= 0:
+        if days <= 0 or symbol not in SYMBOLS:
             return ()
         if not self._warmup:
             msg = "simulator has no warm-up history (warmup_days=0)"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import json
 import math
 import ssl
 import tempfile
@@ -28,12 +29,14 @@ from adapters.ib.positions import AccountPositions
 from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.publisher import MqttPublisher
+from adapters.mqtt.retained import read_retained_json
 from adapters.mqtt.tls import tls_context
 from adapters.mqtt.topics import Topics
 from adapters.notify.deadman import run_deadman
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
+from daemon import paths
 from daemon.core.engine import Engine
 from daemon.core.model import (
     Bar,
@@ -76,6 +79,24 @@ def app_version() -> str:
         return version("alvhd")
     except ValueError:  # pragma: no cover - metadata always exists once installed
         return "0+unknown"
+
+
+async def read_retained_status(settings: Settings, *, timeout_s: float) -> dict[str, object]:
+    """The daemon's retained ``{prefix}/{instance}/status`` payload (``alvhd status``).
+
+    Raises:
+        BrokerUnavailable: no broker or no retained status within ``timeout_s`` seconds.
+        DataError: the retained payload is not a JSON object.
+    """
+    password = settings.mqtt_password
+    return await read_retained_json(
+        settings.mqtt.host,
+        settings.mqtt.port,
+        Topics(prefix=settings.mqtt.topic_prefix, instance=settings.mqtt.instance).status,
+        timeout_s=timeout_s,
+        username=settings.mqtt.username or None,
+        password=password.get_secret_value() if password is not None else None,
+    )
 
 
 def trading_sessions() -> tuple[date, ...]:
@@ -335,16 +356,27 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alvhd-")))
         if ib is not None:
             stack.push_async_callback(ib.close)
-        journal_path = workdir / "journal.sqlite" if opts.fresh_journal else settings.journal_path
+        journal_path = (
+            workdir / "journal.sqlite"
+            if opts.fresh_journal
+            else settings.journal_path_for(opts.source.value)
+        )
+        _warn_legacy_journal(settings, opts, journal_path)
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal = await SqliteJournal.open(journal_path)
         stack.push_async_callback(journal.aclose)
+        await journal.claim_identity(source=opts.source.value, instance=settings.mqtt.instance)
         held = await connect_broker(ib, clock) if ib is not None else None
         engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
         snapshot = await journal.load_snapshot()
         if snapshot is not None:
             engine.restore(snapshot)
-            log.info("engine_restored", journal=str(journal_path))
+            restored = await restored_summary(journal, snapshot)
+            log.info("engine_restored", journal=str(journal_path), **restored)
+            opts.notes.append(
+                f"restored from {journal_path}: snapshot of {restored['snapshot_date']}, "
+                f"{restored['decisions']} decisions journalled"
+            )
         else:
             loaded = await warm_up(engine, source, settings.replay.warmup_days)
             log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
@@ -374,6 +406,48 @@ def _mqtt_tls(settings: Settings) -> ssl.SSLContext | None:
     return tls_context(path(mq.tls_ca_file), path(mq.tls_cert_file), path(mq.tls_key_file))
 
 
+def _warn_legacy_journal(settings: Settings, opts: DaemonOptions, journal_path: Path) -> None:
+    """Warn when the pre-per-source default journal (``alvhd.sqlite``) would be left behind.
+
+    Until issue 6 every source shared ``var/alvhd.sqlite`` (``/var/lib/alvhd/alvhd.sqlite``
+    under the old unit). Starting a new per-source file beside it loses the dedup history
+    of what was already proposed, so say so, with the command that keeps it.
+    """
+    legacy = paths.state_dir() / "alvhd.sqlite"
+    if (
+        settings.journal.path is None
+        and not opts.fresh_journal
+        and legacy.is_file()
+        and not journal_path.exists()
+    ):
+        detail = (
+            f"{legacy} (the old shared default journal) is not used any more; this run "
+            f"starts {journal_path}. To keep its history for this source: "
+            f"mv {legacy} {journal_path} (or set journal.path)"
+        )
+        log.warning("journal_legacy_found", detail=detail)
+        opts.notes.append(f"WARNING: {detail}")
+
+
+async def restored_summary(journal: SqliteJournal, snapshot: bytes) -> dict[str, object]:
+    """What a restart restored, for its log line (issue 6 §6: a restored run says so).
+
+    Returns:
+        ``snapshot_date`` (the last session date in the snapshot, ISO), ``saved_at`` (ISO
+        UTC) and ``decisions`` (journalled decisions).
+    """
+    try:
+        days = json.loads(snapshot).get("price_day", {}).values()
+        snapshot_date = max(days) if days else None
+    except (ValueError, AttributeError):
+        snapshot_date = None
+    return {
+        "snapshot_date": snapshot_date,
+        "saved_at": await journal.snapshot_saved_at(),
+        "decisions": await journal.count(),
+    }
+
+
 async def _supervise(
     *,
     settings: Settings,
@@ -390,6 +464,12 @@ async def _supervise(
     if endpoint is None:
         sink = LogSink()
     else:
+        if settings.mqtt_password is None:
+            log.info(
+                "mqtt_anonymous",
+                detail="no MQTT password (secrets file mqtt_password empty or missing)",
+                username=settings.mqtt.username or None,
+            )
         publisher = MqttPublisher(
             hostname=endpoint[0],
             port=endpoint[1],
@@ -570,7 +650,7 @@ async def replay_fast(
         end=settings.replay.end if end is None else end,
         warmup_days=settings.replay.warmup_days,
     )
-    engine = Engine(params, sessions=trading_sessions())
+    engine = Engine(params, sessions=trading_sessions(), track_baseline=True)
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
     total = len(source.sessions)

@@ -1,4 +1,4 @@
-"""``alvhd`` command line: ``run``, ``replay``, ``demo`` and ``config``.
+"""``alvhd`` command line: ``run``, ``replay``, ``demo``, ``config``, ``init`` and ``status``.
 
 Exit codes: 0 clean stop; 1 crash; 66 (EX_NOINPUT) unusable input data; 78 (EX_CONFIG)
 configuration error — systemd's unit has ``RestartPreventExitStatus=78``.
@@ -9,17 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from daemon.app import DaemonOptions, SourceKind, replay_fast, run_daemon
+from daemon import install, paths, status
+from daemon.app import DaemonOptions, SourceKind, read_retained_status, replay_fast, run_daemon
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -31,19 +34,26 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
-from daemon.errors import EXIT_CONFIG, ConfigError, DataError
+from daemon.errors import EXIT_CONFIG, BrokerUnavailable, ConfigError, DataError
 from daemon.logsetup import configure_logging
 from daemon.report import (
+    StressWindow,
+    days_frame,
     describe_decision,
     load_stress_windows,
+    pnl_rows,
+    pnl_table,
+    report_parameters,
     summarize,
     summary_table,
     write_days_csv,
 )
-from daemon.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
+from daemon.settings import Settings, load_settings, secrets_dir_from_env
 
 EXIT_NOINPUT = 66
 """sysexits.h EX_NOINPUT: an input file is missing or unusable."""
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
     common.add_argument(
-        "--log-level", default=argparse.SUPPRESS, help="debug, info (default), warning, error"
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="debug, info (default for run), warning (default otherwise), error, critical",
     )
     parser = argparse.ArgumentParser(
         prog="alvhd",
@@ -97,13 +111,27 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("data_dir", type=Path, help="directory of the daily CSVs")
     replay.add_argument("--start", type=date.fromisoformat, help="first session (ISO date)")
     replay.add_argument("--end", type=date.fromisoformat, help="last session (ISO date)")
-    replay.add_argument("--days-csv", type=Path, default=Path("days.csv"), help="output CSV")
+    replay.add_argument(
+        "--days-csv",
+        type=Path,
+        default=None,
+        help="output CSV (default: days.csv, or DIR/days.csv with --report DIR)",
+    )
+    replay.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.html (self-contained) and the PNG charts into DIR",
+    )
+    replay.add_argument(
+        "--window", metavar="NAME", help="with --report: zoom on this stress window"
+    )
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument(
         "--stress-windows",
         type=Path,
-        default=DEFAULT_CONFIG_PATH.parent / "stress_windows.csv",
-        help="CSV name,start,end of windows to report apart",
+        default=None,
+        help="CSV name,start,end of windows to report apart (default: the packaged file)",
     )
 
     demo = sub.add_parser(
@@ -132,7 +160,56 @@ def _parser() -> argparse.ArgumentParser:
     bridge.add_argument(
         "--print-config", action="store_true", help="print the effective bridge configuration"
     )
+    _add_init_and_status(sub, common)
     return parser
+
+
+def _add_init_and_status(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """The ``init`` and ``status`` subcommands (issue 11)."""
+    init = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write a starter config, env file, secrets dir (and systemd units); never overwrites",
+    )
+    init.add_argument(
+        "--prefix",
+        type=Path,
+        help="directory to write into (default: /etc/alvhd as root, else $XDG_CONFIG_HOME/alvhd)",
+    )
+    init.add_argument(
+        "--systemd", action="store_true", help="also write the systemd units, paths filled in"
+    )
+    status = sub.add_parser(
+        "status", parents=[common], help="health, layers, last decisions and hedges of a journal"
+    )
+    status.add_argument("--source", choices=[k.value for k in SourceKind], default="ibkr")
+    status.add_argument("--journal", type=Path, help="the journal to read (overrides journal.path)")
+    status.add_argument(
+        "--mqtt-timeout-s",
+        type=float,
+        default=2.0,
+        help="seconds to wait for the broker's retained status (0 = do not ask)",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
+
+FLAGS: dict[str, str] = {
+    "mqtt.host": "--mqtt-host",
+    "mqtt.port": "--mqtt-port",
+    "journal.path": "--journal",
+    "ib.host": "--ib-host",
+    "ib.port": "--ib-port",
+    "ib.client_id": "--ib-client-id",
+    "replay.data_dir": "--data-dir",
+    "replay.start": "--start",
+    "replay.end": "--end",
+    "sim.sessions": "--sessions",
+    "sim.session_seconds": "--session-seconds",
+    "sim.seed": "--seed",
+}
+"""Dotted settings key → the command-line flag that overrides it (named in errors)."""
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -157,9 +234,65 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------- commands
 
 
+def _file_report(settings: Settings) -> dict[str, str]:
+    """Every file and directory alvhd would use, resolved (``alvhd config``)."""
+    files: dict[str, str] = {}
+    found = settings.config_origin
+    if found is not None:
+        files["config file"] = f"{found.path} (from {found.origin.value})"
+        if len(found.searched) > 1:
+            files["config searched"] = ", ".join(str(p) for p in found.searched)
+    secrets = secrets_dir_from_env()
+    password = settings.origins.get("mqtt_password", "default")
+    files["secrets dir"] = (
+        f"{secrets} ({'present' if secrets.is_dir() else 'missing'}; mqtt_password: "
+        f"{'anonymous' if settings.mqtt_password is None else password})"
+    )
+    files["state dir"] = str(paths.state_dir())
+    for key, name in (
+        ("calendar.macro_events", settings.calendar.macro_events),
+        ("stress windows", Path("stress_windows.csv")),
+    ):
+        try:
+            files[key] = str(settings.data_file(key, name))
+        except ConfigError as exc:
+            files[key] = f"MISSING: {exc}"
+    for source in SourceKind:
+        files[f"journal ({source.value})"] = str(settings.journal_path_for(source.value))
+    try:
+        files["replay.data_dir"] = str(settings.replay_data_dir)
+    except ConfigError:
+        files["replay.data_dir"] = "(not set: give --data-dir DIR)"
+    return files
+
+
+def _toml_value(value: Any) -> str:
+    """A JSON-able value rendered as TOML (``true``, ``"x"``, ``[...]``)."""
+    if value is None:
+        return '""'
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the effective configuration with where each value and file came from."""
     dump = settings.masked_dump()
-    print(json.dumps(dump, indent=None if args.json else 2, default=str))
+    origins = settings.origins
+    files = _file_report(settings)
+    if args.json:
+        print(json.dumps({**dump, "_origins": origins, "_files": files}, default=str))
+        return 0
+    for name, where in files.items():
+        print(f"# {name:<22} {where}")
+    for section, values in dump.items():
+        if section.startswith("_"):
+            continue
+        if not isinstance(values, dict):
+            print(f"{section} = {_toml_value(values)}  # {origins.get(section, 'default')}")
+            continue
+        print(f"\n[{section}]")
+        for key, value in values.items():
+            origin = origins.get(f"{section}.{key}", "default")
+            print(f"{key} = {_toml_value(value)}  # {origin}")
     return 0
 
 
@@ -262,7 +395,19 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(width=max(Console().width, 180))
-    windows = load_stress_windows(args.stress_windows)
+    windows_path = args.stress_windows or settings.data_file(
+        "stress windows", Path("stress_windows.csv")
+    )
+    windows = load_stress_windows(windows_path)
+    if args.window is not None:
+        names = [w.name for w in windows]
+        if args.report is None:
+            raise ConfigError("--window NAME needs --report DIR (it zooms the report)")
+        if args.window not in names:
+            raise ConfigError(
+                f"--window: no stress window named {args.window!r} in {windows_path} "
+                f"(known: {', '.join(names)})"
+            )
     progress = Progress(
         TextColumn("replay"),
         BarColumn(),
@@ -292,7 +437,12 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     days = result.engine.days
     periods = summarize(days, result.decisions, windows)
     console.print(summary_table(periods))
-    path = write_days_csv(days, args.days_csv)
+    days_csv = args.days_csv or (
+        args.report / "days.csv" if args.report is not None else Path("days.csv")
+    )
+    frame = days_frame(days)
+    path = write_days_csv(frame, days_csv)
+    _print_pnl(console, settings, frame, windows, report_dir=args.report, window=args.window)
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -327,7 +477,104 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     return asyncio.run(run_bridge(settings))
 
 
-COMMANDS = {"run": _cmd_run, "replay": _cmd_replay, "demo": _cmd_demo, "config": _cmd_config}
+def _print_pnl(
+    console: Console,
+    settings: Settings,
+    frame: pd.DataFrame,
+    windows: Sequence[StressWindow],
+    *,
+    report_dir: Path | None,
+    window: str | None,
+) -> None:
+    """The P&L table of the replay (issue 12), and the HTML report when asked."""
+    if "net_pnl_usd" not in frame.columns:
+        return
+    rows = pnl_rows(frame, windows, by_year=report_dir is not None)
+    whole, _, win_rows = rows
+    wide = Console(width=max(console.width, 300))
+    wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    if report_dir is None:
+        return
+    # matplotlib is imported only when a report is asked for (about 1 s of start-up).
+    from daemon.report_html import write_report  # noqa: PLC0415
+
+    try:
+        files = write_report(
+            report_dir,
+            frame,
+            windows=windows,
+            parameters=report_parameters(settings),
+            window=window,
+            rows=rows,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from exc
+    console.print(f"report written to {files.html} ({len(files.pngs)} PNG charts beside it)")
+
+
+def _cmd_init(_settings: Settings, args: argparse.Namespace) -> int:
+    """``alvhd init``: write the starter files; refuse (73) if any exists."""
+    prefix = args.prefix or install.default_prefix()
+    the_plan = install.plan(prefix, with_systemd=args.systemd)
+    clash = install.existing(the_plan)
+    if clash:
+        for path in clash:
+            print(f"alvhd: init: {path} exists; not overwriting it", file=sys.stderr)
+        print(
+            "alvhd: init: nothing written: move those files away or use --prefix DIR",
+            file=sys.stderr,
+        )
+        return install.EXIT_CANTCREAT
+    for path in install.write(the_plan):
+        print(f"wrote {path} ({oct(path.stat().st_mode & 0o777)})")
+    print("\nnext:")
+    for number, command in enumerate(
+        install.next_commands(the_plan, with_systemd=args.systemd), start=1
+    ):
+        print(f"  {number}. {command}")
+    return 0
+
+
+def _status_journal(settings: Settings, source: str) -> Path | None:
+    """The journal ``alvhd status`` reads: the configured/default one, else the service's."""
+    path = settings.journal_path_for(source)
+    if path.is_file() or settings.journal.path is not None:
+        return path if path.is_file() else None
+    service = Path("/var/lib/alvhd") / path.name  # StateDirectory=alvhd of the shipped unit
+    return service if service.is_file() else None
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """``alvhd status``: journal + retained MQTT status; 66 when neither is available."""
+    report = status.StatusReport()
+    journal = _status_journal(settings, args.source)
+    if journal is not None:
+        try:
+            status.read_journal(journal, report)
+        except sqlite3.Error as exc:
+            raise DataError(f"cannot read journal {journal}: {exc}") from exc
+    if not settings.mqtt.enabled or args.mqtt_timeout_s <= 0:
+        report.mqtt_error = "not asked (mqtt.enabled = false or --mqtt-timeout-s 0)"
+    else:
+        try:
+            report.mqtt = asyncio.run(read_retained_status(settings, timeout_s=args.mqtt_timeout_s))
+        except (BrokerUnavailable, DataError) as exc:
+            report.mqtt_error = str(exc)
+    if args.json:
+        print(json.dumps(report.as_dict(), default=str))
+    else:
+        print(status.render(report, source=args.source))
+    return 0 if journal is not None or report.mqtt is not None else EXIT_NOINPUT
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "replay": _cmd_replay,
+    "demo": _cmd_demo,
+    "config": _cmd_config,
+    "init": _cmd_init,
+    "status": _cmd_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bridge":
             return _cmd_bridge(args)
-        settings = load_settings(getattr(args, "config", None), **_overrides(args))
+        settings = load_settings(getattr(args, "config", None), flags=FLAGS, **_overrides(args))
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:
         print(f"alvhd: {exc}", file=sys.stderr)

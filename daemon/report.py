@@ -24,6 +24,7 @@ from daemon.core.model import (
     ProposedOrder,
 )
 from daemon.errors import ConfigError
+from daemon.settings import Settings
 
 LAYERS: tuple[Layer, ...] = (Layer.L1, Layer.L2, Layer.L3)
 
@@ -72,7 +73,7 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
     ``contracts_L1..L3`` (hedge units held); ``premium_paid_usd`` (cumulative premium paid
     to date, USD); ``open_premium_usd``; ``cost_cap_usd``; ``scenario_loss_usd``;
     ``covered_frac`` (scenario gain of held hedges / scenario loss L); ``cost_capped`` (1/0);
-    ``proposals`` (orders proposed that day).
+    ``proposals`` (orders proposed that day); then the P&L columns of :func:`pnl_columns`.
     """
     records: list[dict[str, object]] = []
     for day in days:
@@ -90,14 +91,64 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
         rec["covered_frac"] = round(day.covered_frac, 6)
         rec["cost_capped"] = int(day.is_cost_capped)
         rec["proposals"] = day.proposals
+        rec.update(pnl_columns(day))
         records.append(rec)
     return pd.DataFrame.from_records(records)
 
 
-def write_days_csv(days: Sequence[DaySummary], path: Path) -> Path:
-    """Write ``days.csv`` (see ``days_frame``) to ``path``; returns the path."""
+def pnl_columns(day: DaySummary) -> dict[str, object]:
+    """The P&L columns of one ``days.csv`` row (USD, cumulative since the first session).
+
+    ``spx``, ``vix``: the closes the books were marked at. Per layer ``pnl_L1_usd`` (realised
+    + unrealised), ``realised_L1_usd``, ``mark_L1_usd`` (value of the lots held). The
+    sleeve: ``sleeve_pnl_usd``, ``sleeve_realised_usd``, ``sleeve_mark_usd``,
+    ``sleeve_fees_usd``. The condor: ``condor_pnl_usd`` (realised + open credit − buy-back
+    cost), ``condor_credit_usd`` (credits collected), ``condor_mark_usd`` (cost to buy the
+    open condor back), ``condor_cycles`` (condors opened), and on the day a condor is
+    closed its ``condor_closed_credit_usd`` and ``condor_closed_debit_usd`` (0 otherwise).
+    ``net_pnl_usd`` = condor + sleeve; ``baseline_l1_pnl_usd`` (the always-on L1 sleeve)
+    and ``net_baseline_pnl_usd`` = condor + baseline; ``satellite_pnl_usd``: the IWM
+    satellite at its constant notional (kept out of the net columns). Empty when the day
+    had no market state.
+    """
+    pnl = day.pnl
+    if pnl is None:
+        return {}
+    rec: dict[str, object] = {"spx": pnl.spx, "vix": pnl.vix}
+    for layer in LAYERS:
+        lp = pnl.sleeve.get(layer)
+        rec[f"pnl_{layer.value}_usd"] = round(lp.total_usd, 2) if lp else 0.0
+        rec[f"realised_{layer.value}_usd"] = round(lp.realised_usd, 2) if lp else 0.0
+        rec[f"mark_{layer.value}_usd"] = round(lp.open_mark_usd, 2) if lp else 0.0
+    sleeve = list(pnl.sleeve.values())
+    rec["sleeve_pnl_usd"] = round(pnl.sleeve_total_usd, 2)
+    rec["sleeve_realised_usd"] = round(sum(p.realised_usd for p in sleeve), 2)
+    rec["sleeve_mark_usd"] = round(sum(p.open_mark_usd for p in sleeve), 2)
+    rec["sleeve_fees_usd"] = round(sum(p.fees_usd for p in sleeve), 2)
+    rec["condor_pnl_usd"] = round(pnl.condor.total_usd, 2)
+    rec["condor_credit_usd"] = round(pnl.condor.credit_to_date_usd, 2)
+    rec["condor_mark_usd"] = round(pnl.condor.open_mark_usd, 2)
+    rec["condor_cycles"] = pnl.condor.cycles
+    rec["condor_closed_credit_usd"] = round(pnl.condor.closed_credit_usd, 2)
+    rec["condor_closed_debit_usd"] = round(pnl.condor.closed_debit_usd, 2)
+    rec["satellite_pnl_usd"] = round(pnl.satellite_usd, 2)
+    rec["net_pnl_usd"] = round(pnl.condor.total_usd + pnl.sleeve_total_usd, 2)
+    base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
+    rec["baseline_l1_pnl_usd"] = round(base, 2)
+    rec["net_baseline_pnl_usd"] = round(pnl.condor.total_usd + base, 2)
+    return rec
+
+
+def write_days_csv(days: Sequence[DaySummary] | pd.DataFrame, path: Path) -> Path:
+    """Write ``days.csv`` to ``path``; returns the path.
+
+    Args:
+        days: the day summaries, or their ``days_frame`` when already built.
+        path: the CSV file (parent directories are created).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    days_frame(days).to_csv(path, index=False)
+    frame = days if isinstance(days, pd.DataFrame) else days_frame(days)
+    frame.to_csv(path, index=False)
     return path
 
 
@@ -191,6 +242,272 @@ def summary_table(periods: Sequence[PeriodStats]) -> Table:
         ]
         table.add_row(*cells)
     return table
+
+
+# --------------------------------------------------------------------------- P&L tables
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PnlRow:
+    """The books over one period (a year, a stress window or the whole run), USD.
+
+    P&L figures are changes over the period: the cumulative value at its last session
+    minus the value at the session before it (0 before the first session).
+
+    Attributes:
+        name: period name; ``start``/``end``: first and last session with data.
+        days: sessions; ``days_on``: sessions each layer was active.
+        condor_pnl_usd, sleeve_pnl_usd, net_pnl_usd: condor alone, sleeve, condor + sleeve.
+        baseline_pnl_usd: the always-on L1 sleeve; ``net_baseline_pnl_usd`` with the condor.
+        max_dd_condor_usd, max_dd_net_usd: largest peak-to-trough fall of the cumulative
+            P&L within the period (>= 0), condor alone and condor + sleeve.
+        credit_usd: condor credit collected; ``premium_usd``: hedge premium paid.
+        premium_pct_credit: premium / credit × 100; ``net_cost_pct_credit``: −sleeve P&L /
+            credit × 100 (what the sleeve cost, net of what it earned back).
+        realised_cover_frac: sleeve P&L / condor loss when the condor lost, else None.
+        promised_cover_frac: mean scenario ``covered_frac`` over the days with a projected
+            loss (what the sizing promised), None if no such day.
+        satellite_pnl_usd: the IWM satellite (not in the net figures).
+    """
+
+    name: str
+    start: date
+    end: date
+    days: int
+    days_on: dict[Layer, int]
+    condor_pnl_usd: float
+    sleeve_pnl_usd: float
+    net_pnl_usd: float
+    baseline_pnl_usd: float
+    net_baseline_pnl_usd: float
+    max_dd_condor_usd: float
+    max_dd_net_usd: float
+    credit_usd: float
+    premium_usd: float
+    premium_pct_credit: float | None
+    net_cost_pct_credit: float | None
+    realised_cover_frac: float | None
+    promised_cover_frac: float | None
+    satellite_pnl_usd: float = 0.0
+
+
+def max_drawdown_usd(equity: pd.Series) -> float:
+    """Largest fall from a running peak of ``equity`` (a cumulative P&L, USD), >= 0.
+
+    The running peak starts at 0 (the P&L before the period), so a period that only
+    loses has a drawdown equal to its worst point.
+    """
+    if equity.empty:
+        return 0.0
+    peak = equity.cummax().clip(lower=0.0)
+    return float((peak - equity).max())
+
+
+def _period_row(frame: pd.DataFrame, name: str, mask: pd.Series) -> PnlRow | None:
+    sub = frame[mask]
+    if sub.empty:
+        return None
+    first = int(sub.index[0])
+    before = frame.iloc[first - 1] if first > 0 else None
+
+    def change(col: str) -> pd.Series:
+        base = float(before[col]) if before is not None else 0.0
+        return sub[col].astype(float) - base
+
+    condor = change("condor_pnl_usd")
+    sleeve = change("sleeve_pnl_usd")
+    net = condor + sleeve
+    base_l1 = change("baseline_l1_pnl_usd")
+    credit = float(change("condor_credit_usd").iloc[-1])
+    premium = float(change("premium_paid_usd").iloc[-1])
+    c_pnl, s_pnl = float(condor.iloc[-1]), float(sleeve.iloc[-1])
+    loss_days = sub[sub["scenario_loss_usd"] > 0.0]
+    layers = sub["active_layers"].fillna("").astype(str)
+    return PnlRow(
+        name=name,
+        start=date.fromisoformat(str(sub["date"].iloc[0])),
+        end=date.fromisoformat(str(sub["date"].iloc[-1])),
+        days=len(sub),
+        days_on={lay: int(layers.str.contains(lay.value).sum()) for lay in LAYERS},
+        condor_pnl_usd=c_pnl,
+        sleeve_pnl_usd=s_pnl,
+        net_pnl_usd=c_pnl + s_pnl,
+        baseline_pnl_usd=float(base_l1.iloc[-1]),
+        net_baseline_pnl_usd=c_pnl + float(base_l1.iloc[-1]),
+        max_dd_condor_usd=max_drawdown_usd(condor),
+        max_dd_net_usd=max_drawdown_usd(net),
+        credit_usd=credit,
+        premium_usd=premium,
+        premium_pct_credit=100.0 * premium / credit if credit > 0 else None,
+        net_cost_pct_credit=100.0 * -s_pnl / credit if credit > 0 else None,
+        realised_cover_frac=s_pnl / -c_pnl if c_pnl < 0 else None,
+        promised_cover_frac=float(loss_days["covered_frac"].mean())
+        if not loss_days.empty
+        else None,
+        satellite_pnl_usd=float(change("satellite_pnl_usd").iloc[-1])
+        if "satellite_pnl_usd" in sub.columns
+        else 0.0,
+    )
+
+
+def pnl_rows(
+    frame: pd.DataFrame,
+    windows: Sequence[StressWindow] = (),
+    *,
+    by_year: bool = True,
+) -> tuple[PnlRow, list[PnlRow], list[PnlRow]]:
+    """The whole run, one row per calendar year, one per stress window with data.
+
+    Args:
+        frame: ``days_frame`` output (with the P&L columns).
+        windows: the stress windows.
+        by_year: also the per-year rows.
+
+    Returns:
+        ``(whole run, years, windows)``.
+    """
+    frame = frame.reset_index(drop=True)
+    dates = pd.to_datetime(frame["date"])
+    whole = _period_row(frame, "whole run", pd.Series(True, index=frame.index))
+    if whole is None:
+        msg = "no sessions to report"
+        raise ValueError(msg)
+    years: list[PnlRow] = []
+    if by_year:
+        for year in sorted(dates.dt.year.unique()):
+            row = _period_row(frame, str(year), dates.dt.year == year)
+            if row is not None:
+                years.append(row)
+    wins: list[PnlRow] = []
+    for w in windows:
+        mask = (dates.dt.date >= w.start) & (dates.dt.date <= w.end)
+        row = _period_row(frame, w.name, mask)
+        if row is not None:
+            wins.append(row)
+    return whole, years, wins
+
+
+def condor_cycle_rows(frame: pd.DataFrame) -> list[list[str]]:
+    """Closed condor cycles per year: count, winners, mean credit and debit, P&L (USD).
+
+    A cycle is closed on the day ``condor_closed_credit_usd`` is non-zero; its P&L here is
+    credit − buy-back debit, before fees. The last row is the whole range.
+    """
+    closed = frame[frame["condor_closed_credit_usd"] != 0.0]
+    out: list[list[str]] = []
+    groups = [(str(y), g) for y, g in closed.groupby(pd.to_datetime(closed["date"]).dt.year)]
+    for name, g in [*groups, ("all", closed)]:
+        credit = g["condor_closed_credit_usd"].astype(float)
+        debit = g["condor_closed_debit_usd"].astype(float)
+        pnl = credit - debit
+        out.append(
+            [
+                name,
+                str(len(g)),
+                f"{100 * (pnl > 0).mean():.0f}%" if len(g) else "—",
+                _usd(float(credit.mean())) if len(g) else "—",
+                _usd(float(debit.mean())) if len(g) else "—",
+                _usd(float(pnl.sum())),
+            ]
+        )
+    return out
+
+
+CONDOR_CYCLE_HEADERS: tuple[str, ...] = (
+    "year",
+    "cycles closed",
+    "winners",
+    "mean credit $",
+    "mean buy-back $",
+    "P&L before fees $",
+)
+"""Column titles of :func:`condor_cycle_rows`."""
+
+
+def _usd(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0f}%"
+
+
+def pnl_cells(row: PnlRow) -> list[str]:
+    """The text cells of one P&L row, in :data:`PNL_HEADERS` order."""
+    return [
+        row.name,
+        f"{row.start} → {row.end}",
+        str(row.days),
+        *(str(row.days_on[lay]) for lay in LAYERS),
+        _usd(row.condor_pnl_usd),
+        _usd(row.sleeve_pnl_usd),
+        _usd(row.net_pnl_usd),
+        _usd(row.baseline_pnl_usd),
+        _usd(row.max_dd_condor_usd),
+        _usd(row.max_dd_net_usd),
+        _usd(row.credit_usd),
+        _pct(row.premium_pct_credit),
+        _pct(row.net_cost_pct_credit),
+        _pct(None if row.realised_cover_frac is None else 100 * row.realised_cover_frac),
+        _pct(None if row.promised_cover_frac is None else 100 * row.promised_cover_frac),
+        _usd(row.satellite_pnl_usd),
+    ]
+
+
+PNL_HEADERS: tuple[str, ...] = (
+    "period",
+    "sessions",
+    "days",
+    "L1 on",
+    "L2 on",
+    "L3 on",
+    "condor $",
+    "sleeve $",
+    "net $",
+    "always-L1 $",
+    "max DD condor $",
+    "max DD net $",
+    "credit $",
+    "premium % credit",
+    "net cost % credit",
+    "realised cover",
+    "promised cover",
+    "IWM sat. $",
+)
+"""Column titles of the P&L tables (console and HTML)."""
+
+
+def pnl_table(rows: Sequence[PnlRow], title: str) -> Table:
+    """Render P&L rows as a rich table (:data:`PNL_HEADERS`)."""
+    table = Table(title=title)
+    for i, head in enumerate(PNL_HEADERS):
+        table.add_column(head, justify="left" if i < 2 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*pnl_cells(row))
+    return table
+
+
+def report_parameters(settings: Settings) -> dict[str, str]:
+    """The parameters shown in the report's header (name → text)."""
+    lad, sc, co, ac = settings.ladder, settings.scenario, settings.condor, settings.accounting
+    return {
+        "condor": f"{co.contracts} x SPX iron condor, short put {co.short_put_otm_pct:g}% / "
+        f"short call {co.short_call_otm_pct:g}% OTM, wings {co.wing_width_pts:g} pts, opened "
+        f"at {co.dte_days} DTE, rolled at {co.roll_at_dte} DTE",
+        "condor marks": f"Black–Scholes, IV = VIX + {ac.condor_put_skew_pts:g} pts (puts) / "
+        f"{ac.condor_call_skew_pts:+g} pts (calls)",
+        "hedge marks": f"Black-76 on the VX future, IV {sc.vix_option_iv:.0%} "
+        f"(scenario.vix_option_iv), r {sc.risk_free_rate:.1%}; expiry at the VIX close "
+        "(SOQ proxy)",
+        "fees": f"${ac.fee_per_contract_usd:g} per contract per leg",
+        "satellite": f"IWM ${settings.satellite.notional_usd:,.0f}",
+        "cost cap": f"{lad.cost_cap_frac:.0%} of condor credit",
+        "ladder": f"L1 cover {lad.l1_cover_frac:.0%} (vega x{lad.l1_vega_multiplier:g}), "
+        f"L2 cover {lad.l2_cover_frac:.0%} (vega x{lad.l2_vega_multiplier:g}), "
+        f"L3 +{lad.l3_notional_add_frac:.0%}; roll at {lad.roll_dte} DTE; re-size every "
+        f"{lad.rebalance_every_days} sessions, band {lad.rebalance_band_frac:.0%}",
+        "scenario": f"VIX +{sc.vix_shock_pts:g} pts, VX beta {sc.vx_beta_to_spot:g}",
+    }
 
 
 def describe_decision(dec: Decision) -> str:

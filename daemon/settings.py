@@ -11,7 +11,15 @@ Sources, highest precedence first (``Settings.settings_customise_sources``):
 3. the secrets directory (systemd ``LoadCredential=`` → ``/run/credentials/alvhd.service``,
    or ``$ALVH_SECRETS_DIR``): one file per top-level secret, named after the field
    (``mqtt_password``); a missing directory is fine,
-4. the TOML file (``$ALVH_CONFIG`` or ``<repo>/config/alvhd.toml``).
+4. the TOML file, found by :func:`daemon.paths.find_config` (``--config``, ``$ALVH_CONFIG``,
+   ``$XDG_CONFIG_HOME/alvhd/alvhd.toml``, ``/etc/alvhd/alvhd.toml``, the packaged defaults).
+
+Relative paths resolve against where they were written: a value in a TOML file against
+that file's directory (a data file not found there is taken from the packaged defaults),
+a value from the command line or the environment against the working directory. Unset
+paths have defaults from :mod:`daemon.paths` (journal: one file per source in the state
+directory). Every variable named ``ALVH_*`` must be a known setting or one of
+:data:`EXTRA_ENV`; anything else is refused (exit 78) with a did-you-mean.
 
 ``load_settings`` is the entry point: it turns any failure (missing or unparseable TOML,
 pydantic ``ValidationError``, a bad macro-calendar row) into one ``ConfigError`` whose
@@ -52,7 +60,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from daemon import paths
 from daemon.core.params import (
+    AccountingParams,
     CondorTemplate,
     EngineParams,
     LadderParams,
@@ -64,23 +74,18 @@ from daemon.core.params import (
 )
 from daemon.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-"""The repository root (the directory holding ``daemon/`` and ``config/``)."""
-
-_REPO_CONFIG = REPO_ROOT / "config" / "alvhd.toml"
-_WHEEL_CONFIG = Path(__file__).resolve().parent / "_config" / "alvhd.toml"
-DEFAULT_CONFIG_PATH = (
-    _REPO_CONFIG if _REPO_CONFIG.is_file() or not _WHEEL_CONFIG.is_file() else _WHEEL_CONFIG
-)
-"""Default TOML path when neither an explicit path nor ``$ALVH_CONFIG`` is given:
-``<repo>/config/alvhd.toml`` in a checkout, ``daemon/_config/alvhd.toml`` in the wheel
-(``pyproject.toml`` force-includes ``config/`` there)."""
+DEFAULT_CONFIG_PATH = paths.packaged_config_dir() / paths.CONFIG_NAME
+"""The packaged default TOML: ``<repo>/config/alvhd.toml`` in a checkout,
+``daemon/_config/alvhd.toml`` in the wheel (``pyproject.toml`` force-includes ``config/``)."""
 
 DEFAULT_SECRETS_DIR = Path("/run/credentials/alvhd.service")
 """systemd ``LoadCredential=`` directory of the ``alvhd.service`` unit."""
 
-CONFIG_ENV = "ALVH_CONFIG"
+CONFIG_ENV = paths.CONFIG_ENV
 SECRETS_DIR_ENV = "ALVH_SECRETS_DIR"
+EXTRA_ENV = frozenset({CONFIG_ENV, SECRETS_DIR_ENV, "ALVH_MARKET_DIR"})
+"""``ALVH_*`` variables that are not settings: the config file, the secrets directory and
+the market-data directory of the tests and benches. ``ALVH_TEST_*`` is reserved for tests."""
 MASK = "**********"
 
 _MACRO_HEADER = ("date", "kind", "note")
@@ -109,7 +114,18 @@ def _empty_to_none(value: Any) -> Any:
     return value
 
 
+def _password_or_none(value: Any) -> Any:
+    """A secret without surrounding whitespace; empty → ``None`` (anonymous)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
 OptionalDate = Annotated[date | None, BeforeValidator(_empty_to_none)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_to_none)]
 
 
 def _cross(field: str, message: str) -> PydanticCustomError:
@@ -353,6 +369,18 @@ class LadderSection(_Section):
         le=20.0,
         json_schema_extra=_spec("VIX points"),
     )
+    max_otm_pts: float = Field(
+        _default(LadderParams, "max_otm_pts"),
+        gt=0.0,
+        le=50.0,
+        json_schema_extra=_spec("VIX points above the own VX future; issue 10: 5"),
+    )
+    l2_max_strike_sd: float = Field(
+        _default(LadderParams, "l2_max_strike_sd"),
+        ge=1.0,
+        le=5.0,
+        json_schema_extra=_spec("standard deviations; SPEC §4 1.5–2"),
+    )
     intraday_confirm: bool = _default(LadderParams, "intraday_confirm")
 
     @model_validator(mode="after")
@@ -373,6 +401,18 @@ class LadderSection(_Section):
                 "l2_vega_multiplier",
                 f"l2_vega_multiplier ({self.l2_vega_multiplier}) must be ≥ l1_vega_multiplier "
                 f"({self.l1_vega_multiplier}): L2 raises it (SPEC §4)",
+            )
+        if self.max_otm_pts < self.l1_strike_otm_pts:
+            raise _cross(
+                "max_otm_pts",
+                f"max_otm_pts ({self.max_otm_pts}) must be ≥ l1_strike_otm_pts "
+                f"({self.l1_strike_otm_pts}), or every fresh L1 strike is out of rule",
+            )
+        if self.l2_max_strike_sd < self.l2_strike_sd:
+            raise _cross(
+                "l2_max_strike_sd",
+                f"l2_max_strike_sd ({self.l2_max_strike_sd}) must be ≥ l2_strike_sd "
+                f"({self.l2_strike_sd}), or every fresh L2 strike is out of rule",
             )
         if self.roll_dte >= self.l1_min_dte:
             raise _cross(
@@ -443,6 +483,7 @@ class ScenarioSection(_Section):
         le=5.0,
         json_schema_extra=_spec("VIX points"),
     )
+    beta_floor_always: bool = _default(ScenarioParams, "beta_floor_always")
 
     @model_validator(mode="after")
     def _check_windows(self) -> Self:
@@ -475,6 +516,12 @@ class OrdersSection(_Section):
     )
     min_tick_below_3: float = Field(
         _default(OrderParams, "min_tick_below_3"), gt=0.0, le=1.0, json_schema_extra=_spec("points")
+    )
+    min_premium_pts: float = Field(
+        _default(OrderParams, "min_premium_pts"),
+        ge=0.0,
+        le=5.0,
+        json_schema_extra=_spec("points per share; 0 = no floor; issue 10"),
     )
 
 
@@ -532,6 +579,32 @@ class CondorSection(_Section):
                 f"roll_at_dte ({self.roll_at_dte}) must be < dte_days ({self.dte_days})",
             )
         return self
+
+
+class AccountingSection(_Section):
+    """``[accounting]``: fees and the condor's marking skew for the P&L (→ ``AccountingParams``).
+
+    Never changes a decision: only the replay report's and ``days.csv``'s P&L figures.
+    """
+
+    fee_per_contract_usd: float = Field(
+        _default(AccountingParams, "fee_per_contract_usd"),
+        ge=0.0,
+        le=100.0,
+        json_schema_extra=_spec("USD per option contract per leg, each trade"),
+    )
+    condor_put_skew_pts: float = Field(
+        _default(AccountingParams, "condor_put_skew_pts"),
+        ge=-20.0,
+        le=40.0,
+        json_schema_extra=_spec("vol points added to VIX for the condor's put legs"),
+    )
+    condor_call_skew_pts: float = Field(
+        _default(AccountingParams, "condor_call_skew_pts"),
+        ge=-20.0,
+        le=40.0,
+        json_schema_extra=_spec("vol points added to VIX for the condor's call legs"),
+    )
 
 
 class SatelliteSection(_Section):
@@ -592,10 +665,8 @@ class MqttSection(_Section):
             "tls_key_file": self.tls_key_file,
         }
         for name, path in files.items():
-            if (
-                path is not None
-                and not (path if path.is_absolute() else REPO_ROOT / path).is_file()
-            ):
+            # relative paths are checked where they resolve (Settings.data_file, at start)
+            if path is not None and path.is_absolute() and not path.is_file():
                 raise _cross(name, f"{path} is not a readable file")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise _cross("tls_cert_file", "tls_cert_file and tls_key_file go together")
@@ -625,9 +696,13 @@ class OpsSection(_Section):
 
 
 class JournalSection(_Section):
-    """``[journal]``: SQLite write-ahead journal."""
+    """``[journal]``: SQLite write-ahead journal.
 
-    path: Path = Path("var/alvhd.sqlite")
+    ``path`` unset (``""``) → one journal per source and instance in the state directory
+    (:func:`daemon.paths.state_dir`), e.g. ``journal-default-ibkr.sqlite``.
+    """
+
+    path: OptionalPath = None
 
 
 class IbSection(_Section):
@@ -647,7 +722,7 @@ class IbSection(_Section):
 class ReplaySection(_Section):
     """``[replay]``: daily CSV replay (``adapters/replay.py``)."""
 
-    data_dir: Path = Path("../shared/data/market")
+    data_dir: OptionalPath = None
     start: OptionalDate = None
     end: OptionalDate = None
     warmup_days: int = Field(
@@ -702,6 +777,7 @@ class Settings(BaseSettings):
     orders: OrdersSection = OrdersSection()
     condor: CondorSection = CondorSection()
     satellite: SatelliteSection = SatelliteSection()
+    accounting: AccountingSection = AccountingSection()
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     journal: JournalSection = JournalSection()
@@ -712,10 +788,15 @@ class Settings(BaseSettings):
     sim: SimSection = SimSection()
     calendar: CalendarSection = CalendarSection()
 
-    mqtt_password: SecretStr | None = None
-    """MQTT password: secrets file ``mqtt_password`` or env ``ALVH_MQTT_PASSWORD``."""
+    mqtt_password: Annotated[SecretStr | None, BeforeValidator(_password_or_none)] = None
+    """MQTT password: secrets file ``mqtt_password`` (preferred) or env ``ALVH_MQTT_PASSWORD``
+    (the one spelling). Surrounding whitespace (a trailing newline) is dropped; an empty
+    file (``alvhd init``'s placeholder) means anonymous."""
 
     _config_path: Path | None = PrivateAttr(default=None)
+    _found: paths.FoundConfig | None = PrivateAttr(default=None)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+    _cwd: Path = PrivateAttr(default_factory=Path.cwd)
 
     @classmethod
     def settings_customise_sources(
@@ -780,28 +861,116 @@ class Settings(BaseSettings):
         """The TOML file these settings were read from (``None`` if none was read)."""
         return self._config_path
 
+    @property
+    def config_origin(self) -> paths.FoundConfig | None:
+        """How the TOML file was found (search step and candidates); ``None`` if not loaded."""
+        return self._found
+
+    @property
+    def origins(self) -> dict[str, str]:
+        """Where each dotted key's value came from (a copy).
+
+        Values: ``default``, ``toml``, ``env ALVH_…``, ``secrets <file>`` or
+        ``command line --flag``.
+        """
+        return dict(self._origins)
+
+    def _resolve_key(self, key: str, path: Path) -> Path:
+        """Resolve a configured ``path`` of ``key`` against where it was written.
+
+        Absolute stays; from the TOML (or a relative built-in default) → the TOML file's
+        directory; from the command line or the environment → the working directory at
+        load time.
+        """
+        path = path.expanduser()
+        if path.is_absolute():
+            return path
+        origin = self._origins.get(key, "default")
+        if origin in ("toml", "default") and self._config_path is not None:
+            return (self._config_path.parent / path).resolve()
+        return (self._cwd / path).resolve()
+
     def resolve(self, path: Path) -> Path:
-        """Resolve a configured path: absolute stays, relative is taken from the repo root."""
-        return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+        """Resolve a path relative to the configuration file's directory (absolute stays)."""
+        base = self._config_path.parent if self._config_path is not None else self._cwd
+        return path if path.is_absolute() else (base / path).resolve()
+
+    def data_file(self, key: str, path: Path) -> Path:
+        """Resolve a shipped data file (``calendar.macro_events``, stress windows).
+
+        A relative path is looked up where it was written (see :meth:`_resolve_key`) and,
+        when not there, in the packaged defaults, so a TOML copied elsewhere keeps working.
+
+        Raises:
+            ConfigError: found in neither place; the message names ``key`` and both paths.
+        """
+        first = self._resolve_key(key, path)
+        if first.is_file():
+            return first
+        tried = [first]
+        if not path.is_absolute():
+            packaged = paths.packaged_config_dir() / path
+            if packaged.is_file():
+                return packaged
+            tried.append(packaged)
+        where = " or ".join(str(p) for p in tried)
+        raise ConfigError(
+            f"config error: {key} = {str(path)!r}: file not found (looked for {where}) "
+            f"[{self.where(key)}]",
+            key=key,
+        )
+
+    def where(self, key: str) -> str:
+        """Human hint of where ``key`` is set (for error messages)."""
+        origin = self._origins.get(key, "default")
+        if origin.startswith("command line"):
+            return f"given on the {origin}"
+        if origin.startswith("env "):
+            return f"set by {origin.removeprefix('env ')}"
+        toml = self._config_path or DEFAULT_CONFIG_PATH
+        return f"set it in {toml} or env {_env_name(key)}"
 
     @property
     def macro_events_path(self) -> Path:
-        """Absolute path of the macro calendar (relative paths: from the TOML's directory)."""
-        path = self.calendar.macro_events
-        if path.is_absolute():
-            return path
-        base = (self._config_path or DEFAULT_CONFIG_PATH).parent
-        return (base / path).resolve()
+        """Absolute path of the macro calendar (see :meth:`data_file`).
+
+        Raises:
+            ConfigError: the file is missing (message names ``calendar.macro_events``).
+        """
+        return self.data_file("calendar.macro_events", self.calendar.macro_events)
+
+    def journal_path_for(self, source: str) -> Path:
+        """Absolute path of the journal of ``source`` (``sim``, ``replay``, ``ibkr``).
+
+        ``journal.path`` when set (resolved as in :meth:`_resolve_key`), else
+        ``<state dir>/journal-<instance>-<source>.sqlite`` (:mod:`daemon.paths`).
+        """
+        if self.journal.path is not None:
+            return self._resolve_key("journal.path", self.journal.path)
+        return paths.state_dir() / paths.default_journal_name(source, self.mqtt.instance)
 
     @property
     def journal_path(self) -> Path:
-        """Absolute path of the SQLite journal."""
-        return self.resolve(self.journal.path)
+        """The journal of the service (``--source ibkr``); see :meth:`journal_path_for`."""
+        return self.journal_path_for("ibkr")
 
     @property
     def replay_data_dir(self) -> Path:
-        """Absolute directory of the replay CSVs."""
-        return self.resolve(self.replay.data_dir)
+        """Absolute directory of the replay CSVs.
+
+        Raises:
+            ConfigError: unset and no default (an installed program has no market data).
+        """
+        if self.replay.data_dir is not None:
+            return self._resolve_key("replay.data_dir", self.replay.data_dir)
+        default = paths.default_market_dir()
+        if default is None:
+            raise ConfigError(
+                "config error: replay.data_dir is not set: give the directory of the daily "
+                "CSVs with --data-dir DIR, env ALVH_REPLAY__DATA_DIR or [replay] data_dir",
+                key="replay.data_dir",
+            )
+        return default
 
     def to_params(self) -> EngineParams:
         """Build the frozen core parameters, loading and validating the macro calendar.
@@ -823,6 +992,7 @@ class Settings(BaseSettings):
             stale_after_s=self.service.stale_after_s,
             calendar_warn_days=self.calendar.warn_days,
             macro_events=load_macro_events(self.macro_events_path),
+            accounting=AccountingParams(**self.accounting.model_dump()),
         )
 
     def masked_dump(self) -> dict[str, Any]:
@@ -843,15 +1013,75 @@ class Settings(BaseSettings):
 
 
 def config_path_from_env() -> Path:
-    """The TOML path: ``$ALVH_CONFIG`` if set and non-empty, else ``<repo>/config/alvhd.toml``."""
-    env = os.environ.get(CONFIG_ENV, "").strip()
-    return Path(env).expanduser() if env else DEFAULT_CONFIG_PATH
+    """The TOML file the search order picks without ``--config`` (:func:`paths.find_config`)."""
+    return paths.find_config().path
 
 
 def secrets_dir_from_env() -> Path:
-    """The secrets directory: ``$ALVH_SECRETS_DIR`` if set, else systemd's credentials dir."""
-    env = os.environ.get(SECRETS_DIR_ENV, "").strip()
+    """The secrets directory: ``$ALVH_SECRETS_DIR`` if set, else systemd's credentials dir.
+
+    Under systemd, ``$CREDENTIALS_DIRECTORY`` (set when the unit loads credentials) is used
+    when ``$ALVH_SECRETS_DIR`` is not set.
+    """
+    env = (
+        os.environ.get(SECRETS_DIR_ENV, "").strip()
+        or os.environ.get("CREDENTIALS_DIRECTORY", "").strip()
+    )
     return Path(env).expanduser() if env else DEFAULT_SECRETS_DIR
+
+
+def setting_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every dotted settings key (``ladder.l1_cover_frac``), top-level secrets included."""
+    keys: list[str] = []
+    for name, info in (model or Settings).model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys += setting_keys(ann, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def known_env_names() -> frozenset[str]:
+    """Every ``ALVH_*`` name that means something: settings keys, sections, :data:`EXTRA_ENV`."""
+    names = set(EXTRA_ENV)
+    for key in setting_keys():
+        names.add(_env_name(key))
+        if "." in key:
+            names.add(_env_name(key.split(".")[0]))  # a whole section as JSON
+    return frozenset(names)
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse unknown ``ALVH_*`` variables, as unknown TOML keys are refused.
+
+    Args:
+        environ: the environment to check (default ``os.environ``).
+
+    Raises:
+        ConfigError: an ``ALVH_*`` variable (case-insensitive, as pydantic-settings reads
+            them) is neither a setting nor in :data:`EXTRA_ENV` nor ``ALVH_TEST_*``; the
+            message names it and the closest known name.
+    """
+    env = os.environ if environ is None else environ
+    known = known_env_names()
+    for raw in sorted(env):
+        name = raw.upper()
+        if not name.startswith("ALVH_") or name in known or name.startswith("ALVH_TEST_"):
+            continue
+        if name == "ALVH_MQTT__PASSWORD":
+            hint = (
+                "the MQTT password has one spelling, ALVH_MQTT_PASSWORD (top-level secret), "
+                "or better a file mqtt_password in the secrets directory"
+            )
+        else:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "no setting has that name"
+        raise ConfigError(
+            f"config error: unknown environment variable {raw}: {hint} "
+            "(settings are ALVH_<SECTION>__<KEY>; see `alvhd config`)",
+            key=raw,
+        )
 
 
 def _nest_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -875,15 +1105,63 @@ def _nest_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def _flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted keys present in a nested dict (``{"a": {"b": 1}}`` → ``{"a.b"}``)."""
+    keys: set[str] = set()
+    for name, value in data.items():
+        if isinstance(value, dict):
+            keys |= _flatten(value, f"{prefix}{name}.")
+        else:
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def _origins(
+    toml_data: dict[str, Any],
+    nested_overrides: dict[str, Any],
+    flags: dict[str, str],
+    secrets_dir: Path,
+) -> dict[str, str]:
+    """Where each dotted key comes from, by precedence (init > env > secrets > TOML)."""
+    env_upper = {name.upper(): name for name in os.environ}
+    from_toml = _flatten(toml_data)
+    from_cli = _flatten(nested_overrides)
+    origins: dict[str, str] = {}
+    for key in setting_keys():
+        section = key.split(".")[0]
+        if key in from_cli or (section in nested_overrides and "." not in key):
+            flag = flags.get(key)
+            origins[key] = f"command line {flag}" if flag else "command line"
+        elif _env_name(key) in env_upper:
+            origins[key] = f"env {env_upper[_env_name(key)]}"
+        elif "." in key and _env_name(section) in env_upper:
+            origins[key] = f"env {env_upper[_env_name(section)]}"
+        elif "." not in key and (secrets_dir / key).is_file():
+            origins[key] = f"secrets {secrets_dir / key}"
+        elif key in from_toml:
+            origins[key] = "toml"
+        else:
+            origins[key] = "default"
+    return origins
+
+
 def load_settings(
-    path: Path | None = None, *, secrets_dir: Path | None = None, **overrides: Any
+    path: Path | None = None,
+    *,
+    secrets_dir: Path | None = None,
+    flags: dict[str, str] | None = None,
+    **overrides: Any,
 ) -> Settings:
     """Load, merge and validate the configuration.
 
     Args:
-        path: the TOML file; ``None`` → ``$ALVH_CONFIG`` or ``<repo>/config/alvhd.toml``.
-        secrets_dir: directory of secret files; ``None`` → ``$ALVH_SECRETS_DIR`` or
-            ``/run/credentials/alvhd.service``. A missing directory is fine.
+        path: the TOML file (``--config``); ``None`` → the search order of
+            :func:`daemon.paths.find_config`.
+        secrets_dir: directory of secret files; ``None`` → ``$ALVH_SECRETS_DIR``,
+            ``$CREDENTIALS_DIRECTORY`` or ``/run/credentials/alvhd.service``. A missing
+            directory is fine.
+        flags: dotted key → command-line flag that supplied it (``{"mqtt.port":
+            "--mqtt-port"}``), so that an error names the flag.
         **overrides: highest-precedence values, as sections (``ladder={"l1_cover_frac": 0.45}``)
             or dotted keys (``**{"ladder.l1_cover_frac": 0.45}``).
 
@@ -891,26 +1169,32 @@ def load_settings(
         The frozen ``Settings``.
 
     Raises:
-        ConfigError: the TOML file is missing or unparseable, or a value is invalid. The
-            message is one line naming the dotted key, the bad value and the allowed range.
+        ConfigError: the TOML file is missing or unparseable, an ``ALVH_*`` variable is
+            unknown, or a value is invalid. The message is one line naming the dotted key
+            (or the variable or flag), the bad value and the allowed range.
     """
-    toml_path = (path or config_path_from_env()).expanduser()
+    check_environment()
+    found = paths.find_config(path)
+    toml_path = found.path
     if not toml_path.is_file():
-        raise ConfigError(f"config error: config file not found: {toml_path}")
+        raise ConfigError(f"config error: config file not found: {toml_path} ({found.origin})")
     try:
         with toml_path.open("rb") as fh:
-            tomllib.load(fh)
+            toml_data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config error: cannot parse {toml_path}: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"config error: cannot read {toml_path}: {exc}") from exc
 
+    secrets = secrets_dir or secrets_dir_from_env()
+    nested = _nest_overrides(overrides)
+    origins = _origins(toml_data, nested, flags or {}, secrets)
     tok_path = _toml_path_var.set(toml_path)
-    tok_secrets = _secrets_dir_var.set(secrets_dir or secrets_dir_from_env())
+    tok_secrets = _secrets_dir_var.set(secrets)
     try:
-        settings = Settings(**_nest_overrides(overrides))
+        settings = Settings(**nested)
     except ValidationError as exc:
-        raise _config_error_from(exc, toml_path) from exc
+        raise _config_error_from(exc, toml_path, origins) from exc
     except SettingsError as exc:
         raise ConfigError(
             f"config error: {exc} (ALVH_<SECTION>__<KEY> variables: lists must be JSON, "
@@ -922,6 +1206,9 @@ def load_settings(
         _toml_path_var.reset(tok_path)
         _secrets_dir_var.reset(tok_secrets)
     settings._config_path = toml_path.resolve()
+    settings._found = found
+    settings._origins = origins
+    settings._cwd = Path.cwd()
     return settings
 
 
@@ -1041,12 +1328,26 @@ def _describe(err: ErrorDetails) -> tuple[str, str]:
     return key, f"{key} = {_show(value)} is invalid: {err['msg']}{type_hint}"
 
 
-def _config_error_from(exc: ValidationError, toml_path: Path) -> ConfigError:
-    """Format a pydantic ``ValidationError`` as one ``ConfigError`` line (first error first)."""
+def _config_error_from(
+    exc: ValidationError, toml_path: Path, origins: dict[str, str] | None = None
+) -> ConfigError:
+    """Format a pydantic ``ValidationError`` as one ``ConfigError`` line (first error first).
+
+    The hint in brackets says where to fix it: the command-line flag or the environment
+    variable that supplied the value, else the TOML file or the variable to set.
+    """
     errors = exc.errors(include_url=False)
     key, text = _describe(errors[0])
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    where = f" [set in {toml_path} or env {_env_name(key)}]" if key else ""
+    origin = (origins or {}).get(key, "")
+    if origin.startswith("command line"):
+        where = f" [given on the {origin}]"
+    elif origin.startswith("env "):
+        where = f" [set by {origin.removeprefix('env ')}]"
+    elif key:
+        where = f" [set in {toml_path} or env {_env_name(key)}]"
+    else:
+        where = ""
     return ConfigError(f"config error: {text}{more}{where}", key=key or None)
 
 

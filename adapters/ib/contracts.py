@@ -21,7 +21,8 @@ from daemon.errors import BrokerRejected, BrokerUnavailable, ConfigError
 
 log = structlog.get_logger(__name__)
 
-VX_SYMBOLS: tuple[Symbol, ...] = (Symbol.VX1, Symbol.VX2)
+VX_SYMBOLS: tuple[Symbol, ...] = (Symbol.VX1, Symbol.VX2, Symbol.VX3, Symbol.VX4)
+"""The first four listed VX futures, by expiry rank (VIX options price on their own)."""
 
 
 def contract_for(symbol: Symbol) -> Contract:

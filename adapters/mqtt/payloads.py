@@ -2,9 +2,10 @@
 
 One JSON form is used everywhere: the MQTT payloads *and* the SQLite journal store a
 decision as ``decision_to_json(d)``; ``decision_from_json`` rebuilds the core value.
-Every model carries ``v`` (schema version, currently 1); a consumer must reject a ``v``
-it does not know. Datetimes are ISO 8601 UTC (``"2020-03-18T21:00:00Z"``), dates
-``"2020-03-18"``; prices are per share (index points), ``*_usd`` fields are USD.
+Every model carries ``v`` (schema version: 1, except orders, which are v2 since they
+carry their scenario inputs, issue 10); a consumer must reject a ``v`` it does not know.
+Datetimes are ISO 8601 UTC (``"2020-03-18T21:00:00Z"``), dates ``"2020-03-18"``; prices
+are per share (index points), ``*_usd`` fields are USD.
 
 Decision payloads carry a ``type`` discriminator: ``"order"``, ``"alert"``,
 ``"layer_change"``.
@@ -29,6 +30,7 @@ from daemon.core.model import (
     ProposedOrder,
     Quote,
     Right,
+    ScenarioInputs,
     ScenarioResult,
     Severity,
     SignalReading,
@@ -36,7 +38,14 @@ from daemon.core.model import (
 from daemon.errors import DataError
 
 SCHEMA_VERSION = 1
-"""Current ``v`` of every payload."""
+"""Current ``v`` of every payload except orders."""
+
+ORDER_SCHEMA_VERSION = 2
+"""Current ``v`` of ``orders/proposed``: v2 adds ``inputs`` (every input of the SPEC §5
+scenario, so that a proposal can be recomputed from its own payload; issue 10). v1 rows
+(no ``inputs``) still read from an older journal."""
+
+_ORDER_VERSIONS = frozenset({1, ORDER_SCHEMA_VERSION})
 
 
 class _Wire(BaseModel):
@@ -147,14 +156,117 @@ class ScenarioPayload(_Wire):
         )
 
 
+class FuturePayload(_Wire):
+    """One VX future known at the evaluation: its expiry (final settlement) and price."""
+
+    expiry: date
+    price: float
+
+
+class InputsPayload(_Wire):
+    """Every input of the SPEC §5 scenario behind a proposal (``ScenarioInputs``, units there).
+
+    Recompute from it alone: condor legs (Black–Scholes–Merton, flat iv = vix_pts/100,
+    then + iv_shift, SPX × (1 + spx_pct_per_vix_pt_used × Δ / 100), rate and dividend
+    yield, ACT/365 from ``session_date``) and the satellite (−notional × IWM move) give
+    ``scenario_loss_usd``; the order's opening legs priced with Black-76 on ``future_pts``
+    (and + ``vx_future_move_pts``) at ``vix_option_iv`` give ``gain_per_contract_usd``.
+    """
+
+    spx_pts: float
+    iwm_usd: float
+    vix_pts: float
+    vx_futures: tuple[FuturePayload, ...]
+    hedge_expiry: date
+    future_pts: float
+    future_source: Literal["vx_future", "vx_interpolated", "vx_nearest", "spot_vix"]
+    spx_pct_per_vix_pt: float | None
+    spx_pct_per_vix_pt_used: float
+    is_beta_floor_bound: bool
+    beta_iwm_spx_30d: float | None
+    beta_iwm_spx_90d: float | None
+    beta_iwm_spx_used: float
+    iv_shift: float
+    vix_option_iv: float
+    vix_option_iv_source: str
+    vx_beta_to_spot: float
+    risk_free_rate: float
+    spx_dividend_yield: float
+    condor_legs: tuple[LegPayload, ...]
+    condor_contracts: int
+    condor_credit: float
+    condor_break_evens: tuple[float, ...]
+    satellite_notional_usd: float
+
+    @classmethod
+    def of(cls, i: ScenarioInputs) -> InputsPayload:
+        """Wire form of core scenario inputs."""
+        return cls(
+            spx_pts=i.spx_pts,
+            iwm_usd=i.iwm_usd,
+            vix_pts=i.vix_pts,
+            vx_futures=tuple(FuturePayload(expiry=e, price=p) for e, p in i.vx_futures),
+            hedge_expiry=i.hedge_expiry,
+            future_pts=i.future_pts,
+            future_source=i.future_source,
+            spx_pct_per_vix_pt=i.spx_pct_per_vix_pt,
+            spx_pct_per_vix_pt_used=i.spx_pct_per_vix_pt_used,
+            is_beta_floor_bound=i.is_beta_floor_bound,
+            beta_iwm_spx_30d=i.beta_iwm_spx_30d,
+            beta_iwm_spx_90d=i.beta_iwm_spx_90d,
+            beta_iwm_spx_used=i.beta_iwm_spx_used,
+            iv_shift=i.iv_shift,
+            vix_option_iv=i.vix_option_iv,
+            vix_option_iv_source=i.vix_option_iv_source,
+            vx_beta_to_spot=i.vx_beta_to_spot,
+            risk_free_rate=i.risk_free_rate,
+            spx_dividend_yield=i.spx_dividend_yield,
+            condor_legs=tuple(LegPayload.of(leg) for leg in i.condor_legs),
+            condor_contracts=i.condor_contracts,
+            condor_credit=i.condor_credit,
+            condor_break_evens=i.condor_break_evens,
+            satellite_notional_usd=i.satellite_notional_usd,
+        )
+
+    def to_core(self) -> ScenarioInputs:
+        """The core scenario inputs."""
+        return ScenarioInputs(
+            spx_pts=self.spx_pts,
+            iwm_usd=self.iwm_usd,
+            vix_pts=self.vix_pts,
+            vx_futures=tuple((f.expiry, f.price) for f in self.vx_futures),
+            hedge_expiry=self.hedge_expiry,
+            future_pts=self.future_pts,
+            future_source=self.future_source,
+            spx_pct_per_vix_pt=self.spx_pct_per_vix_pt,
+            spx_pct_per_vix_pt_used=self.spx_pct_per_vix_pt_used,
+            is_beta_floor_bound=self.is_beta_floor_bound,
+            beta_iwm_spx_30d=self.beta_iwm_spx_30d,
+            beta_iwm_spx_90d=self.beta_iwm_spx_90d,
+            beta_iwm_spx_used=self.beta_iwm_spx_used,
+            iv_shift=self.iv_shift,
+            vix_option_iv=self.vix_option_iv,
+            vix_option_iv_source=self.vix_option_iv_source,
+            vx_beta_to_spot=self.vx_beta_to_spot,
+            risk_free_rate=self.risk_free_rate,
+            spx_dividend_yield=self.spx_dividend_yield,
+            condor_legs=tuple(leg.to_core() for leg in self.condor_legs),
+            condor_contracts=self.condor_contracts,
+            condor_credit=self.condor_credit,
+            condor_break_evens=self.condor_break_evens,
+            satellite_notional_usd=self.satellite_notional_usd,
+        )
+
+
 class OrderPayload(_Wire):
     """A proposed limit order (``orders/proposed``): every ``ProposedOrder`` field.
 
     ``limit_price`` is per unit per share (index points); ``cost_usd`` includes the
     multiplier and the contracts. Consumers dedup on ``decision_id`` / ``order_ref``.
+    ``inputs`` (v2) holds every input of the SPEC §5 scenario behind it.
     """
 
-    v: int = SCHEMA_VERSION
+    v: int = ORDER_SCHEMA_VERSION
     type: Literal["order"] = "order"
     decision_id: str
     ts: AwareDatetime
@@ -173,6 +285,7 @@ class OrderPayload(_Wire):
     scenario: ScenarioPayload | None
     break_evens: tuple[float, ...]
     note: str
+    inputs: InputsPayload | None = None
 
     @classmethod
     def of(cls, o: ProposedOrder) -> OrderPayload:
@@ -195,6 +308,7 @@ class OrderPayload(_Wire):
             scenario=None if o.scenario is None else ScenarioPayload.of(o.scenario),
             break_evens=o.break_evens,
             note=o.note,
+            inputs=None if o.inputs is None else InputsPayload.of(o.inputs),
         )
 
     def to_core(self) -> ProposedOrder:
@@ -217,6 +331,7 @@ class OrderPayload(_Wire):
             scenario=None if self.scenario is None else self.scenario.to_core(),
             break_evens=self.break_evens,
             note=self.note,
+            inputs=None if self.inputs is None else self.inputs.to_core(),
         )
 
 
@@ -423,6 +538,11 @@ def decision_from_json(data: str | bytes) -> Decision:
         payload = _DECISION_ADAPTER.validate_json(data)
     except ValidationError as exc:
         raise DataError(f"unreadable decision payload: {exc.error_count()} error(s)") from exc
-    if payload.v != SCHEMA_VERSION:
+    if isinstance(payload, OrderPayload):
+        if payload.v not in _ORDER_VERSIONS:
+            raise DataError(
+                f"order payload v={payload.v}; this build reads v={sorted(_ORDER_VERSIONS)}"
+            )
+    elif payload.v != SCHEMA_VERSION:
         raise DataError(f"decision payload v={payload.v}; this build reads v={SCHEMA_VERSION}")
     return payload.to_core()

@@ -22,6 +22,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +30,7 @@ from typing import Self, TypeVar
 
 from adapters.mqtt.payloads import decision_from_json, decision_kind, decision_to_json
 from daemon.core.model import Alert, Decision
-from daemon.errors import DataError, InvariantViolation
+from daemon.errors import ConfigError, DataError, InvariantViolation
 from daemon.ports import JournalRecord
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteJournal", "decision_from_json"]
@@ -122,6 +123,29 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+_IDENTITY_TABLE = """
+    CREATE TABLE IF NOT EXISTS journal_identity (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        source     TEXT NOT NULL,
+        instance   TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+"""
+"""Which source/instance a journal belongs to (created on first claim; no schema bump)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalIdentity:
+    """The owner of a journal file: the source and MQTT instance of the run that created it."""
+
+    source: str
+    instance: str
+    created_at: str
+    """ISO UTC time the identity was recorded."""
+    is_new: bool
+    """True when this call recorded it (first run on the file)."""
 
 
 def _utc_now_iso() -> str:
@@ -303,6 +327,66 @@ class SqliteJournal:
         def select(conn: sqlite3.Connection) -> int:
             (v,) = conn.execute("PRAGMA user_version").fetchone()
             return int(v)
+
+        return await self._run(select)
+
+    # ----------------------------------------------------------------- identity (issue 6 §6)
+
+    async def claim_identity(self, *, source: str, instance: str) -> JournalIdentity:
+        """Record, or check, which source and MQTT instance this journal belongs to.
+
+        The first run on a journal records ``(source, instance)``; later runs must match,
+        so that a replay's snapshot is never restored into a simulator or live run.
+
+        Args:
+            source: ``sim``, ``replay`` or ``ibkr``.
+            instance: ``mqtt.instance``.
+
+        Returns:
+            The recorded identity (``created_at`` ISO UTC, and whether it was just recorded).
+
+        Raises:
+            ConfigError: the journal belongs to another source or instance; the message
+                names the file, both identities and how to proceed.
+        """
+
+        def claim(conn: sqlite3.Connection) -> JournalIdentity:
+            conn.execute(_IDENTITY_TABLE)
+            row = conn.execute(
+                "SELECT source, instance, created_at FROM journal_identity WHERE id = 1"
+            ).fetchone()
+            if row is None:
+                stamp = _utc_now_iso()
+                conn.execute(
+                    "INSERT INTO journal_identity (id, source, instance, created_at)"
+                    " VALUES (1, ?, ?, ?)",
+                    (source, instance, stamp),
+                )
+                return JournalIdentity(
+                    source=source, instance=instance, created_at=stamp, is_new=True
+                )
+            return JournalIdentity(
+                source=str(row[0]), instance=str(row[1]), created_at=str(row[2]), is_new=False
+            )
+
+        identity = await self._run(claim)
+        if (identity.source, identity.instance) != (source, instance):
+            raise ConfigError(
+                f"journal {self._path} belongs to source {identity.source!r}, instance "
+                f"{identity.instance!r} (since {identity.created_at}), not to this run's "
+                f"source {source!r}, instance {instance!r}: give this run its own journal "
+                "(--journal PATH, or leave journal.path unset for one file per source), or "
+                "delete the file to start afresh",
+                key="journal.path",
+            )
+        return identity
+
+    async def snapshot_saved_at(self) -> str | None:
+        """When the stored engine snapshot was saved (ISO UTC), ``None`` without one."""
+
+        def select(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT saved_at FROM snapshot WHERE id = 1").fetchone()
+            return None if row is None else str(row[0])
 
         return await self._run(select)
 

@@ -55,6 +55,8 @@ NTFY_TAGS = {"info": "information_source", "warning": "warning", "critical": "ro
 _LAYER_VERB = re.compile(r"^L\d\s+(?:activated|deactivated|off|on)\b[:,]?\s*", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\b(?:DU|DF|U|F)\d{4,}\b")
 _TITLE_MAX = 150
+_ORDER_VERSIONS = frozenset({1, 2})
+"""``orders/proposed`` schema versions read (2 adds ``inputs``, which the bridge ignores)."""
 _ORDER_STATUS_SEVERITY = {
     "rejected": "critical",
     "cancelled": "warning",
@@ -208,7 +210,11 @@ def _reason_lines(reasons: Any, *, holding_only: bool) -> list[str]:
 
 
 def legs_text(legs: Sequence[Mapping[str, Any]], contracts: int) -> str:
-    """``66 VIX Jan-22 17C`` (one leg) or ``10 VIX Apr-15 33C/38C spread`` (two)."""
+    """The legs as a person reads them.
+
+    ``66 VIX Jan-22 17C`` (one leg), ``10 VIX Apr-15 33C/38C spread`` (two legs, one
+    expiry) or ``2 × VIX (−33 Jan-22 17C, +14 Feb-19 18C)`` (a roll, with its leg ratios).
+    """
     parts = []
     for leg in legs:
         right = str(leg.get("right", "")).upper()[:1]
@@ -220,10 +226,12 @@ def legs_text(legs: Sequence[Mapping[str, Any]], contracts: int) -> str:
         return f"{contracts} {tclass} {expiries[0]} {'/'.join(parts)} spread"
     if len(legs) == 1:
         return f"{contracts} {tclass} {expiries[0]} {parts[0]}"
-    detail = ", ".join(
-        f"{_expiry(str(leg.get('expiry', '')))} {p}" for leg, p in zip(legs, parts, strict=True)
-    )
-    return f"{contracts} × {tclass} {detail}"
+    detail = []
+    for leg, p in zip(legs, parts, strict=True):
+        qty = int(leg.get("position_qty", 1) or 1)
+        ratio = "" if abs(qty) == 1 else str(abs(qty))
+        detail.append(f"{'+' if qty > 0 else '−'}{ratio} {_expiry(str(leg.get('expiry', '')))} {p}")
+    return f"{contracts} × {tclass} ({', '.join(detail)})"
 
 
 _INTENT_WORDS = {
@@ -407,7 +415,8 @@ def parse_mqtt(  # noqa: PLR0911 - one return per topic kind
         return Rejected(f"not JSON on {topic}: {exc}")
     if not isinstance(data, dict):
         return Rejected(f"not a JSON object on {topic}")
-    if data.get("v", 1) != 1:
+    known = _ORDER_VERSIONS if sub == ["orders", "proposed"] else frozenset({1})
+    if data.get("v", 1) not in known:
         return Rejected(f"unknown schema version v={data.get('v')!r} on {topic}")
     match sub:
         case ["status"]:

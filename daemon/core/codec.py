@@ -12,6 +12,7 @@ Keys written here:
 ``hedges``                list of hedge positions (:func:`hedge_to_dict`), layer order
 ``pending``               ``{order_ref: pending order}`` (:func:`pending_to_dict`)
 ``premium_to_date_usd``   premium paid since the start, USD
+``sleeve_pnl``            per-layer premium paid, realised P&L, fees; settlement VIX
 ``condor``                the condor (:func:`condor_to_dict`) or null
 ``satellite``             ``{"symbol", "notional_usd"}`` or null
 ========================  ===============================================================
@@ -228,6 +229,7 @@ def book_to_dict(book: HedgeBook) -> dict[str, Any]:
         "hedges": [hedge_to_dict(h) for h in book.hedges],
         "pending": {ref: pending_to_dict(p) for ref, p in sorted(book.pending.items())},
         "premium_to_date_usd": book.premium_paid_to_date_usd,
+        "sleeve_pnl": book.pnl_state,
     }
 
 
@@ -238,3 +240,4 @@ def load_book(book: HedgeBook, d: Mapping[str, Any]) -> None:
         pending={ref: pending_from_dict(p) for ref, p in d["pending"].items()},
         premium_paid_to_date_usd=float(d["premium_to_date_usd"]),
     )
+    book.load_pnl(d.get("sleeve_pnl", {}))  # absent in snapshots written before issue 12

@@ -102,14 +102,16 @@ def leg_text(legs: Sequence[OptionLeg]) -> str:
     """Short text of option legs.
 
     ``VIX 2020-03-18 22C`` (one leg), ``VIX 2020-03-18 +22C/-27C`` (a spread),
-    ``VIX -2020-03-18 22C +2020-04-15 24C`` (legs of different expiries: a roll).
+    ``VIX -2020-03-18 22C +2020-04-15 24C`` (legs of different expiries: a roll),
+    ``VIX -3x2020-03-18 22C +4x2020-04-15 24C`` (a ratio roll: 3 old units into 4 new).
     """
     if not legs:
         return "-"
     first = legs[0]
 
     def sign(leg: OptionLeg) -> str:
-        return "+" if leg.position_qty > 0 else "-"
+        ratio = abs(leg.position_qty)
+        return ("+" if leg.position_qty > 0 else "-") + (f"{ratio}x" if ratio > 1 else "")
 
     def strike(leg: OptionLeg) -> str:
         return f"{orders.format_strike(leg.strike)}{leg.right.value}"

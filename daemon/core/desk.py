@@ -17,12 +17,20 @@ Every order the engine proposes goes through :class:`OrderDesk`:
 
 The desk also knows each layer's current instrument (:meth:`OrderDesk.legs_for`, SPEC §4
 "Instrument") and prices one unit of it with the SPEC §5 scenario
-(:meth:`OrderDesk.unit`: Black-76 on the VX future).
+(:meth:`OrderDesk.unit`: Black-76 on the VX future of the option's own expiry). Every
+proposal carries the scenario's inputs (:meth:`OrderDesk.inputs`, SPEC §5.7), so it can be
+recomputed from its own payload.
+
+No lottery tickets (issue 10): :meth:`OrderDesk.buy` never buys an option worth less than
+``orders.min_premium_pts`` per share; it raises a ``rebalance`` alert saying so instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
@@ -37,12 +45,22 @@ from daemon.core.model import (
     OptionLeg,
     OrderIntent,
     ProposedOrder,
+    ScenarioInputs,
     ScenarioResult,
     Severity,
     SignalReading,
 )
 from daemon.core.params import EngineParams
-from daemon.core.scenario import HedgeUnit, MarketState, hedge_unit, l1_legs, l2_legs, l3_legs
+from daemon.core.scenario import (
+    FUTURE_SOURCE_OWN,
+    HedgeUnit,
+    MarketState,
+    condor_legs,
+    hedge_unit,
+    l1_legs,
+    l2_legs,
+    l3_legs,
+)
 
 __all__ = ["OrderDesk"]
 
@@ -68,6 +86,33 @@ class OrderDesk:
         self.ids = ids
         self.assume_fills = assume_fills
         self.condor: IronCondor | None = None
+        self._traded_day: date | None = None
+        self._traded: set[Layer] = set()
+
+    # ------------------------------------------------------------------ orders per session
+
+    def has_traded(self, ctx: DayCtx, layer: Layer) -> bool:
+        """Whether ``layer`` already has a proposal in ``ctx``'s session (issue 10)."""
+        return self._traded_day == ctx.session_date and layer in self._traded
+
+    def _mark_traded(self, day: date, layer: Layer) -> None:
+        if self._traded_day != day:
+            self._traded_day = day
+            self._traded = set()
+        self._traded.add(layer)
+
+    def traded_to_dict(self) -> dict[str, Any]:
+        """Snapshot key ``traded``: the session and the layers with a proposal in it."""
+        day = None if self._traded_day is None else self._traded_day.isoformat()
+        return {"day": day, "layers": sorted(x.value for x in self._traded)}
+
+    def load_traded(self, d: Mapping[str, Any] | None) -> None:
+        """Restore :meth:`traded_to_dict` (None: an older snapshot, nothing traded)."""
+        if d is None or d["day"] is None:
+            self._traded_day, self._traded = None, set()
+            return
+        self._traded_day = date.fromisoformat(d["day"])
+        self._traded = {Layer(x) for x in d["layers"]}
 
     # ------------------------------------------------------------------ instruments
 
@@ -107,6 +152,52 @@ class OrderDesk:
             condor_vega_usd_per_pt=abs(risk.condor_vega_usd_per_pt),
         )
 
+    def inputs(self, unit: HedgeUnit | None, ctx: DayCtx) -> ScenarioInputs | None:
+        """Every input of the SPEC §5 scenario behind a proposal (SPEC §5.7).
+
+        Args:
+            unit: the priced hedge unit the proposal leaves held (its expiry's future and
+                the rule that gave it); ``None`` → no scenario inputs.
+            ctx: the evaluation (``state`` and ``risk`` set, else ``None``).
+
+        Returns:
+            The inputs, or ``None`` without market state, condor risk or unit.
+        """
+        state, risk = ctx.state, ctx.risk
+        if state is None or risk is None or unit is None:
+            return None
+        sp = self.params.scenario
+        condor = self.condor
+        legs: tuple[OptionLeg, ...] = () if condor is None else condor_legs(condor)
+        return ScenarioInputs(
+            spx_pts=state.spx,
+            iwm_usd=state.iwm,
+            vix_pts=state.vix,
+            vx_futures=state.vx_curve,
+            hedge_expiry=unit.expiry,
+            future_pts=unit.future_pts,
+            future_source=unit.future_source,
+            spx_pct_per_vix_pt=state.spx_pct_per_vix_pt,
+            spx_pct_per_vix_pt_used=risk.spx_pct_per_vix_pt_used,
+            is_beta_floor_bound=risk.is_beta_floor_bound,
+            beta_iwm_spx_30d=state.beta_iwm_spx_30d,
+            beta_iwm_spx_90d=state.beta_iwm_spx_90d,
+            beta_iwm_spx_used=risk.beta_iwm_spx_used,
+            iv_shift=risk.iv_shift,
+            vix_option_iv=sp.vix_option_iv,
+            vix_option_iv_source="config",
+            vx_beta_to_spot=sp.vx_beta_to_spot,
+            risk_free_rate=sp.risk_free_rate,
+            spx_dividend_yield=sp.spx_dividend_yield,
+            condor_legs=legs,
+            condor_contracts=0 if condor is None else condor.contracts,
+            condor_credit=0.0 if condor is None else condor.net_credit,
+            condor_break_evens=()
+            if condor is None
+            else (condor.break_even_low, condor.break_even_high),
+            satellite_notional_usd=risk.satellite_notional_usd,
+        )
+
     # ------------------------------------------------------------------ the cap
 
     @property
@@ -140,6 +231,7 @@ class OrderDesk:
         open_legs: tuple[OptionLeg, ...] = (),
         new_leg_mid: float | None = None,
         why: str = "",
+        unit: HedgeUnit | None = None,
     ) -> ProposedOrder:
         """Build one ProposedOrder (limit at mid ± offset on the tick) and book it.
 
@@ -158,6 +250,9 @@ class OrderDesk:
             open_legs: a ROLL's opening legs (the position it leaves held).
             new_leg_mid: a ROLL's price of the opening legs, USD per share.
             why: text appended to the note.
+            unit: the priced unit the proposal leaves held (the opening legs of a ROLL):
+                its scenario inputs go into the proposal (:meth:`inputs`), and a future
+                that is not the option's own expiry's is named in the note.
 
         Returns:
             The proposal (already booked in the hedge book, or pending).
@@ -182,6 +277,11 @@ class OrderDesk:
         )
         if is_capped:
             note += " [cost-capped]"
+        if unit is not None and unit.future_source != FUTURE_SOURCE_OWN:
+            note += (
+                f" [priced on {unit.future_source} {unit.future_pts:.2f}: no VX future of "
+                f"{unit.expiry.isoformat()} quoted]"
+            )
         if why:
             note += f"; {why}"
         order = ProposedOrder(
@@ -202,6 +302,7 @@ class OrderDesk:
             scenario=scenario,
             break_evens=break_evens,
             note=note,
+            inputs=self.inputs(unit, ctx),
         )
         pending = PendingOrder(
             layer=layer,
@@ -215,6 +316,7 @@ class OrderDesk:
             session_date=ctx.session_date,
         )
         ctx.proposals += 1
+        self._mark_traded(ctx.session_date, layer)
         if self.assume_fills:
             self.book.apply(ref, pending, contracts, limit)
         else:
@@ -315,6 +417,8 @@ class OrderDesk:
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
         op = self.params.orders
+        if unit.price < op.min_premium_pts:
+            return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]
         limit = orders.limit_price(max(unit.price, op.min_tick_below_3), op, action=Action.BUY)
         unit_usd = limit * legs[0].multiplier
         room = self.cap_room_usd()
@@ -354,9 +458,33 @@ class OrderDesk:
                 break_evens=unit.break_evens,
                 is_capped=capped,
                 why=f"{contracts} wanted, {why}" if capped else why,
+                unit=unit,
             )
         )
         return out
+
+    def min_premium_alert(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        legs: tuple[OptionLeg, ...],
+        unit: HedgeUnit,
+        why: str,
+    ) -> Alert:
+        """The ``rebalance`` warning for a buy refused below ``orders.min_premium_pts``."""
+        floor = self.params.orders.min_premium_pts
+        return Alert(
+            decision_id=self.ids.next(ctx.session_date, "alert", "min_premium", layer.value),
+            ts=ctx.now,
+            kind=AlertKind.REBALANCE,
+            severity=Severity.WARNING,
+            key=f"min_premium:{layer.value}",
+            message=f"{layer.value}: {leg_text(legs)} is worth {unit.price:.3f} < "
+            f"orders.min_premium_pts {floor:g} per share: not bought (no lottery tickets); "
+            f"{why}",
+            layer=layer,
+        )
 
     def sell(
         self,
@@ -381,6 +509,7 @@ class OrderDesk:
         mid = 0.0
         scen: ScenarioResult | None = None
         bes: tuple[float, ...] = ()
+        unit: HedgeUnit | None = None
         if ctx.state is not None and held.expiry > ctx.session_date:
             unit = self.unit(held.legs, ctx)
             mid = unit.price
@@ -400,6 +529,7 @@ class OrderDesk:
                 break_evens=bes,
                 is_capped=is_capped,
                 why=why,
+                unit=unit,
             )
         ]
 

@@ -11,29 +11,26 @@ last snapshot produces the same ids and the journal de-duplicates them.
 
 At each session close (SPEC §4 "the target state is recomputed on every evaluation"):
 
-1. the latest valid prices are committed as the day's closes to the SignalBook (SPX,
-   IWM, VIX: the latest price even if not quoted today; RVX, VIX3M, VX1: only when quoted
-   for this session) and the SPEC §3 readings are evaluated;
+1. the latest valid prices are committed as the day's closes to the SignalBook
+   (:mod:`daemon.core.prices`) and the SPEC §3 readings are evaluated;
 2. replay/sim only (no broker condor): the template condor is opened when none is held
    or the held one has ``roll_at_dte`` days or fewer left (the old one is closed; the
    hedges are re-sized to the new condor at the next rebalance);
-3. the SPEC §5 scenario (:mod:`daemon.core.scenario`, VX1/VX2 quotes with their expiry
-   form the VX curve) gives the projected loss L and the condor vega;
+3. the SPEC §5 scenario (:mod:`daemon.core.scenario`, VX1–VX4 quotes with their expiry
+   form the VX curve; each VIX option is priced on its own expiry's future) gives the
+   projected loss L and the condor vega;
 4. the ladder (:mod:`daemon.core.ladder`) is stepped; every transition gives a
    LayerChange and an Alert (reasons + exit rule); deactivations propose a CLOSE of the
    layer's hedge, then activations an OPEN sized by the scenario;
-5. a held hedge with fewer than ``roll_dte`` calendar days left is rolled (one ROLL
-   proposal with two legs per unit: close the old option, open the layer's instrument at
-   its next expiry; when the cap allows fewer new units, the rest is sold first); a hedge
-   found past its expiry is dropped with a ``roll`` alert;
+5. a held hedge with fewer than ``roll_dte`` calendar days left is rolled
+   (:mod:`daemon.core.rolls`);
 6. every ``rebalance_every_days`` sessions since the last rebalance, or at once on
    ``big_move`` (SPX or IWM vs. their prices at the last rebalance), every active layer is
    re-sized to its target, outside a no-trade band (:mod:`daemon.core.sizing`);
-7. the **cost cap**: open premium ≤ ``cost_cap_frac`` × condor credit. Every buy is
-   scaled down to fit (``is_capped``, plus a ``cost_cap`` alert that comes before the
-   proposals and reports the units wanted and exactly the units they buy); if the cap
-   itself shrinks (a new condor with less credit) hedges are sold down, L3 first, so the
-   cap holds after every close.
+7. the **cost cap**: open premium ≤ ``cost_cap_frac`` × condor credit; every buy is scaled
+   down to fit, and hedges are sold down (L3 first) if the cap shrank
+   (:mod:`daemon.core.desk`);
+8. the P&L books are marked (:mod:`daemon.core.accounting`) into the day's summary.
 
 Intraday, :meth:`Engine.evaluate` treats the latest prices as a provisional close:
 ``big_move`` re-sizes at once; layers change only with ``ladder.intraday_confirm``.
@@ -46,6 +43,7 @@ The engine is a coordinator; the work lives in these modules, each read on its o
 * :mod:`daemon.core.sizing`: SPEC §5.6 targets, opening and re-sizing layers;
 * :mod:`daemon.core.rolls`: Time-Shifting rolls and expired hedges;
 * :mod:`daemon.core.monitors`: heartbeat alerts (stale data, expiring calendar);
+* :mod:`daemon.core.accounting`: hedge marks, the replay condor's book, the L1 baseline;
 * :mod:`daemon.core.codec`: the versioned snapshot JSON;
 * :mod:`daemon.core.context`: the per-evaluation scratch and the decision-id sequence.
 """
@@ -59,6 +57,7 @@ from typing import Any
 
 from daemon.core import codec, sizing
 from daemon.core import ladder as ladder_mod
+from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
@@ -68,6 +67,7 @@ from daemon.core.model import (
     Alert,
     AlertKind,
     Bar,
+    DayPnl,
     DaySummary,
     Decision,
     Fill,
@@ -108,6 +108,8 @@ class Engine:
             ``params.satellite_notional_usd`` (none when that is 0).
         assume_fills: True (replay/sim): each proposal fills at its limit at once.
             False (broker): only :meth:`on_fill` changes the sleeve.
+        track_baseline: also run the always-on L1 baseline book
+            (:class:`~daemon.core.accounting.AlwaysOnL1`; the replay report uses it).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class Engine:
         condor: IronCondor | None = None,
         satellite: Satellite | None = None,
         assume_fills: bool = True,
+        track_baseline: bool = False,
     ) -> None:
         self._params = params
         self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
@@ -130,7 +133,8 @@ class Engine:
             satellite = Satellite(symbol=Symbol.IWM, notional_usd=params.satellite_notional_usd)
         self._satellite: Satellite | None = satellite
         self._ladder = LadderState()
-        self._hedge_book = HedgeBook()
+        self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
+        self._books = Books(params, track_baseline=track_baseline)
         self._ids = DecisionIds()
         self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
         self._desk.condor = condor
@@ -266,7 +270,9 @@ class Engine:
         out = self._manage(ctx, transitions, is_close=True)
         self._end(ctx)
         self._days_count += 1
-        self._days.append(self._summary(ctx))
+        sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
+        pnl = self._books.on_close(ctx, self._hedge_book, self._desk.condor, sat_usd)
+        self._days.append(self._summary(ctx, pnl))
         return out
 
     def evaluate(self, now: datetime) -> list[Decision]:
@@ -466,7 +472,7 @@ class Engine:
         )
         return [change, alert]
 
-    def _summary(self, ctx: DayCtx) -> DaySummary:
+    def _summary(self, ctx: DayCtx, pnl: DayPnl | None) -> DaySummary:
         loss = ctx.risk.scenario_loss_usd if ctx.risk is not None else 0.0
         gain = 0.0
         if ctx.state is not None:
@@ -483,6 +489,7 @@ class Engine:
             covered_frac=gain / loss if loss > 0.0 else 0.0,
             is_cost_capped=ctx.is_capped,
             proposals=ctx.proposals,
+            pnl=pnl,
         )
 
     # ------------------------------------------------------------------ live-only inputs
@@ -551,6 +558,7 @@ class Engine:
             "condor": None if condor is None else codec.condor_to_dict(condor),
             "satellite": codec.satellite_to_dict(self._satellite),
             **codec.book_to_dict(self._hedge_book),
+            **self._books.state(),
             "rejected": self._rejected,
             **self._prices.to_dict(),
             "last_rebalance_index": self._last_rebalance_index,
@@ -563,6 +571,7 @@ class Engine:
             "day_proposals": self._day_proposals,
             "day_capped": self._day_capped,
             **self._watch.to_dict(),
+            "traded": self._desk.traded_to_dict(),
         }
         return codec.encode(d)
 
@@ -589,6 +598,7 @@ class Engine:
         self._desk.condor = None if d["condor"] is None else codec.condor_from_dict(d["condor"])
         self._satellite = codec.satellite_from_dict(d["satellite"])
         codec.load_book(self._hedge_book, d)
+        self._books.load(d, self._desk.condor)
         self._rejected = int(d["rejected"])
         self._prices.load(d)
         lri = d["last_rebalance_index"]
@@ -602,5 +612,6 @@ class Engine:
         self._day_proposals = int(d["day_proposals"])
         self._day_capped = bool(d["day_capped"])
         self._watch.load(d)
+        self._desk.load_traded(d.get("traded"))
         self._days = []
         self._last_snapshot = None

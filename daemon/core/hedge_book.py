@@ -16,6 +16,22 @@ With ``assume_fills`` (replay/sim) the engine books a proposal at once at its li
 until :meth:`HedgeBook.on_fill`, pending buys count against the cap
 (:meth:`HedgeBook.pending_buys_usd`), and unfilled proposals expire at the next close
 (TIF DAY, :meth:`HedgeBook.expire_pending`).
+
+P&L per layer (issue 12; USD, positive = gain), booked where the sleeve changes, at the
+price of the proposal (its limit with ``assume_fills``, else the fill):
+
+* a BUY adds its premium to the cost of the lot; a SELL realises ``proceeds − the
+  pro-rata cost`` of the units sold;
+* a ROLL closes the old units at ``new-leg price − net paid per unit`` (the price the
+  roll implies for the old option) and opens the new ones at the new-leg price;
+* a hedge dropped after its expiry realises its settlement value (intrinsic against the
+  VIX close of its expiry day, :meth:`HedgeBook.record_settlement`, the SOQ proxy)
+  minus its cost;
+* fees: ``fee_per_contract_usd`` per contract per leg of every trade (none at expiry),
+  realised at once.
+
+So, at every close, realised + (open marks − open cost) is the sleeve's whole P&L: the
+cash paid and received plus the value of what is held.
 """
 
 from __future__ import annotations
@@ -25,9 +41,18 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from daemon.core.context import LAYERS
-from daemon.core.model import Action, Fill, HedgePosition, Layer, OptionLeg, OrderIntent
+from daemon.core.model import (
+    Action,
+    Fill,
+    HedgePosition,
+    Layer,
+    LayerPnl,
+    OptionLeg,
+    OrderIntent,
+    Right,
+)
 
-__all__ = ["HedgeBook", "PendingOrder"]
+__all__ = ["HedgeBook", "PendingOrder", "settlement_value"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,12 +86,21 @@ class PendingOrder:
 
 
 class HedgeBook:
-    """Held hedges per layer, pending proposals and premium paid (mutable, O(1) updates)."""
+    """Held hedges per layer, pending proposals, premium paid and P&L (O(1) updates).
 
-    def __init__(self) -> None:
+    Args:
+        fee_per_contract_usd: fee per option contract per leg of each trade, USD (>= 0).
+    """
+
+    def __init__(self, fee_per_contract_usd: float = 0.0) -> None:
+        self._fee_usd = fee_per_contract_usd
         self._hedges: dict[Layer, HedgePosition] = {}
         self._pending: dict[str, PendingOrder] = {}
         self._premium_to_date_usd = 0.0
+        self._paid_usd: dict[Layer, float] = {}
+        self._realised_usd: dict[Layer, float] = {}
+        self._fees_paid_usd: dict[Layer, float] = {}
+        self._settle_vix: dict[date, float] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -104,7 +138,64 @@ class HedgeBook:
             if p.action is Action.BUY and p.intent is not OrderIntent.ROLL
         )
 
+    def layer_pnl(self, layer: Layer, open_mark_usd: float) -> LayerPnl:
+        """The P&L of ``layer`` with its held lots marked at ``open_mark_usd`` (USD)."""
+        held = self._hedges.get(layer)
+        return LayerPnl(
+            premium_paid_usd=self._paid_usd.get(layer, 0.0),
+            realised_usd=self._realised_usd.get(layer, 0.0),
+            fees_usd=self._fees_paid_usd.get(layer, 0.0),
+            open_cost_usd=0.0 if held is None else held.premium_paid_usd,
+            open_mark_usd=open_mark_usd if held is not None else 0.0,
+        )
+
+    def traded_layers(self) -> tuple[Layer, ...]:
+        """Layers with a trade so far, or a hedge held, L1..L3."""
+        return tuple(
+            layer
+            for layer in LAYERS
+            if layer in self._hedges or layer in self._paid_usd or layer in self._realised_usd
+        )
+
+    def settlement_vix(self, expiry: date) -> float | None:
+        """The VIX close recorded for ``expiry`` (the SOQ proxy), if any."""
+        return self._settle_vix.get(expiry)
+
+    @property
+    def pnl_state(self) -> dict[str, dict[str, float]]:
+        """P&L counters for the snapshot: per-layer paid/realised/fees, settlement VIX."""
+        return {
+            "paid": {k.value: v for k, v in self._paid_usd.items()},
+            "realised": {k.value: v for k, v in self._realised_usd.items()},
+            "fees": {k.value: v for k, v in self._fees_paid_usd.items()},
+            "settle_vix": {k.isoformat(): v for k, v in self._settle_vix.items()},
+        }
+
     # ------------------------------------------------------------------ changes
+
+    def record_settlement(self, session_date: date, vix: float) -> None:
+        """Record ``vix`` as the settlement of held expiries on or before ``session_date``.
+
+        The first close on or after an expiry sets it (the expiry day's VIX close, or the
+        next session's when the expiry was not a session). Settlements of expiries no
+        longer held are forgotten.
+        """
+        held = {h.expiry for h in self._hedges.values()}
+        for expiry in held:
+            if expiry <= session_date and expiry not in self._settle_vix:
+                self._settle_vix[expiry] = vix
+        for expiry in [e for e in self._settle_vix if e not in held]:
+            del self._settle_vix[expiry]
+
+    def _book(self, layer: Layer, *, paid: float = 0.0, realised: float = 0.0) -> None:
+        if paid:
+            self._paid_usd[layer] = self._paid_usd.get(layer, 0.0) + paid
+        self._realised_usd[layer] = self._realised_usd.get(layer, 0.0) + realised
+
+    def _charge_fees(self, p: PendingOrder, contracts: int) -> None:
+        fee = self._fee_usd * len(p.legs) * contracts
+        self._fees_paid_usd[p.layer] = self._fees_paid_usd.get(p.layer, 0.0) + fee
+        self._book(p.layer, realised=-fee)
 
     def add_pending(self, ref: str, order: PendingOrder) -> None:
         """Keep a proposal until its fill (broker mode)."""
@@ -146,13 +237,28 @@ class HedgeBook:
         """
         mult = p.legs[0].multiplier
         held = self._hedges.get(p.layer)
+        self._charge_fees(p, contracts)
         if p.intent is OrderIntent.ROLL:
-            new_price = p.new_leg_price + (price - p.limit_price) * (
-                1.0 if p.action is Action.BUY else -1.0
-            )
+            sign = 1.0 if p.action is Action.BUY else -1.0
+            # A ratio roll (issue 10) opens ``k`` new units per combo: the legs end with
+            # the opening legs × k, ``open_legs`` are per unit.
+            k = max(1, p.legs[-len(p.open_legs)].position_qty // p.open_legs[0].position_qty)
+            new_price = p.new_leg_price + (price - p.limit_price) / k * sign
             new_price = max(new_price, 0.0)
+            contracts *= k
             cost = new_price * mult * contracts
             self._premium_to_date_usd += cost
+            self._book(p.layer, paid=cost)
+            if held is not None and held.legs != p.open_legs:
+                # The old units close at the price the roll implies for them: per combo
+                # the net is k × new − r × old (a debit when BUY), r old units closed
+                # per combo. The book keeps only the new lot, so every held unit is
+                # closed at that price.
+                r = max(1, abs(p.legs[0].position_qty) // max(1, abs(held.legs[0].position_qty)))
+                old_price = (k * new_price - sign * price) / r
+                self._book(
+                    p.layer, realised=old_price * mult * held.contracts - held.premium_paid_usd
+                )
             if held is not None and held.legs == p.open_legs:  # a second partial fill
                 self._hedges[p.layer] = replace(
                     held,
@@ -172,6 +278,7 @@ class HedgeBook:
         if p.action is Action.BUY:
             cost = price * mult * contracts
             self._premium_to_date_usd += cost
+            self._book(p.layer, paid=cost)
             if held is not None and held.legs == p.legs:
                 self._hedges[p.layer] = replace(
                     held,
@@ -189,11 +296,17 @@ class HedgeBook:
                 )
             return
         if held is not None and held.legs == p.legs:
-            self.reduce(p.layer, contracts)
+            self.reduce(p.layer, contracts, price_usd=price * mult)
 
-    def reduce(self, layer: Layer, contracts: int) -> None:
-        """Sell ``contracts`` of the held hedge of ``layer``: its premium shrinks pro rata."""
+    def reduce(self, layer: Layer, contracts: int, *, price_usd: float) -> None:
+        """Sell ``contracts`` of the held hedge of ``layer`` at ``price_usd`` per unit.
+
+        Its premium shrinks pro rata; proceeds − the pro-rata cost are realised.
+        """
         held = self._hedges[layer]
+        sold = min(contracts, held.contracts)
+        cost = held.premium_paid_usd * sold / held.contracts
+        self._book(layer, realised=price_usd * sold - cost)
         left = held.contracts - contracts
         if left <= 0:
             del self._hedges[layer]
@@ -204,9 +317,16 @@ class HedgeBook:
             premium_paid_usd=held.premium_paid_usd * left / held.contracts,
         )
 
-    def drop(self, layer: Layer) -> None:
-        """Remove the hedge of ``layer`` (it expired unrolled)."""
-        del self._hedges[layer]
+    def drop(self, layer: Layer, settle_vix: float) -> None:
+        """Remove the hedge of ``layer`` after its expiry, realising its settlement value.
+
+        Args:
+            layer: the layer.
+            settle_vix: the VIX level it settles against (SOQ proxy), points.
+        """
+        held = self._hedges.pop(layer)
+        value = settlement_value(held.legs, settle_vix) * held.legs[0].multiplier
+        self._book(layer, realised=value * held.contracts - held.premium_paid_usd)
 
     def set_hedges(self, hedges: Sequence[HedgePosition]) -> None:
         """Replace the held hedges with the broker's view (one per layer: last wins)."""
@@ -223,3 +343,29 @@ class HedgeBook:
         self._hedges = {h.layer: h for h in hedges}
         self._pending = dict(pending)
         self._premium_to_date_usd = premium_paid_to_date_usd
+
+    def load_pnl(self, d: Mapping[str, Mapping[str, float]]) -> None:
+        """Restore the counters written by :attr:`pnl_state` (missing keys: zero)."""
+        self._paid_usd = {Layer(k): float(v) for k, v in d.get("paid", {}).items()}
+        self._realised_usd = {Layer(k): float(v) for k, v in d.get("realised", {}).items()}
+        self._fees_paid_usd = {Layer(k): float(v) for k, v in d.get("fees", {}).items()}
+        self._settle_vix = {
+            date.fromisoformat(k): float(v) for k, v in d.get("settle_vix", {}).items()
+        }
+
+
+def settlement_value(legs: Sequence[OptionLeg], vix: float) -> float:
+    """Value at expiry of one unit of ``legs`` against ``vix``, points per share.
+
+    Σ position_qty × intrinsic: a call max(vix − K, 0), a put max(K − vix, 0). The VIX
+    close of the expiry day stands in for the Special Opening Quotation (SOQ) that VIX
+    options really settle on (the SOQ is computed from SPX option opening prices on the
+    expiry Wednesday morning; no history of it is in the data).
+    """
+    total = 0.0
+    for leg in legs:
+        if leg.right is Right.CALL:
+            total += leg.position_qty * max(vix - leg.strike, 0.0)
+        else:
+            total += leg.position_qty * max(leg.strike - vix, 0.0)
+    return total

@@ -29,6 +29,10 @@ class Symbol(StrEnum):
     """Front-month VX future (nearest monthly expiry after today)."""
     VX2 = "VX2"
     """Second-month VX future."""
+    VX3 = "VX3"
+    """Third listed monthly VX future (prices VIX options of that expiry; issue 10)."""
+    VX4 = "VX4"
+    """Fourth listed monthly VX future."""
 
 
 REQUIRED_SYMBOLS: frozenset[Symbol] = frozenset({Symbol.SPX, Symbol.IWM, Symbol.VIX})
@@ -331,6 +335,72 @@ class ScenarioResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioInputs:
+    """Every input of the SPEC §5 scenario behind a proposal (SPEC §5 rule 7).
+
+    With these alone (and the proposal's legs) the scenario loss ``L`` and the gain per
+    unit can be recomputed: Black–Scholes–Merton on the condor legs at flat
+    ``iv = vix_pts/100`` (and ``+ iv_shift``), Black-76 on ``future_pts`` for the hedge.
+
+    Attributes:
+        spx_pts: SPX level used, index points.
+        iwm_usd: IWM price used, USD per share.
+        vix_pts: spot VIX used, index points.
+        vx_futures: the VX futures known at the evaluation as ``(expiry, price)``, points.
+        hedge_expiry: expiry of the hedge legs priced (the opening legs of a roll).
+        future_pts: VX future the hedge legs were priced on, points.
+        future_source: where ``future_pts`` comes from: ``"vx_future"`` (the future of
+            the option's own expiry), or a named fallback: ``"vx_interpolated"`` (between
+            two listed futures), ``"vx_nearest"`` (beyond the known curve: the nearest
+            future), ``"spot_vix"`` (no future known).
+        spx_pct_per_vix_pt: β_vix from the 90-session regression, % SPX per VIX point
+            (None while history is short).
+        spx_pct_per_vix_pt_used: β_vix applied, % per VIX point.
+        is_beta_floor_bound: the configured floor replaced the regression value.
+        beta_iwm_spx_30d: 30-session IWM-on-SPX return beta (None while short).
+        beta_iwm_spx_90d: 90-session beta (None while short).
+        beta_iwm_spx_used: the beta applied (the larger of the two; 1.0 when unknown).
+        iv_shift: SPX implied-vol shift of the scenario, decimal (Δ × iv_shift_per_vix_pt).
+        vix_option_iv: Black-76 volatility of the VIX options, decimal.
+        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes).
+        vx_beta_to_spot: ρ, VX future points per VIX point.
+        risk_free_rate: decimal per year (both models).
+        spx_dividend_yield: decimal per year (condor legs).
+        condor_legs: the condor's legs per condor (signed ``position_qty``); empty
+            without a condor.
+        condor_contracts: condors held.
+        condor_credit: net credit received, USD per share (index points).
+        condor_break_evens: ``(K_sp − C, K_sc + C)``, index points; empty without condor.
+        satellite_notional_usd: long IWM notional in the scenario, USD (0 = none).
+    """
+
+    spx_pts: float
+    iwm_usd: float
+    vix_pts: float
+    vx_futures: tuple[tuple[date, float], ...]
+    hedge_expiry: date
+    future_pts: float
+    future_source: str
+    spx_pct_per_vix_pt: float | None
+    spx_pct_per_vix_pt_used: float
+    is_beta_floor_bound: bool
+    beta_iwm_spx_30d: float | None
+    beta_iwm_spx_90d: float | None
+    beta_iwm_spx_used: float
+    iv_shift: float
+    vix_option_iv: float
+    vix_option_iv_source: str
+    vx_beta_to_spot: float
+    risk_free_rate: float
+    spx_dividend_yield: float
+    condor_legs: tuple[OptionLeg, ...]
+    condor_contracts: int
+    condor_credit: float
+    condor_break_evens: tuple[float, ...]
+    satellite_notional_usd: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LayerChange:
     """A ladder layer switched on or off (SPEC §4).
 
@@ -375,6 +445,7 @@ class ProposedOrder:
         scenario: SPEC §5 figures behind the size, when sized by the scenario.
         break_evens: break-even of each leg at expiry (strike + premium for calls), points.
         note: one human line (``"L1 open: buy 12 VIX 2020-03-18 22C @ 1.35"``).
+        inputs: every input of the scenario behind it (SPEC §5.7), when sized by it.
     """
 
     decision_id: str
@@ -394,6 +465,7 @@ class ProposedOrder:
     scenario: ScenarioResult | None
     break_evens: tuple[float, ...]
     note: str
+    inputs: ScenarioInputs | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -445,6 +517,95 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LayerPnl:
+    """P&L of one layer's hedges since the start (the SPEC §4 Second Engine sleeve), USD.
+
+    Sign: positive = a gain to the account. ``realised_usd`` is net of fees; open lots
+    are carried at ``open_cost_usd`` (premium paid for what is held) and marked at
+    ``open_mark_usd`` (Black-76 on the VX future; at/after expiry the settlement proxy).
+
+    Attributes:
+        premium_paid_usd: premium paid for every buy of the layer to date.
+        realised_usd: closed, rolled and expired lots: proceeds − their cost − fees.
+        fees_usd: fees paid to date (already inside ``realised_usd``).
+        open_cost_usd: premium paid for the lots still held.
+        open_mark_usd: market value of the lots still held.
+    """
+
+    premium_paid_usd: float = 0.0
+    realised_usd: float = 0.0
+    fees_usd: float = 0.0
+    open_cost_usd: float = 0.0
+    open_mark_usd: float = 0.0
+
+    @property
+    def unrealised_usd(self) -> float:
+        """Open mark − open cost, USD."""
+        return self.open_mark_usd - self.open_cost_usd
+
+    @property
+    def total_usd(self) -> float:
+        """Realised + unrealised, USD."""
+        return self.realised_usd + self.unrealised_usd
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondorPnl:
+    """P&L of the replay's template condor since the start, USD (positive = gain).
+
+    Attributes:
+        credit_to_date_usd: credits collected at every open (skewed Black–Scholes marks).
+        realised_usd: closed cycles: credit − buy-back cost − fees.
+        fees_usd: fees paid to date (inside ``realised_usd``).
+        open_credit_usd: credit of the open cycle (0 when none).
+        open_mark_usd: cost to buy the open condor back now (>= 0).
+        cycles: condors opened so far.
+        closed_credit_usd: the credit of a condor closed at this close (0: none closed).
+        closed_debit_usd: what buying that condor back cost (0: none closed).
+    """
+
+    credit_to_date_usd: float = 0.0
+    realised_usd: float = 0.0
+    fees_usd: float = 0.0
+    open_credit_usd: float = 0.0
+    open_mark_usd: float = 0.0
+    cycles: int = 0
+    closed_credit_usd: float = 0.0
+    closed_debit_usd: float = 0.0
+
+    @property
+    def total_usd(self) -> float:
+        """Realised + the open cycle's credit − its buy-back cost, USD."""
+        return self.realised_usd + self.open_credit_usd - self.open_mark_usd
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayPnl:
+    """The books at a session close (issue 12): sleeve per layer, condor, baseline.
+
+    Attributes:
+        spx: SPX close used for the marks, points.
+        vix: VIX close used for the marks (and the expiry settlement proxy), points.
+        sleeve: P&L per layer (L1..L3; absent = never traded).
+        condor: the template condor's P&L (replay/sim; zeros in broker mode).
+        baseline_l1: the always-on L1 sleeve on the same path (None when not tracked).
+        satellite_usd: the IWM satellite's cumulative P&L at its constant notional, USD.
+    """
+
+    spx: float
+    vix: float
+    sleeve: dict[Layer, LayerPnl] = field(default_factory=dict)
+    condor: CondorPnl = field(default_factory=CondorPnl)
+    baseline_l1: LayerPnl | None = None
+    satellite_usd: float = 0.0
+
+    @property
+    def sleeve_total_usd(self) -> float:
+        """Sum over layers of realised + unrealised P&L, USD."""
+        return sum(p.total_usd for p in self.sleeve.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DaySummary:
     """The engine's state after a session close (one ``days.csv`` row).
 
@@ -460,6 +621,7 @@ class DaySummary:
         covered_frac: scenario gain of held hedges / L.
         is_cost_capped: whether a target was scaled down by the cap on this day.
         proposals: number of orders proposed on this day.
+        pnl: the P&L books after the close (None when no market state was available).
     """
 
     session_date: date
@@ -473,3 +635,4 @@ class DaySummary:
     covered_frac: float = 0.0
     is_cost_capped: bool = False
     proposals: int = 0
+    pnl: DayPnl | None = None

@@ -80,6 +80,13 @@ class LadderParams:
     """Width of the L3 VIX call spread, VIX points."""
     l1_strike_otm_pts: float = 2.0
     """L1 call strike: this many points above the VX future (rounded to the strike grid)."""
+    max_otm_pts: float = 5.0
+    """L1/L3: a held call struck more than this many points above the VX future of its own
+    expiry is outside the layer's rule: a rebalance re-strikes it (one roll) instead of
+    adding to it (issue 10; not in the SPEC, which sets no strike for L1)."""
+    l2_max_strike_sd: float = 2.0
+    """L2: a held call struck more than this many standard deviations (of ln F over its
+    remaining life) above its future is outside the layer's rule (SPEC §4: 1.5–2 sd)."""
     intraday_confirm: bool = False
     """When on, state changes may confirm on a provisional intraday close (SPEC §2)."""
 
@@ -104,6 +111,10 @@ class ScenarioParams:
     """Implied vol (decimal) for Black-76 VIX option pricing when no quote exists."""
     vix_strike_step_pts: float = 1.0
     """VIX option strike grid, points."""
+    beta_floor_always: bool = False
+    """False (SPEC §5.2): the β_vix floor replaces the regression only while history is
+    short (fewer than ``beta_days`` sessions). True: ``min(regression, floor)`` every day
+    (the scenario is never milder than the floor)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +128,11 @@ class OrderParams:
     """VIX option multiplier, used only where no contract details exist (replay, sim)."""
     min_tick_above_3: float = 0.05
     min_tick_below_3: float = 0.01
+    min_premium_pts: float = 0.15
+    """No hedge option is bought below this premium per share (index points): a held
+    option worth less is re-struck (one roll) instead of added to, and the L2 strike
+    moves toward the money until it is worth this much (issue 10: no lottery tickets).
+    0 disables the floor."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +154,23 @@ class CondorTemplate:
     strike_step_pts: float = 5.0
     contracts: int = 10
     multiplier: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountingParams:
+    """P&L accounting of the sleeve and the replay's condor (issue 12); decisions ignore it.
+
+    ``fee_per_contract_usd`` is charged per option contract per leg on every trade (a VIX
+    call: 1 per unit; a call spread or a roll: 2; a condor: 4 per condor), USD, and
+    booked as realised at once. The condor is marked with Black–Scholes at IV =
+    VIX/100 (VIX as the at-the-money IV) plus ``condor_put_skew_pts`` for its put legs
+    and ``condor_call_skew_pts`` for its call legs (vol points: +4 → IV + 0.04), a
+    two-number stand-in for the SPX skew at the short strikes.
+    """
+
+    fee_per_contract_usd: float = 1.0
+    condor_put_skew_pts: float = 4.0
+    condor_call_skew_pts: float = -2.0
 
 
 class MacroEventKind(StrEnum):
@@ -174,3 +207,5 @@ class EngineParams:
     """Warn when the macro calendar ends within this many days."""
     macro_events: tuple[MacroEvent, ...] = ()
     """Sorted by day."""
+    accounting: AccountingParams = field(default_factory=AccountingParams)
+    """Fees and condor marking skew of the P&L accounting (never changes a decision)."""

@@ -7,22 +7,24 @@ the VX futures, their expiry. From it come:
 * the closes committed at a session close (:meth:`PriceBoard.closes`): SPX, IWM and VIX
   take their latest price even if not quoted today; RVX, VIX3M and VX1 only when quoted
   for this session (a stale optional series must not look like a fresh close);
-* the SPEC §5 market state (:meth:`PriceBoard.market_state`), with the VX1/VX2 quotes
-  whose expiry is after the day as the VX curve;
+* the SPEC §5 market state (:meth:`PriceBoard.market_state`), with the VX1–VX4 quotes
+  of the day (or of the previous session's close) whose expiry is after it as the VX
+  curve (each VIX option is priced on the future of its own expiry; issue 10);
 * the O(1) ``big_move`` test of SPEC §3 on the latest prices (:meth:`PriceBoard.moved_enough`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon.core.expiries import previous_business_day
 from daemon.core.model import REQUIRED_SYMBOLS, Bar, Quote, Symbol
 from daemon.core.scenario import MarketState
 from daemon.core.signals import SignalSnapshot
 
-__all__ = ["OPTIONAL_SIGNAL_SYMBOLS", "SIGNAL_SYMBOLS", "PriceBoard"]
+__all__ = ["OPTIONAL_SIGNAL_SYMBOLS", "SIGNAL_SYMBOLS", "VX_CURVE_SYMBOLS", "PriceBoard"]
 
 SIGNAL_SYMBOLS: tuple[Symbol, ...] = (
     Symbol.SPX,
@@ -32,7 +34,10 @@ SIGNAL_SYMBOLS: tuple[Symbol, ...] = (
     Symbol.VIX3M,
     Symbol.VX1,
 )
-"""Series committed to the SignalBook at a close (VX2 only feeds the VX curve)."""
+"""Series committed to the SignalBook at a close (VX2–VX4 only feed the VX curve)."""
+
+VX_CURVE_SYMBOLS: tuple[Symbol, ...] = (Symbol.VX1, Symbol.VX2, Symbol.VX3, Symbol.VX4)
+"""The listed VX futures that form the curve VIX options are priced on."""
 
 OPTIONAL_SIGNAL_SYMBOLS: tuple[Symbol, ...] = (Symbol.RVX, Symbol.VIX3M, Symbol.VX1)
 """Signal series committed at a close only when quoted for that session."""
@@ -104,13 +109,17 @@ class PriceBoard:
         price = self.price
         if not self.has_required():
             return None
-        curve: list[tuple[date, float]] = []
-        for sym in (Symbol.VX1, Symbol.VX2):
+        by_expiry: dict[date, float] = {}
+        oldest = previous_business_day(day - timedelta(days=1))
+        for sym in VX_CURVE_SYMBOLS:
             exp = self.vx_expiry.get(sym)
             px = price.get(sym)
-            if exp is not None and px is not None and exp > day:
-                curve.append((exp, px))
-        curve.sort()
+            # Only futures quoted this session or at the previous close (intraday, before
+            # today's first VX quote): an older settle is not a price of today, and the
+            # option then prices on a named fallback (issue 10).
+            if exp is not None and px is not None and exp > day and self.price_day[sym] >= oldest:
+                by_expiry.setdefault(exp, px)
+        curve = sorted(by_expiry.items())
         betas = [b for b in (snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d) if b is not None]
         return MarketState(
             session_date=day,
@@ -120,6 +129,8 @@ class PriceBoard:
             vx_curve=tuple(curve),
             spx_pct_per_vix_pt=snap.spx_pct_per_vix_pt,
             beta_iwm_spx=max(betas) if betas else None,
+            beta_iwm_spx_30d=snap.beta_iwm_spx_30d,
+            beta_iwm_spx_90d=snap.beta_iwm_spx_90d,
         )
 
     def moved_enough(self, ref: Mapping[Symbol, float], big_move_pct: float) -> bool:

@@ -1,13 +1,21 @@
 """Rolls: SPEC §4 "Time-Shifting" of hedges near expiry.
 
 At each session close, a held hedge with fewer than ``ladder.roll_dte`` calendar days
-left is rolled (:func:`rolls`): one ROLL proposal with two legs per unit, closing the old
-option and opening the layer's current instrument at its next expiry. When the cost cap
-allows fewer new units than held, the rest is sold first; a hedge found past its expiry
-is dropped from the sleeve with a ``roll`` alert (:func:`drop_expired`).
+left is rolled (:func:`rolls`): one ROLL proposal, closing the old option and opening the
+layer's current instrument at its next expiry. A layer rolled at a close is not re-sized
+again at that close (one order per layer per close; the next rebalance sizes it). A hedge
+found past its expiry is dropped from the sleeve with a ``roll`` alert
+(:func:`drop_expired`).
 
-:func:`roll_one` is also how a rebalance moves a hedge that is below its layer's
-instrument rule (:func:`min_dte`) into the current instrument instead of adding to it
+A roll is always ONE proposal (issue 10), even when the number of units changes (a
+rebalance re-strike sized to the new target, or the cost cap allowing fewer new units):
+its legs are ratios, ``−h/g`` of the old option and ``+n/g`` of the new one per combo,
+``g = gcd(h, n)`` combos (IB BAG orders carry leg ratios). With ``n = h`` it is the usual
+1:1 calendar roll.
+
+:func:`roll_one` is also how a rebalance moves a hedge that is outside its layer's rules
+(:func:`add_floor_dte`, ``ladder.max_otm_pts``, ``ladder.l2_max_strike_sd``,
+``orders.min_premium_pts``) into the current instrument instead of adding to it
 (:func:`daemon.core.sizing.size_layer`).
 """
 
@@ -33,7 +41,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import LadderParams
 
-__all__ = ["drop_expired", "min_dte", "roll_one", "rolls"]
+__all__ = ["add_floor_dte", "cadence_calendar_days", "drop_expired", "min_dte", "roll_one", "rolls"]
 
 
 def min_dte(params: LadderParams, layer: Layer) -> int:
@@ -45,8 +53,35 @@ def min_dte(params: LadderParams, layer: Layer) -> int:
     return params.l2_min_dte if layer is Layer.L2 else params.l1_min_dte
 
 
+def cadence_calendar_days(params: LadderParams) -> int:
+    """The rebalance cadence in calendar days: ``ceil(rebalance_every_days × 7 / 5)``.
+
+    5 trading sessions span 7 calendar days (a holiday adds one that this ignores).
+    """
+    return math.ceil(params.rebalance_every_days * 7 / 5)
+
+
+def add_floor_dte(params: LadderParams) -> int:
+    """Shortest DTE at which a held hedge is still added to, calendar days.
+
+    ``roll_dte + cadence_calendar_days``: an option the SPEC §4 roll rule (DTE <
+    ``roll_dte``) would roll before the next scheduled rebalance is not added to (the
+    added units would pay the spread twice); it is rolled into the layer's current
+    instrument instead. While DTE is at or above it, the held option is inside the SPEC's
+    rules and a rebalance adds to it. With the defaults, 7 + 7 = 14 days (L1's own
+    minimum); an L2 opened at 30–60 days is added to until 14 days are left, not rolled
+    when it drifts below 30 (issue 10).
+    """
+    return params.roll_dte + cadence_calendar_days(params)
+
+
 def rolls(desk: OrderDesk, ctx: DayCtx, skip: set[Layer]) -> list[Decision]:
     """SPEC §4 Time-Shifting: one ROLL (close + open) for each hedge near expiry.
+
+    A layer that already has an order this session (an intraday ``big_move`` re-size,
+    :meth:`~daemon.core.desk.OrderDesk.has_traded`) is rolled at the next close instead
+    (one order per layer per session); the rebalance of the same close leaves a rolled
+    layer alone for the same reason, and the next rebalance re-sizes it.
 
     Args:
         desk: the order desk (and its hedge book).
@@ -80,7 +115,7 @@ def rolls(desk: OrderDesk, ctx: DayCtx, skip: set[Layer]) -> list[Decision]:
             f"left < {roll_dte}",
         )
         new_legs = desk.legs_for(layer, state)
-        if new_legs[0].expiry <= held.expiry:
+        if new_legs[0].expiry <= held.expiry or desk.has_traded(ctx, layer):
             continue
         out.extend(
             roll_one(desk, ctx, held, new_legs=new_legs, reasons=(reading,), why=reading.detail)
@@ -94,7 +129,10 @@ def drop_expired(desk: OrderDesk, ctx: DayCtx, held: HedgePosition) -> Alert:
     Returns:
         The ``roll`` warning alert saying so.
     """
-    desk.book.drop(held.layer)
+    settle = desk.book.settlement_vix(held.expiry)
+    if settle is None:  # no close seen on or after the expiry before now: today's VIX
+        settle = ctx.state.vix if ctx.state is not None else 0.0
+    desk.book.drop(held.layer, settle)
     return Alert(
         decision_id=desk.ids.next(ctx.session_date, "alert", "expired", held.layer.value),
         ts=ctx.now,
@@ -117,28 +155,23 @@ def roll_one(
     why: str,
     target: int | None = None,
 ) -> list[Decision]:
-    """Roll the held hedge ``held`` into ``new_legs`` (SPEC §4 Time-Shifting).
+    """Roll the held hedge ``held`` into ``new_legs`` as ONE proposal (SPEC §4, issue 10).
 
     ``target`` is the number of new units wanted: ``None`` (the ``roll_dte`` rule)
-    keeps the units held; a rebalance roll passes the layer's target sized on the new
-    instrument. The cost cap (room = cap − the other layers' open premium − pending
-    buys; the held premium is freed by the close) may scale it down to ``n``, and the
-    ``cost_cap`` alert then reports ``n`` as the units opened at the new expiry.
+    keeps the units held; a rebalance roll (re-strike) passes the layer's target sized on
+    the new instrument. The cost cap (room = cap − the other layers' open premium −
+    pending buys; the held premium is freed by the close) may scale it down to ``n``,
+    and the ``cost_cap`` alert then reports ``n`` as the units opened.
 
-    A ROLL proposal closes and opens one for one per unit (the legs of a proposal
-    are per-unit ratios), so a size change needs one companion order:
-
-    * ``n < held``: the ``held − n`` old units are sold first (RESIZE; CLOSE when
-      ``n == 0``), then ``n`` are rolled;
-    * ``n > held``: every held unit is rolled, then ``n − held`` units of the new
-      instrument are bought (RESIZE, at the new legs' limit).
-
-    A rebalance roll for which the cap leaves no new unit keeps the held hedge (it
-    still protects until the ``roll_dte`` rule rolls or closes it) and only alerts.
+    The proposal closes all ``h`` held units and opens ``n`` new ones: its legs per combo
+    are the old legs × ``−h/g`` and the new legs × ``+n/g`` with ``g = gcd(h, n)``, and it
+    is for ``g`` combos (a plain 1:1 roll when ``n == h``). Its limit is the net of the
+    legs at their model mids (BUY for a debit, SELL for a credit). When the cap leaves no
+    new unit, the ``roll_dte`` rule closes the hedge (one CLOSE), while a rebalance roll
+    keeps it (it still protects until its ``roll_dte`` roll) and only alerts.
 
     Returns:
-        The decisions: optional ``cost_cap`` alert, optional sell, the ROLL, optional
-        buy.
+        The decisions: optional ``cost_cap`` alert, then the ROLL (or CLOSE).
     """
     out: list[Decision] = []
     layer = held.layer
@@ -162,19 +195,13 @@ def roll_one(
         n = max(0, math.floor((max(room, 0.0) + EPS_USD) / unit_usd))
         capped = True
     keep = n <= 0 and target is not None
-    sold = 0 if keep else max(0, held.contracts - n)
-    rolled = min(n, held.contracts)
-    bought = max(0, n - held.contracts)
     if capped:
         if keep:
             outcome = f" (the {held.contracts} held are kept until their roll)"
+        elif n <= 0:
+            outcome = f" (the {held.contracts} held are closed)"
         else:
-            done = [
-                f"{k} {verb}"
-                for k, verb in ((sold, "sold"), (rolled, "rolled"), (bought, "bought"))
-                if k
-            ]
-            outcome = f" ({', '.join(done)}; {held.contracts} held)"
+            outcome = f" ({held.contracts} held rolled into {n})"
         out.append(
             desk.cap_alert(
                 ctx,
@@ -190,62 +217,45 @@ def roll_one(
         )
     if keep:
         return out
-    if sold > 0:
-        tail = (
-            "the new expiry does not fit the cost cap"
-            if capped
-            else f"{n} units wanted at the new expiry"
-        )
+    if n <= 0:
         out.extend(
             desk.sell(
                 ctx,
                 layer=layer,
-                intent=OrderIntent.CLOSE if n <= 0 else OrderIntent.RESIZE,
-                contracts=sold,
+                intent=OrderIntent.CLOSE,
+                contracts=held.contracts,
                 reasons=reasons,
                 is_capped=capped,
-                why=f"{why}; {tail}",
+                why=f"{why}; the new expiry does not fit the cost cap",
             )
         )
-    if rolled <= 0:
         return out
-    close_legs = tuple(replace(leg, position_qty=-leg.position_qty) for leg in held.legs)
-    net = new_unit.price - old_mid
+    g = math.gcd(held.contracts, n)
+    close_k, open_k = held.contracts // g, n // g
+    close_legs = tuple(replace(leg, position_qty=-leg.position_qty * close_k) for leg in held.legs)
+    open_ratio_legs = tuple(
+        replace(leg, position_qty=leg.position_qty * open_k) for leg in new_legs
+    )
+    net = open_k * new_unit.price - close_k * old_mid
     action = Action.BUY if net >= 0.0 else Action.SELL
+    size = "" if n == held.contracts else f"; {held.contracts} units rolled into {n}"
     out.append(
         desk.propose(
             ctx,
             layer=layer,
             intent=OrderIntent.ROLL,
-            legs=close_legs + new_legs,
+            legs=close_legs + open_ratio_legs,
             action=action,
-            contracts=rolled,
+            contracts=g,
             mid=abs(net),
             reasons=reasons,
-            scenario=desk.scenario_result(new_unit, rolled, ctx),
+            scenario=desk.scenario_result(new_unit, n, ctx),
             break_evens=new_unit.break_evens,
             is_capped=capped,
             open_legs=new_legs,
             new_leg_mid=new_limit,
-            why=f"{wanted} wanted, {why}" if capped else why,
+            why=(f"{wanted} wanted, " if capped else "") + why + size,
+            unit=new_unit,
         )
     )
-    if bought > 0:
-        out.append(
-            desk.propose(
-                ctx,
-                layer=layer,
-                intent=OrderIntent.RESIZE,
-                legs=new_legs,
-                action=Action.BUY,
-                contracts=bought,
-                mid=new_unit.price,
-                reasons=reasons,
-                scenario=desk.scenario_result(new_unit, n, ctx),
-                break_evens=new_unit.break_evens,
-                is_capped=capped,
-                why=(f"{wanted} wanted, " if capped else "")
-                + f"{why}; {rolled} rolled, {bought} more to reach {n}",
-            )
-        )
     return out

@@ -3,16 +3,21 @@
 The scenario is an **instantaneous** shock (no time passes):
 
 1. VIX rises by ``Δ = params.vix_shock_pts``.
-2. SPX moves by ``β_vix · Δ`` percent, with ``β_vix = min(state.spx_pct_per_vix_pt,
-   params.spx_pct_per_vix_pt_floor)`` (both negative, so the regression slope is never
-   allowed to be *less* bearish than the floor; ``None`` → the floor). IWM moves by
-   ``β(IWM,SPX) × SPX move`` (``None`` → β = 1).
+2. SPX moves by ``β_vix · Δ`` percent: ``β_vix`` is the 90-session regression slope
+   ``state.spx_pct_per_vix_pt``; the floor ``params.spx_pct_per_vix_pt_floor`` replaces it
+   while history is short (``None``), as SPEC §5.2 says. With ``params.beta_floor_always``
+   the floor also bounds it every day: ``min(slope, floor)`` (both negative, so the
+   scenario is never milder than the floor). IWM moves by ``β(IWM,SPX) × SPX move``
+   (``None`` → β = 1).
 3. SPX implied vols rise by ``Δ × params.iv_shift_per_vix_pt``.
 4. The condor is repriced with Black–Scholes–Merton (:func:`daemon.core.pricing.bs_greeks`),
    the satellite loses ``notional × IWM move``; the loss ``L`` is minus the value change,
    floored at 0.
-5. Each hedge unit (VIX calls, Black-76 on the VX future of its expiry) is repriced with the
-   future moved by ``ρ · Δ`` (``params.vx_beta_to_spot``), same iv and time.
+5. Each hedge unit (VIX calls, Black-76 on the VX future of **its own expiry**) is repriced
+   with the future moved by ``ρ · Δ`` (``params.vx_beta_to_spot``), same iv and time. When
+   no future of that expiry is known, the fallback used is named
+   (:func:`future_and_source`: ``vx_interpolated``, ``vx_nearest`` or ``spot_vix``) and
+   travels with the proposal.
 
 **Flat-vol simplification:** every SPX leg is priced at ``iv = VIX / 100`` (and
 ``VIX/100 + Δ·shift`` in the scenario). There is no skew surface, so out-of-the-money puts
@@ -61,11 +66,13 @@ class MarketState:
         iwm: IWM price, USD per share (> 0).
         vix: spot VIX, points (> 0).
         vx_curve: known VX futures as ``(expiry, price)``, sorted by expiry, prices > 0;
-            empty → every expiry uses spot VIX.
+            empty → every expiry uses spot VIX (the ``spot_vix`` fallback).
         spx_pct_per_vix_pt: β_vix, the 90-day slope of SPX daily % return on VIX daily point
             change (% per point, normally negative); ``None`` when history is short.
         beta_iwm_spx: the larger of the 30- and 90-day IWM-on-SPX return betas (SPEC §1);
             ``None`` → 1.0 is used.
+        beta_iwm_spx_30d: the 30-day beta (recorded in proposals), if known.
+        beta_iwm_spx_90d: the 90-day beta (recorded in proposals), if known.
 
     Raises:
         InvariantViolation: a non-finite or non-positive price, or an unsorted /
@@ -79,6 +86,8 @@ class MarketState:
     vx_curve: tuple[tuple[date, float], ...] = ()
     spx_pct_per_vix_pt: float | None = None
     beta_iwm_spx: float | None = None
+    beta_iwm_spx_30d: float | None = None
+    beta_iwm_spx_90d: float | None = None
 
     def __post_init__(self) -> None:
         """Validate prices and the futures curve (a bad state is a bug upstream)."""
@@ -119,13 +128,54 @@ def year_fraction(start: date, end: date) -> float:
     return (end - start).days / DAYS_PER_YEAR
 
 
-def future_for_expiry(state: MarketState, expiry: date) -> float:
-    """VX future price for an option expiry, from the known curve.
+FUTURE_SOURCE_OWN = "vx_future"
+"""The VIX option is priced on the VX future of its own expiry (the SPEC §2 rule)."""
+FUTURE_SOURCE_INTERPOLATED = "vx_interpolated"
+"""Fallback: no future of that expiry; linear between the two listed around it."""
+FUTURE_SOURCE_NEAREST = "vx_nearest"
+"""Fallback: the expiry lies outside the known curve; the nearest listed future."""
+FUTURE_SOURCE_SPOT = "spot_vix"
+"""Fallback: no VX future known at all; spot VIX."""
 
-    An exact expiry match returns that future. Between two known expiries the price is
-    linear in calendar days; before the first or after the last known expiry it is flat
-    (the nearest known future). An empty curve returns spot VIX (a known simplification:
-    spot VIX overstates the future in backwardation and understates it in contango).
+
+def future_and_source(state: MarketState, expiry: date) -> tuple[float, str]:
+    """VX future for an option expiry, and which rule gave it (never a silent substitute).
+
+    The future of the option's own expiry (``vx_future``) when the curve lists it. Else a
+    named fallback: between two known expiries the price is linear in calendar days
+    (``vx_interpolated``); before the first or after the last known expiry the nearest
+    known future (``vx_nearest``); with no curve spot VIX (``spot_vix``: spot overstates
+    the future in backwardation and understates it in contango).
+
+    Args:
+        state: market state with ``vx_curve``.
+        expiry: the option's expiry.
+
+    Returns:
+        ``(futures price in VIX points (> 0), source)``; source is one of
+        :data:`FUTURE_SOURCE_OWN`, :data:`FUTURE_SOURCE_INTERPOLATED`,
+        :data:`FUTURE_SOURCE_NEAREST`, :data:`FUTURE_SOURCE_SPOT`.
+    """
+    curve = state.vx_curve
+    if not curve:
+        return state.vix, FUTURE_SOURCE_SPOT
+    for e, f in curve:
+        if e == expiry:
+            return f, FUTURE_SOURCE_OWN
+    if expiry < curve[0][0]:
+        return curve[0][1], FUTURE_SOURCE_NEAREST
+    if expiry > curve[-1][0]:
+        return curve[-1][1], FUTURE_SOURCE_NEAREST
+    for (e0, f0), (e1, f1) in itertools.pairwise(curve):
+        if e0 < expiry < e1:
+            w = (expiry - e0).days / (e1 - e0).days
+            return f0 + w * (f1 - f0), FUTURE_SOURCE_INTERPOLATED
+    msg = f"no curve segment found for {expiry}"  # unreachable for a sorted curve
+    raise InvariantViolation(msg)
+
+
+def future_for_expiry(state: MarketState, expiry: date) -> float:
+    """VX future price for an option expiry (:func:`future_and_source` without the source).
 
     Args:
         state: market state with ``vx_curve``.
@@ -134,19 +184,7 @@ def future_for_expiry(state: MarketState, expiry: date) -> float:
     Returns:
         Futures price, VIX points (> 0).
     """
-    curve = state.vx_curve
-    if not curve:
-        return state.vix
-    if expiry <= curve[0][0]:
-        return curve[0][1]
-    if expiry >= curve[-1][0]:
-        return curve[-1][1]
-    for (e0, f0), (e1, f1) in itertools.pairwise(curve):
-        if e0 <= expiry <= e1:
-            w = (expiry - e0).days / (e1 - e0).days
-            return f0 + w * (f1 - f0)
-    msg = f"no curve segment found for {expiry}"  # unreachable for a sorted curve
-    raise InvariantViolation(msg)
+    return future_and_source(state, expiry)[0]
 
 
 # --------------------------------------------------------------------------- the condor
@@ -285,6 +323,11 @@ class CondorRisk:
             (× ``iv_shift_per_vix_pt`` × 100): USD per VIX point, the vega-check target base.
         spx_pct_per_vix_pt_used: the β_vix actually applied, % per VIX point.
         vix_shock_pts: Δ, VIX points.
+        is_beta_floor_bound: the floor replaced the regression slope (short history, or
+            ``beta_floor_always`` with a milder slope).
+        beta_iwm_spx_used: the IWM-on-SPX beta applied (1.0 when unknown).
+        satellite_notional_usd: the satellite's long IWM notional, USD.
+        iv_shift: SPX implied-vol shift of the scenario, decimal.
     """
 
     value_usd: float
@@ -298,24 +341,32 @@ class CondorRisk:
     condor_vega_usd_per_vix_pt: float
     spx_pct_per_vix_pt_used: float
     vix_shock_pts: float
+    is_beta_floor_bound: bool = False
+    beta_iwm_spx_used: float = 1.0
+    satellite_notional_usd: float = 0.0
+    iv_shift: float = 0.0
 
 
 def spx_pct_per_vix_pt_used(state: MarketState, params: ScenarioParams) -> float:
-    """β_vix applied in the scenario: ``min(state β, floor)``, the floor when unknown.
+    """β_vix applied in the scenario (SPEC §5.2).
 
-    Both numbers are negative (% SPX per VIX point), so ``min`` keeps the more bearish one:
-    a short or calm history can never make the scenario milder than the floor.
+    The 90-session regression slope when known; the floor "when history is short" (the
+    slope is None until ``beta_days`` sessions are in). With ``beta_floor_always`` the
+    floor also bounds the slope: ``min(slope, floor)`` (both negative, % SPX per VIX
+    point, so ``min`` keeps the more bearish one).
 
     Args:
         state: market state (``spx_pct_per_vix_pt`` may be None).
-        params: scenario parameters (``spx_pct_per_vix_pt_floor``).
+        params: scenario parameters (``spx_pct_per_vix_pt_floor``, ``beta_floor_always``).
 
     Returns:
         β_vix, percent per VIX point.
     """
     floor = params.spx_pct_per_vix_pt_floor
     beta = state.spx_pct_per_vix_pt
-    return floor if beta is None else min(beta, floor)
+    if beta is None:
+        return floor
+    return min(beta, floor) if params.beta_floor_always else beta
 
 
 def condor_risk(
@@ -384,6 +435,11 @@ def condor_risk(
         condor_vega_usd_per_vix_pt=vega_abs * params.iv_shift_per_vix_pt * 100.0,
         spx_pct_per_vix_pt_used=beta_vix,
         vix_shock_pts=shock,
+        is_beta_floor_bound=state.spx_pct_per_vix_pt is None
+        or beta_vix != state.spx_pct_per_vix_pt,
+        beta_iwm_spx_used=beta_iwm,
+        satellite_notional_usd=satellite_usd,
+        iv_shift=shock * params.iv_shift_per_vix_pt,
     )
 
 
@@ -466,11 +522,14 @@ def l2_legs(
     """L2 instrument (SPEC §4): one VIX call at a 1.5-standard-deviation strike per unit.
 
     Expiry: the first monthly VIX expiry with DTE in [``l2_min_dte``, ``l2_max_dte``]
-    (30–60), else the first with DTE >= ``l2_min_dte``. Strike:
+    (30–60), else the first with DTE >= ``l2_min_dte`` (monthlies are 28–35 days apart, so
+    when the one after a 29-DTE expiry lies at 62–64 days, that one). Strike:
     ``F × exp(l2_strike_sd × vix_option_iv × √T)`` rounded UP to the strike grid — the
-    future after an ``l2_strike_sd``-sigma move of ln F over the option's life under the
-    Black-76 lognormal model (the −σ²T/2 drift of the median is ignored: the strike sits at
-    ``k`` sd of the log-return, a slightly conservative, further-OTM choice).
+    future (of that expiry) after an ``l2_strike_sd``-sigma move of ln F over the option's
+    life under the Black-76 lognormal model (the −σ²T/2 drift of the median is ignored:
+    the strike sits at ``k`` sd of the log-return, a slightly conservative, further-OTM
+    choice). When that call is worth less than ``orders.min_premium_pts``, the strike moves
+    down the grid until it is (never below the at-the-money strike).
 
     Args:
         state: market state (VX curve).
@@ -488,7 +547,23 @@ def l2_legs(
     future = future_for_expiry(state, expiry)
     t_years = year_fraction(state.session_date, expiry)
     raw = future * math.exp(ladder.l2_strike_sd * scenario.vix_option_iv * math.sqrt(t_years))
-    strike = _round_up(raw, scenario.vix_strike_step_pts)
+    step = scenario.vix_strike_step_pts
+    strike = _round_up(raw, step)
+    # No lottery tickets (issue 10): a strike worth less than orders.min_premium_pts moves
+    # toward the money, one grid step at a time, never below the at-the-money strike.
+    floor_strike = _round_up(future, step)
+    while strike - step >= floor_strike and (
+        black76_greeks(
+            future=future,
+            strike=strike,
+            t_years=t_years,
+            rate=scenario.risk_free_rate,
+            iv=scenario.vix_option_iv,
+            right=Right.CALL,
+        ).price
+        < orders.min_premium_pts
+    ):
+        strike = round(strike - step, 10)
     return (_vix_call(strike, expiry, 1, orders),)
 
 
@@ -538,6 +613,7 @@ class HedgeUnit:
             (Σ delta_fut × ρ × multiplier × qty).
         expiry: the (common) expiry of the legs.
         future_pts: VX future used for the expiry, points.
+        future_source: the rule that gave ``future_pts`` (:func:`future_and_source`).
         vx_future_move_pts: the scenario move of that future, ``ρ × Δ``, points.
         break_evens: per leg, at expiry: strike + that leg's premium for calls, strike −
             premium for puts (SPEC §5.7), points.
@@ -550,6 +626,7 @@ class HedgeUnit:
     vix_delta_usd_per_pt: float
     expiry: date
     future_pts: float
+    future_source: str
     vx_future_move_pts: float
     break_evens: tuple[float, ...]
 
@@ -593,7 +670,7 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
     if any(leg.expiry != expiry for leg in legs):
         msg = f"hedge legs must share one expiry: {[leg.expiry for leg in legs]}"
         raise InvariantViolation(msg)
-    future = future_for_expiry(state, expiry)
+    future, source = future_and_source(state, expiry)
     move = params.vx_beta_to_spot * params.vix_shock_pts
     price = value_usd = value_after_usd = vix_delta = premium_usd = 0.0
     break_evens: list[float] = []
@@ -615,6 +692,7 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
         vix_delta_usd_per_pt=vix_delta,
         expiry=expiry,
         future_pts=future,
+        future_source=source,
         vx_future_move_pts=move,
         break_evens=tuple(break_evens),
     )

@@ -14,27 +14,41 @@ or at once on ``big_move``, every active layer is brought to its target: RESIZE 
 difference of the held option, nothing if |target − held| <= ``rebalance_band_frac`` ×
 held (the no-trade band: operational, not in the SPEC, which only says "re-sized every 5
 trading days"; it implements the SPEC's "no emotional resizing" [003, 004]; activations,
-deactivations, rolls and cost-cap sell-downs ignore it). A held option whose DTE is below
-its layer's instrument rule is never added to: when the target asks for more it is rolled
-into the layer's current instrument (:func:`roll_instead_of_adding`). A held option worth
-less than one tick is re-struck (sold, and the current instrument bought).
+deactivations, rolls and cost-cap sell-downs ignore it).
+
+A held option outside its layer's rules (:func:`rule_breach`) is never added to (issue 10,
+"no lottery tickets"): fewer than :func:`~daemon.core.rolls.add_floor_dte` days left, a
+premium below ``orders.min_premium_pts``, or a strike that drifted too far above its own
+VX future (L1/L3: more than ``ladder.max_otm_pts`` points; L2: more than
+``ladder.l2_max_strike_sd`` standard deviations). When the target asks for more (or the
+option is worth less than one tick), it is re-struck into the layer's current
+instrument as ONE roll sized to the target there (:func:`roll_instead_of_adding`), with a
+``roll`` alert that says why. Within the rebalance cadence of its opening, a hedge is not
+re-struck (it is only sold down if the target asks for less): no L2 opened on Monday is
+rolled on Wednesday.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from daemon.core.context import DayCtx, leg_text
 from daemon.core.desk import OrderDesk
+from daemon.core.expiries import is_business_day
 from daemon.core.model import (
+    Alert,
+    AlertKind,
     Decision,
     HedgePosition,
     Layer,
     OrderIntent,
+    Severity,
     SignalReading,
 )
-from daemon.core.rolls import min_dte, roll_one
-from daemon.core.scenario import HedgeUnit
+from daemon.core.rolls import add_floor_dte, roll_one
+from daemon.core.scenario import HedgeUnit, year_fraction
 from daemon.core.scenario import size_layer as size_layer_contracts
 
 __all__ = [
@@ -42,6 +56,8 @@ __all__ = [
     "open_layer",
     "rebalance",
     "roll_instead_of_adding",
+    "rule_breach",
+    "sessions_since",
     "size_layer",
     "target_contracts",
 ]
@@ -120,56 +136,161 @@ def open_layer(
     )
 
 
+def sessions_since(start: date, day: date) -> int:
+    """Exchange sessions after ``start`` up to and including ``day`` (rule-based holidays).
+
+    Args:
+        start: e.g. the session a hedge was opened.
+        day: the session evaluated.
+
+    Returns:
+        The count of business days in ``(start, day]`` (0 when ``day <= start``).
+    """
+    n = 0
+    d = start + timedelta(days=1)
+    while d <= day:
+        n += is_business_day(d)
+        d += timedelta(days=1)
+    return n
+
+
+def rule_breach(
+    desk: OrderDesk, ctx: DayCtx, layer: Layer, unit: HedgeUnit
+) -> SignalReading | None:
+    """Why a held (or candidate) hedge is outside its layer's rules, or None (issue 10).
+
+    Checked in this order: DTE below :func:`~daemon.core.rolls.add_floor_dte`
+    (``instrument_dte``); model price below ``orders.min_premium_pts`` (at least one
+    tick) (``min_premium``); the long strike too far above the VX future of its own expiry
+    (``max_otm``): L1/L3 more than ``ladder.max_otm_pts`` points, L2 more than
+    ``ladder.l2_max_strike_sd`` standard deviations of ln F over the remaining life
+    (``ln(K/F) / (σ√T)``, σ = ``scenario.vix_option_iv``).
+
+    Args:
+        desk: the order desk (parameters).
+        ctx: the evaluation.
+        layer: the layer whose rules apply.
+        unit: the priced unit (held legs, or the current instrument's).
+
+    Returns:
+        A reading (``holds=True``) naming the rule, the value and the threshold; None
+        when the hedge is inside every rule.
+    """
+    p = desk.params
+    lp = p.ladder
+    text = leg_text(unit.legs)
+    dte = (unit.expiry - ctx.session_date).days
+    floor_dte = add_floor_dte(lp)
+    if dte < floor_dte:
+        return SignalReading(
+            id="instrument_dte",
+            value=float(dte),
+            threshold=float(floor_dte),
+            holds=True,
+            detail=f"{layer.value} hedge {text} has {dte} days left < {floor_dte} "
+            "(ladder.roll_dte + the rebalance cadence)",
+        )
+    floor_px = max(p.orders.min_premium_pts, p.orders.min_tick_below_3)
+    if unit.price < floor_px:
+        return SignalReading(
+            id="min_premium",
+            value=unit.price,
+            threshold=floor_px,
+            holds=True,
+            detail=f"{layer.value} hedge {text} is worth {unit.price:.3f} < "
+            f"{floor_px:g} per share (orders.min_premium_pts, at least one tick)",
+        )
+    strike = max(leg.strike for leg in unit.legs if leg.position_qty > 0)
+    future = unit.future_pts
+    if layer is Layer.L2:
+        t_years = year_fraction(ctx.session_date, unit.expiry)
+        sd = math.log(strike / future) / (p.scenario.vix_option_iv * math.sqrt(t_years))
+        if sd > lp.l2_max_strike_sd:
+            return SignalReading(
+                id="max_otm",
+                value=sd,
+                threshold=lp.l2_max_strike_sd,
+                holds=True,
+                detail=f"L2 hedge {text} is {sd:.2f} sd above its future {future:.2f} > "
+                f"{lp.l2_max_strike_sd:g} (ladder.l2_max_strike_sd)",
+            )
+    elif strike - future > lp.max_otm_pts:
+        return SignalReading(
+            id="max_otm",
+            value=strike - future,
+            threshold=lp.max_otm_pts,
+            holds=True,
+            detail=f"{layer.value} hedge {text} is {strike - future:.2f} pts above its "
+            f"future {future:.2f} > {lp.max_otm_pts:g} (ladder.max_otm_pts)",
+        )
+    return None
+
+
 def roll_instead_of_adding(
     desk: OrderDesk,
     ctx: DayCtx,
     held: HedgePosition,
     reasons: tuple[SignalReading, ...],
+    *,
+    breach: SignalReading,
     old_target: int,
 ) -> list[Decision]:
-    """Roll a hedge below its layer's minimum DTE instead of adding to it (SPEC §4).
+    """Re-strike a hedge outside its layer's rules instead of adding to it (issue 10).
 
     The new units are sized on the layer's current instrument (``l1_legs`` /
-    ``l2_legs`` / ``l3_legs``), not on the near-expiry option; the ROLL carries an
-    ``instrument_dte`` reading after the rebalance reason. Nothing is proposed when no
-    later expiry is quoted or the new instrument needs no unit.
+    ``l2_legs`` / ``l3_legs``), not on the held option, and the whole move is ONE ROLL
+    (:func:`~daemon.core.rolls.roll_one`), preceded by a ``roll`` alert that names the
+    rule. Nothing is proposed when the current instrument is the held one or is itself
+    outside the rules, or it needs no unit.
 
     Args:
         desk: the order desk.
         ctx: the evaluation (market state and condor risk set).
-        held: the layer's held hedge, with DTE below :func:`~daemon.core.rolls.min_dte`.
+        held: the layer's held hedge, outside its rules.
         reasons: the rebalance readings (cadence or ``big_move``).
-        old_target: the target sized on the held option (> held), for the note.
+        breach: the rule it breaks (:func:`rule_breach`).
+        old_target: the target sized on the held option, for the note.
 
     Returns:
-        The decisions of :func:`~daemon.core.rolls.roll_one`, or ``[]``.
+        ``[roll alert, (cost_cap alert), ROLL]``, or ``[]``.
     """
     assert ctx.state is not None  # noqa: S101 - checked by the caller
     layer = held.layer
     new_legs = desk.legs_for(layer, ctx.state)
-    if new_legs[0].expiry <= held.expiry:
-        return []  # no later expiry quoted: never add to the out-of-rule option
-    new_target = target_contracts(desk, layer, desk.unit(new_legs, ctx), ctx)
-    dte = (held.expiry - ctx.session_date).days
-    floor_dte = min_dte(desk.params.ladder, layer)
-    reading = SignalReading(
-        id="instrument_dte",
-        value=float(dte),
-        threshold=float(floor_dte),
-        holds=True,
-        detail=f"{layer.value} hedge {leg_text(held.legs)} has {dte} days left < "
-        f"{floor_dte} (the layer's instrument rule): rolled, not added to",
+    if new_legs == held.legs:
+        return []
+    new_unit = desk.unit(new_legs, ctx)
+    if rule_breach(desk, ctx, layer, new_unit) is not None:
+        return []
+    new_target = target_contracts(desk, layer, new_unit, ctx)
+    if new_target <= 0:
+        return []
+    why = (
+        f"{breach.detail}: re-struck into {leg_text(new_legs)}, not added to; target "
+        f"{new_target} there ({old_target} in the old option, held {held.contracts})"
     )
-    return roll_one(
+    done = roll_one(
         desk,
         ctx,
         held,
         new_legs=new_legs,
-        reasons=(*reasons, reading),
-        why=f"{reading.detail}; target {new_target} at the new expiry "
-        f"({old_target} in the old option, held {held.contracts})",
+        reasons=(*reasons, breach),
+        why=why,
         target=new_target,
     )
+    if not done:
+        return []
+    alert = Alert(
+        decision_id=desk.ids.next(ctx.session_date, "alert", "restrike", layer.value),
+        ts=ctx.now,
+        kind=AlertKind.ROLL,
+        severity=Severity.INFO,
+        key=f"restrike:{layer.value}",
+        message=f"{layer.value} re-strike (one roll): {why}",
+        layer=layer,
+        reasons=(*reasons, breach),
+    )
+    return [alert, *done]
 
 
 def size_layer(
@@ -183,53 +304,55 @@ def size_layer(
 ) -> list[Decision]:
     """Bring ``layer`` to its scenario target: buy/sell the difference of the held option.
 
-    Nothing held, or the held option worth less than one tick (far out of the money):
-    the layer is (re-)struck into its current instrument (sell the old, buy the new).
-    With nothing held the buy is an OPEN whatever the trigger (e.g. a rebalance of an
-    active layer whose activation bought nothing because the cap or the lower layers
-    already covered its target).
+    Nothing held: the layer's current instrument is opened (an OPEN whatever the trigger,
+    e.g. a rebalance of an active layer whose activation bought nothing because the cap
+    or the lower layers already covered its target).
 
-    A held option whose DTE is below the layer's instrument rule
-    (:func:`~daemon.core.rolls.min_dte`) is never added to: sizing a near-expiry, far
-    out-of-the-money call by its scenario gain and delta explodes the count for options
-    about to be rolled anyway. When the target asks for more, the hedge is rolled instead
-    into the layer's current instrument, sized to the target on that instrument
-    (:func:`roll_instead_of_adding`). Selling down in the old option is fine.
+    A held option inside its layer's rules (:func:`rule_breach`) is added to or sold
+    down to the target. One outside them is never added to: when the target (sized on
+    it) asks for more, or it is worth less than one tick, it is re-struck into the
+    layer's current instrument as one roll sized to the target there
+    (:func:`roll_instead_of_adding`), unless it was opened within the rebalance cadence
+    (then it is held as is). Selling down in the old option is always fine.
 
     With ``is_rebalance`` (cadence or ``big_move``), the layer changes only when
-    |target − held| > ``ladder.rebalance_band_frac`` × held (the no-trade band).
+    |target − held| > ``ladder.rebalance_band_frac`` × held (the no-trade band), except
+    that an option worth less than one tick is re-struck whatever the band (a held
+    option merely below ``orders.min_premium_pts`` still protects: it is re-struck only
+    when the target asks for more, so an L2 struck near the floor does not churn).
     Activations, re-strikes and rolls ignore the band.
     """
     if ctx.state is None or ctx.risk is None:
         return []
-    out: list[Decision] = []
     held = desk.book.get(layer)
-    unit = None if held is None else desk.unit(held.legs, ctx)
-    if held is None or unit is None or unit.price < desk.params.orders.min_tick_below_3:
-        if held is not None:
-            out.extend(
-                desk.sell(
-                    ctx,
-                    layer=layer,
-                    intent=OrderIntent.RESIZE,
-                    contracts=held.contracts,
-                    reasons=reasons,
-                    why="held option worth less than one tick: re-strike",
-                )
-            )
-        # Nothing held: whatever the trigger, the order opens the layer's position.
-        opening = intent if held is not None else OrderIntent.OPEN
-        out.extend(open_layer(desk, ctx, layer, reasons, opening))
-        return out
+    if held is None:
+        return open_layer(desk, ctx, layer, reasons, OrderIntent.OPEN)
+    unit = desk.unit(held.legs, ctx)
+    breach = rule_breach(desk, ctx, layer, unit)
     target = target_contracts(desk, layer, unit, ctx)
     diff = target - held.contracts
     band = desk.params.ladder.rebalance_band_frac
-    if diff == 0 or (is_rebalance and abs(diff) <= band * held.contracts):
-        return out
+    in_band = diff == 0 or (is_rebalance and abs(diff) <= band * held.contracts)
     why = f"target {target} (held {held.contracts})"
-    if diff > 0:
-        if (held.expiry - ctx.session_date).days >= min_dte(desk.params.ladder, layer):
-            return desk.buy(
+    # Worth less than one tick: it protects nothing, re-strike whatever the band.
+    worthless = unit.price < desk.params.orders.min_tick_below_3
+    is_young = (
+        sessions_since(held.opened_on, ctx.session_date) < desk.params.ladder.rebalance_every_days
+    )
+    if diff < 0 and not in_band and not (breach is not None and worthless and not is_young):
+        return desk.sell(
+            ctx,
+            layer=layer,
+            intent=OrderIntent.RESIZE,
+            contracts=-diff,
+            reasons=reasons,
+            why=why,
+        )
+    if breach is None:
+        return (
+            []
+            if diff <= 0 or in_band
+            else desk.buy(
                 ctx,
                 layer=layer,
                 intent=intent,
@@ -240,15 +363,12 @@ def size_layer(
                 reasons=reasons,
                 why=why,
             )
-        return roll_instead_of_adding(desk, ctx, held, reasons, target)
-    return desk.sell(
-        ctx,
-        layer=layer,
-        intent=OrderIntent.RESIZE,
-        contracts=-diff,
-        reasons=reasons,
-        why=why,
-    )
+        )
+    # Outside its rules: never added to; re-struck when the target asks for more, but
+    # never within the rebalance cadence of its opening (issue 10).
+    if (in_band and not worthless) or is_young:
+        return []
+    return roll_instead_of_adding(desk, ctx, held, reasons, breach=breach, old_target=target)
 
 
 def rebalance(
@@ -272,7 +392,9 @@ def rebalance(
     """
     out: list[Decision] = []
     for layer in active:
-        if layer not in skip:
+        # One order per layer per session (issue 10): a layer rolled at this close, or
+        # re-sized intraday on a big move, waits for the next rebalance.
+        if layer not in skip and not desk.has_traded(ctx, layer):
             out.extend(
                 size_layer(desk, ctx, layer, (reason,), OrderIntent.RESIZE, is_rebalance=True)
             )

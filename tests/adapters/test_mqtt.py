@@ -167,7 +167,7 @@ async def test_online_is_retained_and_alerts_and_orders_arrive_qos1(
     assert a.payload["decision_id"] == "a1"
     assert a.payload["reasons"][0]["id"] == "ratio_macd_negative"
     assert a.payload["exit_rule"]
-    assert o.payload["v"] == 1
+    assert o.payload["v"] == 2  # orders carry their scenario inputs since v2 (issue 10)
     assert o.payload["reasons"][0]["holds"] is True
     assert o.payload["order_ref"].startswith("alvh:L1:open")
     # The consumer can rebuild the exact proposal from the wire.

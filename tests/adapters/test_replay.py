@@ -100,11 +100,14 @@ async def test_vx_quotes_carry_the_cfe_expiries(full_2007: ReplaySource) -> None
     assert on_day[Symbol.VX2].expiry == date(2020, 5, 20)
 
 
-def test_real_files_rejections_are_the_known_blank_f2_settles(full_2007: ReplaySource) -> None:
-    # PROVENANCE.md: "F2 settle is blank on 9 days in 2004-2006".
-    assert full_2007.rejected_count() == 9
-    assert {(r.reason, r.symbol) for r in full_2007.rejections} == {("nan", Symbol.VX2)}
-    assert all(r.detail.startswith("vix_futures_f1f2_daily.csv:") for r in full_2007.rejections)
+def test_real_files_rejections_are_the_known_blank_front4_settles(
+    full_2007: ReplaySource,
+) -> None:
+    # PROVENANCE.md: "14 rows of the front-4 file have a blank settle" (2004-2006, ranks 2/4).
+    assert full_2007.rejected_count() == 14
+    assert {r.reason for r in full_2007.rejections} == {"nan"}
+    assert {r.symbol for r in full_2007.rejections} <= {Symbol.VX2, Symbol.VX3, Symbol.VX4}
+    assert all(r.detail.startswith("vix_futures_front4_daily.csv:") for r in full_2007.rejections)
 
 
 async def test_history_is_the_bars_before_the_start(full_2007: ReplaySource) -> None:

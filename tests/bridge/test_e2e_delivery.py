@@ -119,7 +119,7 @@ def test_l1_activation_and_proposal_reach_phone_and_slack_once(  # noqa: PLR0917
         "Ends when: L1 closes after 3 consecutive closes with the IWM/SPX MACD(12,26) line"
         " >= 0; minimum hold 2 trading days",
     ]
-    assert "Covers 101% of the condor's $12,191 loss" in proposal["message"]
+    assert "Covers 102% of the condor's $12,153 loss" in proposal["message"]
     assert "ref alvh:L1:open:20200122:17:ba4403250d06edd6" in proposal["message"]
     # the phone only gets critical + layer changes + proposals
     assert all(m["priority"] == 5 or m["title"].startswith(("L1 ", "L2 ", "L3 ")) for m in phone), [

@@ -16,6 +16,7 @@ from daemon.bridge.messages import (
     Notice,
     Rejected,
     StatusReport,
+    legs_text,
     mask_accounts,
     parse_mqtt,
 )
@@ -346,3 +347,11 @@ def test_ntfy_url_gets_priority_tags_and_click_unless_the_user_set_them() -> Non
 def test_reasons_never_carry_the_webhook_url() -> None:
     text = "Failed to send to https://hooks.slack.com/services/T1/B2/SECRET: 503"
     assert scrub(text) == "Failed to send to https://… 503"
+
+
+def test_a_roll_with_leg_ratios_shows_them() -> None:
+    legs = [
+        {"right": "C", "strike": 17.0, "expiry": "2020-01-22", "position_qty": -33},
+        {"right": "C", "strike": 18.0, "expiry": "2020-02-19", "position_qty": 14},
+    ]
+    assert legs_text(legs, 2) == "2 × VIX (−33 Jan-22 17C, +14 Feb-19 18C)"

@@ -92,3 +92,18 @@ def test_a_snapshot_missing_a_field_is_refused_by_name() -> None:
     del d["pending"]
     with pytest.raises(InvariantViolation, match="pending"):
         Engine(EngineParams(), sessions=[DAY]).restore(json.dumps(d).encode())
+
+
+def test_a_snapshot_from_before_the_pnl_accounting_still_restores() -> None:
+    d = json.loads(Engine(EngineParams(), sessions=[DAY]).snapshot())
+    del d["sleeve_pnl"]
+    del d["condor_pnl"]
+    eng = Engine(EngineParams(), sessions=[DAY])
+    eng.restore(json.dumps(d).encode())
+    assert eng.hedges == ()
+    assert json.loads(eng.snapshot())["sleeve_pnl"] == {
+        "paid": {},
+        "realised": {},
+        "fees": {},
+        "settle_vix": {},
+    }

@@ -115,7 +115,7 @@ def test_a_hedge_past_expiry_is_dropped_with_a_roll_alert() -> None:
     assert d.book.hedges == ()
 
 
-def test_a_roll_the_cap_shrinks_sells_the_rest_first_and_alerts_with_the_units_rolled() -> None:
+def test_a_roll_the_cap_shrinks_is_one_ratio_roll_and_alerts_with_the_units_opened() -> None:
     d = desk()
     c = ctx(d, state(date(2020, 3, 12)))
     old = (vix_call(25.0, VX_MAR),)
@@ -127,16 +127,23 @@ def test_a_roll_the_cap_shrinks_sells_the_rest_first_and_alerts_with_the_units_r
     limit = orders.limit_price(new_unit.price, d.params.orders, action=Action.BUY)
     spent = d.cost_cap_usd - (fits + 0.5) * limit * 100
     d.book.set_hedges([hedge(Layer.L1, old, 400, 1.0), replace(other, premium_paid_usd=spent)])
-    out = rolls.rolls(d, c, skip=set())
-    alert, sell, roll = out
+    skip: set[Layer] = set()
+    out = rolls.rolls(d, c, skip=skip)
+    alert, roll = out  # one proposal (issue 10), not a sell and a roll
     assert isinstance(alert, Alert)
     assert alert.kind is AlertKind.COST_CAP
-    assert isinstance(sell, ProposedOrder)
     assert isinstance(roll, ProposedOrder)
-    assert (sell.intent, sell.action, sell.contracts) == (OrderIntent.RESIZE, Action.SELL, 250)
-    assert (roll.intent, roll.contracts) == (OrderIntent.ROLL, fits)
+    close, new = roll.legs
+    # 400 old units into 150 new: gcd 50 combos of −8 old / +3 new
+    assert (roll.intent, roll.contracts) == (OrderIntent.ROLL, 50)
+    assert (close.position_qty, new.position_qty) == (-8, 3)
+    assert roll.action is Action.SELL  # closing 8 old calls pays more than 3 new cost
     assert f"scaled down to {fits}" in alert.message
-    assert "250 sold, 150 rolled" in alert.message
+    assert "400 held rolled into 150" in alert.message
+    assert d.has_traded(c, Layer.L1)  # not re-sized again at this close
+    held = d.book.get(Layer.L1)
+    assert held is not None
+    assert (held.contracts, held.legs[0].position_qty) == (fits, 1)
     assert d.book.open_premium_usd <= d.cost_cap_usd + 1e-6
 
 

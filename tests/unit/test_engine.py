@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -39,12 +39,14 @@ from daemon.core.model import (
     Symbol,
 )
 from daemon.core.params import EngineParams, LadderParams, MacroEvent, MacroEventKind
+from daemon.core.rolls import add_floor_dte
 
 START = date(2020, 1, 1)
 END = date(2020, 4, 30)
 WARM = 250
 HISTORY_START = date(2007, 1, 3)
 REBALANCE_IDS = frozenset({"rebalance_cadence", "big_move"})
+RULE_IDS = frozenset({"instrument_dte", "min_premium", "max_otm"})
 
 _PLAIN = {
     Symbol.SPX: "spx_daily.csv",
@@ -379,23 +381,23 @@ def test_orders_are_well_formed(full_run: tuple[Engine, list[Decision]]) -> None
         assert "\n" not in o.note
         assert o.note.startswith(f"{o.layer.value} {o.intent.value}:")
         refs.add(o.order_ref)
-        if o.intent is OrderIntent.ROLL:
-            assert len({leg.expiry for leg in o.legs}) == 2
     assert len(refs) == len(list(orders_of(out)))
     assert len(set(ids(out))) == len(out)  # every decision has its own id
     rolls = [o for o in orders_of(out) if o.intent is OrderIntent.ROLL]
     assert rolls  # Time-Shifting happened (L1 calls roll monthly)
     for r in rolls:
-        old_exp, new_exp = sorted({leg.expiry for leg in r.legs})
-        closing = [leg for leg in r.legs if leg.expiry == old_exp]
-        opening = [leg for leg in r.legs if leg.expiry == new_exp]
+        half = len(r.legs) // 2  # the closing legs (× old units), then the opening ones
+        closing, opening = r.legs[:half], r.legs[half:]
         assert len(closing) == len(opening)
         assert closing[0].position_qty < 0 < opening[0].position_qty  # sell old, buy new
+        assert closing != tuple(replace(leg, position_qty=-leg.position_qty) for leg in opening)
+        old_exp, new_exp = closing[0].expiry, opening[0].expiry
         old_dte = (old_exp - r.session_date).days
         why = {x.id for x in r.reasons}
-        if "instrument_dte" in why:  # a rebalance that would have added to an old option
+        if why & RULE_IDS:  # a rebalance re-strike of an option outside its layer's rules
             assert r.reasons[0].id in REBALANCE_IDS
-            assert old_dte < min_dte(r.layer) <= (new_exp - r.session_date).days
+            if "instrument_dte" in why:
+                assert old_dte < add_floor_dte(LadderParams()) <= (new_exp - r.session_date).days
         else:
             assert why == {"roll_dte"}
             assert old_dte < LadderParams().roll_dte
@@ -624,22 +626,24 @@ def test_intraday_confirm_switches_layers_before_the_close(market: Market) -> No
 # --------------------------------------------------------------------------- 2007 → end replay
 
 
-def test_history_never_adds_to_an_option_below_its_layer_min_dte(history_run: Run) -> None:
+def test_history_never_adds_to_an_option_below_its_add_floor(history_run: Run) -> None:
     orders = list(orders_of(history_run.out))
     assert len(history_run.eng.days) > 4500
     buys = [o for o in orders if o.action is Action.BUY and o.intent is not OrderIntent.ROLL]
     assert buys
-    low = [o for o in buys if dte_of(o) < min_dte(o.layer)]
+    floor = add_floor_dte(LadderParams())
+    low = [o for o in buys if o.intent is OrderIntent.RESIZE and dte_of(o) < floor]
     assert low == [], [o.note for o in low[:3]]
     # ... it rolls into the layer's current instrument instead (the old L1 example:
-    # 2008-05-14 "buy 476 VIX 2008-05-21 24C @ 0.02" is now one ROLL into June).
+    # 2008-05-14 "buy 476 VIX 2008-05-21 24C @ 0.02" is one ROLL of the 66 held into
+    # 28 June calls: one proposal, ratio legs −33 / +14, 2 combos).
     rolled = [o for o in orders if any(r.id == "instrument_dte" for r in o.reasons)]
-    assert {o.layer for o in rolled if o.intent is OrderIntent.ROLL} == set(Layer)
+    assert {o.layer for o in rolled if o.intent is OrderIntent.ROLL} >= {Layer.L1, Layer.L3}
     may = [o for o in rolled if o.session_date == date(2008, 5, 14) and o.layer is Layer.L1]
-    assert [o.intent for o in may] == [OrderIntent.RESIZE, OrderIntent.ROLL]
-    assert may[0].action is Action.SELL  # the target on June is below the 66 held
-    assert may[1].contracts + may[0].contracts == 66
-    assert all(o.contracts < 100 for o in may)
+    assert [o.intent for o in may] == [OrderIntent.ROLL]
+    (roll,) = may
+    close, open_ = roll.legs
+    assert (close.position_qty * roll.contracts, open_.position_qty * roll.contracts) == (-66, 28)
 
 
 def test_history_resizes_are_under_54pct_of_orders(history_run: Run) -> None:
@@ -709,7 +713,7 @@ def test_history_cost_cap_alerts_match_their_proposals(history_run: Run) -> None
             asked, got = int(scaled[3]), int(scaled[4])
             assert asked > got >= 0
             opened = [o for o in group if o.intent is OrderIntent.ROLL or o.action is Action.BUY]
-            assert sum(o.contracts for o in opened) == got, alert.message
+            assert sum(opened_units(o) for o in opened) == got, alert.message
             assert all(f"; {asked} wanted, " in o.note for o in opened), alert.message
             continue
         selling = _SELLING.match(alert.message)
@@ -719,6 +723,13 @@ def test_history_cost_cap_alerts_match_their_proposals(history_run: Run) -> None
     capped = [o for o in orders_of(out) if o.is_capped]
     assert capped
     assert {o.decision_id for o in capped} <= grouped
+
+
+def opened_units(o: ProposedOrder) -> int:
+    """Units a BUY opens, or the new units of a (ratio) ROLL: opening-leg ratio × combos."""
+    if o.intent is not OrderIntent.ROLL:
+        return o.contracts
+    return o.legs[len(o.legs) // 2].position_qty * o.contracts
 
 
 def test_history_cost_cap_holds_every_day(history_run: Run) -> None:
@@ -778,20 +789,20 @@ def test_a_held_option_below_its_min_dte_is_rolled_to_target_not_added_to(
     out = feed(eng, market, [d])
     orders = list(orders_of(out))
     assert not [o for o in orders if o.action is Action.BUY and o.legs == (old,)]
-    roll = next(o for o in orders if o.intent is OrderIntent.ROLL)
-    new_legs = tuple(leg for leg in roll.legs if leg.expiry != old.expiry)
-    assert (new_legs[0].expiry - d).days >= LadderParams().l1_min_dte
+    (roll,) = orders  # one proposal: the 5 held roll into the 12 the cap allows
+    assert roll.intent is OrderIntent.ROLL
+    close, new = roll.legs
+    assert (close.expiry, close.strike) == (old.expiry, old.strike)
+    assert (new.expiry - d).days >= LadderParams().l1_min_dte
+    assert (roll.contracts, close.position_qty, new.position_qty) == (1, -5, 12)
     assert "instrument_dte" in {r.id for r in roll.reasons}
     (alert,) = [a for a in out if isinstance(a, Alert) and a.kind is AlertKind.COST_CAP]
     m = _SCALED.match(alert.message)
     assert m is not None
     assert (m[2], int(m[3]), int(m[4])) == ("roll", 13, 12)
-    extra = [o for o in orders if o.intent is OrderIntent.RESIZE and o.action is Action.BUY]
-    assert [o.legs for o in extra] == [new_legs]
-    assert roll.contracts + sum(o.contracts for o in extra) == 12
-    assert all(o.is_capped for o in [roll, *extra])
+    assert roll.is_capped
     (h,) = eng.hedges
-    assert (h.legs, h.contracts) == (new_legs, 12)
+    assert (h.legs, h.contracts) == ((replace(new, position_qty=1),), 12)
     assert eng.open_premium_usd <= eng.cost_cap_usd + 1e-6
 
 

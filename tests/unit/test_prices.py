@@ -52,9 +52,20 @@ def test_market_state_uses_the_vx_futures_not_yet_expired() -> None:
     assert st is not None
     assert st.vx_curve == ((VX_MAR, 29.0), (VX_APR, 28.0))
     assert st.beta_iwm_spx == 1.2
+    # the previous session's settles still price the next day's intraday evaluations ...
+    next_day = b.market_state(D2, snapshot(D2))
+    assert next_day is not None
+    assert next_day.vx_curve == ((VX_MAR, 29.0), (VX_APR, 28.0))
+    # ... older ones are stale: left out of the curve (issue 10)
+    later = date(2020, 3, 5)
+    stale = b.market_state(later, snapshot(later))
+    assert stale is not None
+    assert stale.vx_curve == ()
+    b.store(quote(Symbol.VX1, 27.0, VX_MAR, VX_APR))
+    b.store(quote(Symbol.VX2, 26.0, VX_MAR, VX_MAR))  # a late quote of the expiring one
     after_march = b.market_state(VX_MAR, snapshot(VX_MAR))
     assert after_march is not None
-    assert after_march.vx_curve == ((VX_APR, 28.0),)
+    assert after_march.vx_curve == ((VX_APR, 27.0),)
     assert PriceBoard().market_state(D1, snapshot(D1)) is None
 
 

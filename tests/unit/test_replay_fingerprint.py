@@ -9,26 +9,30 @@ split into prices / hedge_book / desk / sizing / rolls / monitors / codec) by re
 * ``CONTENT``: sha256 of each decision's id with what a subscriber sees of it (an order's
   contracts, limit, action, legs and note; an alert's message; a layer change's layer and
   state), so a changed size or price fails too, not only a changed id;
-* ``SNAPSHOT``: sha256 of the engine snapshot after the last close (the codec writes the
-  same bytes as before).
+* ``SNAPSHOT``: sha256 of the engine snapshot after the last close (the split's codec
+  wrote the same bytes as before; re-recorded when the P&L accounting added the
+  ``sleeve_pnl``, ``condor_pnl`` and ``satellite_pnl`` keys, with ``IDS`` and ``CONTENT``
+  unchanged).
 
 A change that is *meant* to change decisions (new sizing or strike rules) re-records
-these three values in the same commit and says why in its message.
+these three values in the same commit and says why in its message. Re-recorded for
+issue 10 (every VIX option priced on its own expiry's VX future from the front-4 file;
+no lottery tickets: re-strikes as one ratio roll, ``orders.min_premium_pts``,
+``ladder.max_otm_pts``, ``ladder.l2_max_strike_sd``, the add floor; one order per layer
+per close; the β_vix floor only while history is short).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
-from daemon.app import replay_fast
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
-from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
+from tests.unit.replay_run import full_replay
 
-IDS = ("05b48a1e5bb13eeec92541d9e7f9a68830829a611993b5b565ecf2983c83247d", 2093)
-CONTENT = "e332d9b354060c6e3320969fde44bfeed8e5b8853d9016f5390fb7c835003586"
-SNAPSHOT = "e7d4edb7c5b5feaa265cf0b451beca60a5e10931b003391651592ced2d7d1d25"
+IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
+CONTENT = "be373d2596aa4b39be615b4130b63463ee72fe9fb30662a658fbd1466144c8b6"
+SNAPSHOT = "a16b8c1b9dd919f99fb36606d38aed262fed5458a1c74e98c91480a3eb84a816"
 SESSIONS = 4814
 
 
@@ -46,9 +50,8 @@ def _content(d: Decision) -> str:
             return f"{d.decision_id}|{d.layer}|{d.is_active}"
 
 
-def test_full_replay_decisions_match_the_pre_split_fingerprint(market_dir: Path) -> None:
-    settings = load_settings(DEFAULT_CONFIG_PATH)
-    run = asyncio.run(replay_fast(settings, market_dir))
+def test_full_replay_decisions_match_the_recorded_fingerprint(market_dir: Path) -> None:
+    run = full_replay(market_dir)
     assert run.sessions == SESSIONS
     ids = [d.decision_id for d in run.decisions]
     assert (_sha(ids), len(ids)) == IDS

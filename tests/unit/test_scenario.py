@@ -128,11 +128,24 @@ def test_template_condor_without_premium_is_refused(state: MarketState) -> None:
         open_template_condor(replace(state, vix=1e-4), TEMPLATE, SCEN)
 
 
-def test_beta_floor_is_the_least_bearish_allowed(state: MarketState) -> None:
+def test_beta_floor_applies_only_while_history_is_short_by_default(state: MarketState) -> None:
+    # SPEC §5.2: "a config floor applies when history is short" (the slope is None).
     assert spx_pct_per_vix_pt_used(state, SCEN) == SCEN.spx_pct_per_vix_pt_floor
-    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=-0.2), SCEN) == -0.5
+    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=-0.2), SCEN) == -0.2
     assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=-0.9), SCEN) == -0.9
-    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=0.3), SCEN) == -0.5
+
+
+def test_beta_floor_always_is_the_least_bearish_allowed(state: MarketState) -> None:
+    always = replace(SCEN, beta_floor_always=True)
+    assert spx_pct_per_vix_pt_used(state, always) == always.spx_pct_per_vix_pt_floor
+    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=-0.2), always) == -0.5
+    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=-0.9), always) == -0.9
+    assert spx_pct_per_vix_pt_used(replace(state, spx_pct_per_vix_pt=0.3), always) == -0.5
+    risk = condor_risk(None, 0.0, replace(state, spx_pct_per_vix_pt=-0.2), always)
+    assert risk.is_beta_floor_bound
+    assert not condor_risk(
+        None, 0.0, replace(state, spx_pct_per_vix_pt=-0.2), SCEN
+    ).is_beta_floor_bound
 
 
 def test_scenario_loses_on_the_condor_and_the_satellite(state: MarketState) -> None:
@@ -187,7 +200,7 @@ def test_l1_is_the_front_call_two_points_over_the_future(state: MarketState) -> 
 
 
 def test_l2_is_a_one_and_a_half_sd_call_in_the_30_60_day_window(state: MarketState) -> None:
-    (leg,) = l2_legs(state, LADDER, SCEN, ORDERS)
+    (leg,) = l2_legs(state, LADDER, SCEN, replace(ORDERS, min_premium_pts=0.0))
     assert leg.expiry == date(2020, 3, 18)  # 33 DTE; Apr 15 would be 61
     t = (leg.expiry - SESSION).days / 365
     raw = 15.425 * math.exp(1.5 * 0.9 * math.sqrt(t))
@@ -313,6 +326,7 @@ def _unit(gain: float, delta: float, premium: float = 100.0) -> HedgeUnit:
         vix_delta_usd_per_pt=delta,
         expiry=date(2020, 3, 18),
         future_pts=15.0,
+        future_source="vx_future",
         vx_future_move_pts=4.2,
         break_evens=(),
     )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from daemon import paths
 from daemon.core.params import (
     CondorTemplate,
     EngineParams,
@@ -98,7 +99,10 @@ def test_config_paths_resolve_against_repo_and_config_dir() -> None:
     s = load_settings()
     assert s.config_path == DEFAULT_CONFIG_PATH.resolve()
     assert s.macro_events_path == MACRO_CSV.resolve()
-    assert s.journal_path == (DEFAULT_CONFIG_PATH.parents[1] / "var" / "alvhd.sqlite").resolve()
+    var = DEFAULT_CONFIG_PATH.parents[1] / "var"
+    assert s.journal_path_for("sim") == var / "journal-default-sim.sqlite"
+    assert s.journal_path_for("replay") == var / "journal-default-replay.sqlite"
+    assert s.journal_path == var / "journal-default-ibkr.sqlite"
     assert (s.replay_data_dir / "spx_daily.csv").is_file()
 
 
@@ -382,3 +386,201 @@ def test_bad_calendar_stops_to_params(tmp_path: Path) -> None:
     settings = load_settings(path)
     with pytest.raises(ConfigError, match=r"macro\.csv:1: header must be 'date,kind,note'"):
         settings.to_params()
+
+
+# --------------------------------------------------------------------------- paths (issue 11)
+
+
+def _installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Pretend to run from a wheel: no checkout, XDG dirs under ``tmp_path``."""
+    monkeypatch.setattr(paths, "checkout_root", lambda: None)
+    monkeypatch.setattr(paths, "ETC_CONFIG", tmp_path / "etc" / "alvhd" / "alvhd.toml")
+    monkeypatch.setattr(paths, "packaged_config_dir", lambda: DEFAULT_CONFIG_PATH.parent)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    return tmp_path
+
+
+def test_config_search_order_when_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _installed(monkeypatch, tmp_path)
+    user = tmp_path / "xdg-config" / "alvhd" / "alvhd.toml"
+    etc = tmp_path / "etc" / "alvhd" / "alvhd.toml"
+    # nothing installed: the packaged defaults, after looking at the user and system files
+    found = paths.find_config()
+    assert found.origin is paths.ConfigOrigin.PACKAGED
+    assert found.searched == (user, etc, DEFAULT_CONFIG_PATH)
+    etc.parent.mkdir(parents=True)
+    etc.write_text('[mqtt]\ninstance = "etc"\n')
+    assert load_settings().mqtt.instance == "etc"
+    user.parent.mkdir(parents=True)
+    user.write_text('[mqtt]\ninstance = "user"\n')
+    assert load_settings().mqtt.instance == "user"
+    env = _toml(tmp_path, '[mqtt]\ninstance = "env"\n')
+    monkeypatch.setenv("ALVH_CONFIG", str(env))
+    assert load_settings().mqtt.instance == "env"
+    flag = tmp_path / "flag.toml"
+    flag.write_text('[mqtt]\ninstance = "flag"\n')
+    s = load_settings(flag)
+    assert s.mqtt.instance == "flag"
+    assert s.config_origin is not None
+    assert s.config_origin.origin is paths.ConfigOrigin.FLAG
+
+
+def test_checkout_uses_the_repo_config_whatever_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "xdg-config" / "alvhd" / "alvhd.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('[mqtt]\ninstance = "user"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    s = load_settings()
+    assert s.mqtt.instance == "default"
+    assert s.config_path == DEFAULT_CONFIG_PATH
+    assert s.config_origin is not None
+    assert s.config_origin.origin is paths.ConfigOrigin.CHECKOUT
+
+
+def test_state_dir_systemd_then_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _installed(monkeypatch, tmp_path)
+    s = load_settings()
+    assert s.journal_path_for("sim") == (
+        tmp_path / "xdg-state" / "alvhd" / "journal-default-sim.sqlite"
+    )
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/alvhd:/var/lib/other")
+    assert s.journal_path == Path("/var/lib/alvhd/journal-default-ibkr.sqlite")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert paths.state_dir() == tmp_path / "home" / ".local" / "state" / "alvhd"
+
+
+def test_each_source_and_instance_has_its_own_default_journal() -> None:
+    s = load_settings(mqtt={"instance": "lab"})
+    names = {s.journal_path_for(src).name for src in ("sim", "replay", "ibkr")}
+    assert names == {
+        "journal-lab-sim.sqlite",
+        "journal-lab-replay.sqlite",
+        "journal-lab-ibkr.sqlite",
+    }
+    # an explicit journal.path is used as given, for every source
+    fixed = Path("/srv/alvhd/x.sqlite")
+    over: dict[str, Any] = {"journal.path": fixed}
+    one = load_settings(**over)
+    assert one.journal_path_for("sim") == one.journal_path_for("ibkr") == fixed
+
+
+def test_copied_toml_resolves_relative_paths_against_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "copied"
+    elsewhere.mkdir()
+    copied = elsewhere / "alvhd.toml"
+    copied.write_text(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(copied)
+    # the calendar is not beside the copy: the packaged one is used, and the run can start
+    assert s.macro_events_path == MACRO_CSV
+    assert len(s.to_params().macro_events) > 50
+    # a calendar beside the copy wins; journal/data paths written there are relative to it
+    (elsewhere / "macro_events.csv").write_text(MACRO_CSV.read_text(encoding="utf-8"))
+    copied.write_text(
+        '[journal]\npath = "state/j.sqlite"\n[replay]\ndata_dir = "data"\n', encoding="utf-8"
+    )
+    s = load_settings(copied)
+    assert s.macro_events_path == elsewhere / "macro_events.csv"
+    assert s.journal_path_for("sim") == elsewhere / "state" / "j.sqlite"
+    assert s.replay_data_dir == elsewhere / "data"
+    # the same relative value from the command line or env is relative to the cwd
+    over: dict[str, Any] = {"journal.path": Path("cli.sqlite")}
+    s = load_settings(copied, **over)
+    assert s.journal_path_for("sim") == tmp_path / "cli.sqlite"
+
+
+def test_missing_calendar_names_its_config_key(tmp_path: Path) -> None:
+    path = _toml(tmp_path, '[calendar]\nmacro_events = "my_events.csv"\n')
+    s = load_settings(path)
+    with pytest.raises(ConfigError) as err:
+        s.to_params()
+    text = str(err.value)
+    assert err.value.key == "calendar.macro_events"
+    assert "calendar.macro_events" in text
+    assert str(tmp_path / "my_events.csv") in text
+
+
+def test_replay_data_dir_unset_when_installed_names_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _installed(monkeypatch, tmp_path)
+    with pytest.raises(ConfigError, match=r"replay\.data_dir.*--data-dir"):
+        _ = load_settings().replay_data_dir
+
+
+# --------------------------------------------------------------------------- env (issue 6 §6)
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("ALVH_LADDR__L1_COVER_FRAC", "ALVH_LADDER__L1_COVER_FRAC"),
+        ("ALVH_LADDER_L1_COVER_FRAC", "ALVH_LADDER__L1_COVER_FRAC"),
+        ("ALVH_MQTT__PASSWORD", "ALVH_MQTT_PASSWORD"),
+        ("alvh_mqtt__prot", "ALVH_MQTT__PORT"),
+    ],
+)
+def test_unknown_alvh_variable_is_refused_with_a_suggestion(
+    monkeypatch: pytest.MonkeyPatch, name: str, suggestion: str
+) -> None:
+    monkeypatch.setenv(name, "0.5")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert name in str(err.value)
+    assert suggestion in str(err.value)
+
+
+def test_known_and_reserved_alvh_variables_pass(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {
+        "ALVH_LADDER__L1_COVER_FRAC": "0.45",
+        "ALVH_MQTT_PASSWORD": "pw",
+        "ALVH_MARKET_DIR": str(tmp_path),
+        "ALVH_TEST_IB_PORT": "4002",
+        "ALVH_MQTT": '{"port": 1884}',
+    }.items():
+        monkeypatch.setenv(name, value)
+    s = load_settings()
+    assert s.ladder.l1_cover_frac == 0.45
+    assert s.mqtt.port == 1884
+    assert s.mqtt_password is not None
+    assert s.mqtt_password.get_secret_value() == "pw"
+    assert s.origins["mqtt_password"] == "env ALVH_MQTT_PASSWORD"  # noqa: S105
+    assert s.origins["ladder.l1_cover_frac"] == "env ALVH_LADDER__L1_COVER_FRAC"
+
+
+def test_origins_name_each_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _toml(tmp_path, "[ladder]\nl1_cover_frac = 0.42\n")
+    secrets = tmp_path / "creds"
+    secrets.mkdir()
+    (secrets / "mqtt_password").write_text("pw")
+    monkeypatch.setenv("ALVH_MQTT__PORT", "1884")
+    s = load_settings(
+        path, secrets_dir=secrets, flags={"ib.port": "--ib-port"}, **{"ib.port": 4102}
+    )
+    assert s.origins["ladder.l1_cover_frac"] == "toml"
+    assert s.origins["mqtt.port"] == "env ALVH_MQTT__PORT"
+    assert s.origins["ib.port"] == "command line --ib-port"
+    assert s.origins["mqtt_password"] == f"secrets {secrets / 'mqtt_password'}"
+    assert s.origins["ladder.l2_cover_frac"] == "default"
+
+
+def test_command_line_error_names_the_flag_not_the_toml() -> None:
+    over: dict[str, Any] = {"mqtt.port": 70000}
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags={"mqtt.port": "--mqtt-port"}, **over)
+    text = str(err.value)
+    assert "--mqtt-port" in text
+    assert "set in" not in text
+    assert "alvhd.toml" not in text
