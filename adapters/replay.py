@@ -534,8 +534,14 @@ class ReplaySource:
                 series = self._series.get(symbol)
                 bar = series.bars.get(day) if series is not None else None
                 if bar is not None:
+                    # The official daily close: confirmed data for the plausibility filter.
                     yield Quote(
-                        symbol=symbol, price=bar.close, ts=ts, session_date=day, expiry=bar.expiry
+                        symbol=symbol,
+                        price=bar.close,
+                        ts=ts,
+                        session_date=day,
+                        expiry=bar.expiry,
+                        is_settlement=True,
                     )
             yield SessionClose(session_date=day, ts=ts)
             if self._pace_s > 0 and index + 1 < len(self._sessions):

@@ -23,11 +23,21 @@ from importlib.metadata import version
 from pathlib import Path
 
 import structlog
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from adapters.clock import ShiftedClock, SystemClock
-from adapters.ib.positions import AccountPositions
+from adapters.ib.books import BookRow, layer_books, side_by_side
+from adapters.ib.connection import IbConnection
+from adapters.ib.executions import ExecutionRecord
+from adapters.ib.positions import AccountPositions, held_from_ib
 from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
 from adapters.mqtt.embedded import Broker, find_or_start_broker
+from adapters.mqtt.payloads import OrderStatusPayload
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.retained import read_retained_json
 from adapters.mqtt.tls import tls_context
@@ -38,9 +48,12 @@ from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon import paths
 from daemon.core.engine import Engine
+from daemon.core.listing import ListedStrikes
 from daemon.core.model import (
     Bar,
+    DaySummary,
     Decision,
+    HedgePosition,
     Layer,
     MarketEvent,
     ProposedOrder,
@@ -49,7 +62,7 @@ from daemon.core.model import (
     Symbol,
 )
 from daemon.core.params import EngineParams
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, TransientError
 from daemon.metrics import DaemonCollector, serve_metrics
 from daemon.pipeline import LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
@@ -222,15 +235,25 @@ class PublishThenPlace:
         await self._broker.submit(order)
 
 
-async def connect_broker(ib: IbAdapter, clock: SystemClock) -> AccountPositions:
+async def connect_broker(
+    ib: IbAdapter, clock: SystemClock, journal: SqliteJournal | None = None
+) -> AccountPositions:
     """Connect to IB (qualify contracts, subscribe, reconcile orders) and read positions.
+
+    With a journal, the hedges are the layers' books from its executions (by orderRef and
+    execId), reconciled against the broker (a difference is a critical alert, never a
+    re-buy).
 
     Raises:
         ConfigError: a required contract does not qualify (the contract is named).
         BrokerUnavailable: no connection within the retry budget.
     """
+    records: list[ExecutionRecord] = []
+    if journal is not None:
+        records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
+        ib.orders.seed_executions(records)
     await ib.connection.establish()
-    held = await ib.positions(opened_on=clock.now().date())
+    held = await ib.positions(opened_on=clock.now().date(), executions=records)
     condor = held.condor
     log.info(
         "broker_positions",
@@ -338,7 +361,13 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
     source: MarketDataSource
     if opts.source is SourceKind.IBKR:
         ib = build_ib_adapter(
-            ib_config(settings.ib, settings.mode, stale_after_s=settings.service.stale_after_s),
+            ib_config(
+                settings.ib,
+                settings.mode,
+                stale_after_s=settings.service.stale_after_s,
+                limit_offset_frac=settings.orders.limit_offset_frac,
+                max_spread_frac=settings.orders.max_spread_frac,
+            ),
             clock=clock,
             sessions=trading_sessions(),
         )
@@ -366,8 +395,17 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         journal = await SqliteJournal.open(journal_path)
         stack.push_async_callback(journal.aclose)
         await journal.claim_identity(source=opts.source.value, instance=settings.mqtt.instance)
-        held = await connect_broker(ib, clock) if ib is not None else None
-        engine = Engine(params, sessions=trading_sessions(), assume_fills=held is None)
+        held = await connect_broker(ib, clock, journal) if ib is not None else None
+        chain = ib.market_data.book.vix_chain if ib is not None else None
+        engine = Engine(
+            params,
+            sessions=trading_sessions(),
+            assume_fills=held is None,
+            # strikes from the broker's listed chain (replay/sim: Cboe's convention)
+            listing=ListedStrikes(chain.strikes) if chain is not None and chain.strikes else None,
+            # proposals priced from the listed options' quotes (model only as a fallback)
+            option_market=ib.market_data.option_market if ib is not None else None,
+        )
         snapshot = await journal.load_snapshot()
         if snapshot is not None:
             engine.restore(snapshot)
@@ -517,6 +555,7 @@ async def _supervise(
     )
     if ib is not None:
         tasks += _broker_tasks(ib, engine, pipeline)
+        tasks += _order_record_tasks(ib, journal, publisher)
     if publisher is not None:
         tasks.append(TaskSpec(name="mqtt.publisher", run=publisher.run))
         cleanups.append(Cleanup(name="mqtt.offline", close=publisher.aclose))
@@ -601,6 +640,90 @@ def _broker_tasks(ib: IbAdapter, engine: Engine, pipeline: Pipeline) -> list[Tas
     return specs
 
 
+def _order_record_tasks(
+    ib: IbAdapter, journal: SqliteJournal, publisher: MqttPublisher | None
+) -> list[TaskSpec]:
+    """Journal every execution (by execId) and order state change; publish the latter.
+
+    ``orders/status`` is QoS 1: a failed publish is retried (tenacity, transient errors
+    only, up to 60 s) and then logged as an error; the journal keeps every change either way.
+    """
+
+    async def journal_executions() -> None:
+        async for record in ib.orders.new_executions():
+            await journal.append_execution(
+                record.exec_id, record.order_ref, record.ts.isoformat(), record.to_json()
+            )
+
+    async def report_statuses() -> None:
+        async for report in ib.orders.status_reports():
+            payload = OrderStatusPayload.of(report)
+            await journal.append_order_event(
+                report.order_ref,
+                report.status.value,
+                report.ts.isoformat(),
+                payload.model_dump_json(),
+            )
+            if publisher is None:
+                continue
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(TransientError),
+                    wait=wait_exponential_jitter(initial=0.5, max=5.0),
+                    stop=stop_after_delay(60.0),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await publisher.publish_order_status(report)
+            except TransientError:
+                log.exception("order_status_not_published", order_ref=report.order_ref)
+
+    return [
+        TaskSpec(name="ib.executions", run=journal_executions),
+        TaskSpec(name="ib.order_status", run=report_statuses),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsReport:
+    """``alvhd positions``: the journal's per-layer books and the broker, side by side."""
+
+    account: str
+    hedges: tuple[HedgePosition, ...]
+    """Each layer's book from the journal's executions (orderRef + execId)."""
+    rows: tuple[BookRow, ...]
+    """Per VIX option contract: journal quantity per layer vs the broker's position."""
+
+
+async def positions_report(settings: Settings) -> PositionsReport:
+    """Read the journal's executions and the IB account's positions (read-only session).
+
+    Uses ``ib.client_id + 50`` (bumped if taken) so a running daemon keeps its session.
+
+    Raises:
+        BrokerUnavailable: IB did not answer within the connect timeout.
+    """
+    async with await SqliteJournal.open(settings.journal_path) as journal:
+        records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
+    base = ib_config(settings.ib, settings.mode)
+    config = dataclasses.replace(
+        base,
+        read_only=True,
+        client_id=settings.ib.client_id + 50,
+        give_up_after_s=base.connect_timeout_s,
+    )
+    conn = IbConnection(config)
+    try:
+        await conn.establish()
+        rows = [p for p in conn.ib.positions() if p.account == conn.account]
+    finally:
+        await conn.close()
+    held = [h for h in (held_from_ib(p) for p in rows) if h is not None]
+    return PositionsReport(
+        account=conn.account, hedges=layer_books(records), rows=side_by_side(records, held)
+    )
+
+
 def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
     stats = pipeline.stats
     return {name: getattr(stats, name) for name in stats.__dataclass_fields__}
@@ -611,7 +734,7 @@ def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
 
 @dataclass(slots=True)
 class ReplayRun:
-    """Result of ``replay_fast``: the engine (with its day summaries) and every decision."""
+    """Result of ``replay_fast``: the engine, every day summary and every decision."""
 
     engine: Engine
     decisions: list[Decision]
@@ -619,6 +742,9 @@ class ReplayRun:
     quotes: int
     rejected_quotes: int
     rejected_rows: int
+    days: list[DaySummary] = field(default_factory=list)
+    """Every close's summary, in order (``engine.days`` holds them too: a batch replay
+    sizes its window to the run; the daemon's engine keeps a bounded window)."""
 
 
 async def replay_fast(
@@ -650,9 +776,12 @@ async def replay_fast(
         end=settings.replay.end if end is None else end,
         warmup_days=settings.replay.warmup_days,
     )
+    # A batch replay is finite: its engine keeps every day summary (the daemon's is bounded).
+    params = dataclasses.replace(params, days_window=max(params.days_window, len(source.sessions)))
     engine = Engine(params, sessions=trading_sessions(), track_baseline=True)
     await warm_up(engine, source, settings.replay.warmup_days)
     decisions: list[Decision] = []
+    days: list[DaySummary] = []
     total = len(source.sessions)
     done = quotes = rejected = 0
     async for event in source.events():
@@ -662,6 +791,8 @@ async def replay_fast(
                 rejected += 1
         elif isinstance(event, SessionClose):
             decisions.extend(engine.on_session_close(event.session_date, event.ts))
+            if engine.last_day is not None and engine.last_day.session_date == event.session_date:
+                days.append(engine.last_day)
             done += 1
             if on_session is not None:
                 on_session(event.session_date, done, total)
@@ -672,4 +803,5 @@ async def replay_fast(
         quotes=quotes,
         rejected_quotes=rejected,
         rejected_rows=source.rejected_count(),
+        days=days,
     )

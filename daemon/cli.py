@@ -1,4 +1,4 @@
-"""``alvhd`` command line: ``run``, ``replay``, ``demo``, ``config``, ``init`` and ``status``.
+"""``alvhd`` command line: run, replay, demo, config, init, status and positions.
 
 Exit codes: 0 clean stop; 1 crash; 66 (EX_NOINPUT) unusable input data; 78 (EX_CONFIG)
 configuration error — systemd's unit has ``RestartPreventExitStatus=78``.
@@ -20,9 +20,17 @@ import pandas as pd
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from daemon import install, paths, status
-from daemon.app import DaemonOptions, SourceKind, read_retained_status, replay_fast, run_daemon
+from daemon.app import (
+    DaemonOptions,
+    SourceKind,
+    positions_report,
+    read_retained_status,
+    replay_fast,
+    run_daemon,
+)
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -34,7 +42,7 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
-from daemon.errors import EXIT_CONFIG, BrokerUnavailable, ConfigError, DataError
+from daemon.errors import EXIT_CONFIG, BrokerUnavailable, ConfigError, DataError, TransientError
 from daemon.logsetup import configure_logging
 from daemon.report import (
     StressWindow,
@@ -161,6 +169,15 @@ def _parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="print the effective bridge configuration"
     )
     _add_init_and_status(sub, common)
+
+    pos = sub.add_parser(
+        "positions",
+        parents=[common],
+        help="per-layer hedge books from the journal beside the IB account's positions",
+    )
+    pos.add_argument("--journal", type=Path, help="override journal.path")
+    pos.add_argument("--ib-host", help="override ib.host")
+    pos.add_argument("--ib-port", type=int, help="override ib.port")
     return parser
 
 
@@ -434,7 +451,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 on_session=on_session,
             )
         )
-    days = result.engine.days
+    days = result.days
     periods = summarize(days, result.decisions, windows)
     console.print(summary_table(periods))
     days_csv = args.days_csv or (
@@ -567,6 +584,45 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if journal is not None or report.mqtt is not None else EXIT_NOINPUT
 
 
+def _cmd_positions(settings: Settings, _args: argparse.Namespace) -> int:
+    """Print the reconciled books: exit 0 when the broker agrees, 1 on any difference."""
+    try:
+        report = asyncio.run(positions_report(settings))
+    except TransientError as exc:
+        print(f"alvhd: IB not reachable: {exc}", file=sys.stderr)
+        return 1
+    console = Console(width=160)
+    console.print(f"account {report.account} — journal {settings.journal_path}")
+    layers = Table(title="per-layer hedge books (journal executions by orderRef + execId)")
+    for col in ("layer", "units", "legs", "premium paid USD", "opened", "orderRef"):
+        layers.add_column(col)
+    for h in report.hedges:
+        legs = " ".join(f"{leg.position_qty:+d}x{leg.strike:g}{leg.right}" for leg in h.legs)
+        layers.add_row(
+            h.layer.value,
+            str(h.contracts),
+            f"{h.expiry} {legs}",
+            f"{h.premium_paid_usd:,.2f}",
+            str(h.opened_on),
+            h.order_ref,
+        )
+    console.print(layers)
+    side = Table(title="journal vs broker, per contract")
+    for col in ("contract", "journal by layer", "journal", "broker", "check"):
+        side.add_column(col)
+    for row in report.rows:
+        per = ", ".join(f"{k.value} {v:+g}" for k, v in sorted(row.by_layer.items())) or "-"
+        side.add_row(
+            row.description,
+            per,
+            f"{row.journal_qty:+g}",
+            f"{row.broker_qty:+g}",
+            "ok" if row.is_ok else "MISMATCH",
+        )
+    console.print(side)
+    return 0 if all(r.is_ok for r in report.rows) else 1
+
+
 COMMANDS = {
     "run": _cmd_run,
     "replay": _cmd_replay,
@@ -574,6 +630,7 @@ COMMANDS = {
     "config": _cmd_config,
     "init": _cmd_init,
     "status": _cmd_status,
+    "positions": _cmd_positions,
 }
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -344,6 +345,7 @@ class Pipeline:
         self._pending_ts: datetime | None = None
         self._layers: set[Layer] | None = None
         self._last_reject_warning: float | None = None
+        self._last_quarantine_info = -math.inf
         self._n: dict[str, int] = dict.fromkeys(
             (
                 "quotes",
@@ -507,6 +509,9 @@ class Pipeline:
         self.rejected_by[(symbol, rejected.reason)] += 1
         log.debug("quote_rejected", reason=rejected.reason, symbol=rejected.symbol)
         now_s = self._clock.monotonic()
+        if rejected.reason == "implausible" and now_s - self._last_quarantine_info >= 10.0:
+            self._last_quarantine_info = now_s  # quarantined prints: at info, ≤ 1 line / 10 s
+            log.info("quote_quarantined", total=self._n["rejected"], detail=rejected.detail)
         if self._last_reject_warning is None or now_s - self._last_reject_warning >= 60.0:
             self._last_reject_warning = now_s
             log.warning(

@@ -69,6 +69,7 @@ from daemon.core.params import (
     MacroEvent,
     MacroEventKind,
     OrderParams,
+    QualityParams,
     ScenarioParams,
     SignalParams,
 )
@@ -523,6 +524,12 @@ class OrdersSection(_Section):
         le=5.0,
         json_schema_extra=_spec("points per share; 0 = no floor; issue 10"),
     )
+    max_spread_frac: float = Field(
+        _default(OrderParams, "max_spread_frac"),
+        gt=0.0,
+        le=5.0,
+        json_schema_extra=_spec("(ask − bid) / mid, fraction; not in the SPEC"),
+    )
 
 
 class CondorSection(_Section):
@@ -736,6 +743,59 @@ class ReplaySection(_Section):
         return self
 
 
+class QualitySection(_Section):
+    """``[quality]``: the plausibility filter of quotes (issue 6 §3; core ``plausibility``)."""
+
+    spx_max_move_frac: float = Field(
+        _default(QualityParams, "spx_max_move_frac"),
+        gt=0.0,
+        le=5.0,
+        json_schema_extra=_spec("fraction vs last valid price and previous close"),
+    )
+    iwm_max_move_frac: float = Field(
+        _default(QualityParams, "iwm_max_move_frac"),
+        gt=0.0,
+        le=5.0,
+        json_schema_extra=_spec("fraction"),
+    )
+    vix_max_move_frac: float = Field(
+        _default(QualityParams, "vix_max_move_frac"),
+        gt=0.0,
+        le=20.0,
+        json_schema_extra=_spec("fraction; VIX rose 116% on 2018-02-05"),
+    )
+    rvx_max_move_frac: float = Field(
+        _default(QualityParams, "rvx_max_move_frac"),
+        gt=0.0,
+        le=20.0,
+        json_schema_extra=_spec("fraction"),
+    )
+    vix3m_max_move_frac: float = Field(
+        _default(QualityParams, "vix3m_max_move_frac"),
+        gt=0.0,
+        le=20.0,
+        json_schema_extra=_spec("fraction"),
+    )
+    vx_max_move_frac: float = Field(
+        _default(QualityParams, "vx_max_move_frac"),
+        gt=0.0,
+        le=20.0,
+        json_schema_extra=_spec("fraction, VX1 and VX2"),
+    )
+    confirm_ticks: int = Field(
+        _default(QualityParams, "confirm_ticks"),
+        ge=2,
+        le=50,
+        json_schema_extra=_spec("consecutive new consistent prints"),
+    )
+    confirm_band_frac: float = Field(
+        _default(QualityParams, "confirm_band_frac"),
+        gt=0.0,
+        le=1.0,
+        json_schema_extra=_spec("fraction between consecutive suspect prints"),
+    )
+
+
 class SimSection(_Section):
     """``[sim]``: the seeded market simulator (``adapters/sim.py``)."""
 
@@ -787,6 +847,7 @@ class Settings(BaseSettings):
     replay: ReplaySection = ReplaySection()
     sim: SimSection = SimSection()
     calendar: CalendarSection = CalendarSection()
+    quality: QualitySection = QualitySection()
 
     mqtt_password: Annotated[SecretStr | None, BeforeValidator(_password_or_none)] = None
     """MQTT password: secrets file ``mqtt_password`` (preferred) or env ``ALVH_MQTT_PASSWORD``
@@ -988,6 +1049,7 @@ class Settings(BaseSettings):
             scenario=ScenarioParams(**self.scenario.model_dump()),
             orders=OrderParams(**self.orders.model_dump()),
             condor_template=CondorTemplate(**self.condor.model_dump()),
+            quality=QualityParams(**self.quality.model_dump()),
             satellite_notional_usd=self.satellite.notional_usd,
             stale_after_s=self.service.stale_after_s,
             calendar_warn_days=self.calendar.warn_days,

@@ -32,6 +32,11 @@ class IbConfig:
         paper: paper mode (the default): orders only to ``DU…`` accounts.
         live_trading_enabled: allow orders to a non-paper account (also needs the allow-list).
         live_account_allowlist: live account ids orders may go to when enabled.
+        limit_offset_frac: limit = market mid × (1 ± this), fraction (``orders`` section).
+        max_spread_frac: a market whose bid/ask spread exceeds this fraction of its mid is
+            "wide": not traded blindly (alert, no order).
+        quote_timeout_s: how long to wait for an option's bid/ask before calling the market
+            empty, seconds.
     """
 
     host: str = "127.0.0.1"
@@ -52,3 +57,6 @@ class IbConfig:
     paper: bool = True
     live_trading_enabled: bool = False
     live_account_allowlist: frozenset[str] = frozenset()
+    limit_offset_frac: float = 0.0
+    max_spread_frac: float = 0.5
+    quote_timeout_s: float = 2.0

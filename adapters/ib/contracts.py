@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import structlog
-from ib_async import IB, Contract, Future, Index, Option, Stock
+from ib_async import IB, Contract, ContractDetails, Future, Index, Option, Stock
 
 from adapters.ib.parsing import expiry_of, multiplier_of
 from daemon.core.model import REQUIRED_SYMBOLS, OptionLeg, Symbol
@@ -23,6 +23,51 @@ log = structlog.get_logger(__name__)
 
 VX_SYMBOLS: tuple[Symbol, ...] = (Symbol.VX1, Symbol.VX2, Symbol.VX3, Symbol.VX4)
 """The first four listed VX futures, by expiry rank (VIX options price on their own)."""
+VX_MONTHLY_TRADING_CLASS = "VX"
+"""IB's trading class of the monthly VX futures; weeklies are ``VX01``…``VX53`` (the ISO
+week), listed under the same symbol on CFE (Cboe VX futures contract specifications)."""
+VX_EXPIRY_TOLERANCE_DAYS = 3
+"""A monthly VX may expire a business day early when the SPX expiry Friday is a holiday."""
+
+
+def vx_monthly_expiry(year: int, month: int) -> date:
+    """CFE final settlement date of the monthly VX future of ``month``.
+
+    The Wednesday 30 days before the third Friday of the following calendar month (Cboe VX
+    futures contract specifications, *Final Settlement Date*).
+
+    Args:
+        year: contract year.
+        month: contract month (1-12).
+
+    Returns:
+        The final settlement date before holiday adjustment.
+    """
+    ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
+    first = date(ny, nm, 1)
+    third_friday = first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+    return third_friday - timedelta(days=30)
+
+
+def is_monthly_vx(trading_class: str, expiry: date | None) -> bool:
+    """A monthly VX future: trading class ``VX`` and an expiry on the CFE monthly rule.
+
+    Args:
+        trading_class: IB trading class of the future.
+        expiry: its last trade date.
+
+    Returns:
+        False for the weeklies (``VX09``…) and for any date off the monthly rule.
+    """
+    if trading_class != VX_MONTHLY_TRADING_CLASS or expiry is None:
+        return False
+    for offset in (0, 1):
+        y, m = expiry.year, expiry.month + offset
+        if m > 12:
+            y, m = y + 1, m - 12
+        if abs((vx_monthly_expiry(y, m) - expiry).days) <= VX_EXPIRY_TOLERANCE_DAYS:
+            return True
+    return False
 
 
 def contract_for(symbol: Symbol) -> Contract:
@@ -97,6 +142,7 @@ async def qualify_series(
     *,
     required: frozenset[Symbol] = REQUIRED_SYMBOLS,
     timeout_s: float = 30.0,
+    today: date | None = None,
 ) -> ContractBook:
     """Qualify the series' contracts (and the VIX option chain) at start.
 
@@ -105,6 +151,7 @@ async def qualify_series(
         symbols: series to follow.
         required: series whose failure is fatal.
         timeout_s: per-request timeout, seconds.
+        today: the exchange date (VX futures expired before it are not followed).
 
     Returns:
         The contract book.
@@ -141,24 +188,53 @@ async def qualify_series(
         book.multipliers[symbol] = multiplier_of(contract.multiplier)
     vx_wanted = [s for s in wanted if s in VX_SYMBOLS]
     if vx_wanted:
-        await _qualify_vx(ib, book, vx_wanted, required, timeout_s)
+        await _qualify_vx(ib, book, vx_wanted, required, timeout_s, today=today)
     if Symbol.VIX in book.contracts:
         book.vix_chain = await option_chain(ib, book.contracts[Symbol.VIX], timeout_s=timeout_s)
     return book
 
 
 async def _qualify_vx(
-    ib: IB, book: ContractBook, vx: list[Symbol], required: frozenset[Symbol], timeout_s: float
+    ib: IB,
+    book: ContractBook,
+    vx: list[Symbol],
+    required: frozenset[Symbol],
+    timeout_s: float,
+    *,
+    today: date | None = None,
 ) -> None:
+    """VX1/VX2 = the two nearest *monthly* VX futures not expired before ``today``.
+
+    IB lists the weeklies beside the monthlies under ``FUT VIX CFE``; they are skipped by
+    trading class and by the CFE expiry rule (:func:`is_monthly_vx`).
+    """
     try:
         async with asyncio.timeout(timeout_s):
             found = await ib.reqContractDetailsAsync(contract_for(Symbol.VX1))
     except TimeoutError as exc:
         raise BrokerUnavailable("IB VX contract details timed out") from exc
     futures = sorted(
-        (d.contract for d in found if d.contract is not None),
+        (
+            d.contract
+            for d in found
+            if d.contract is not None
+            and is_monthly_vx(
+                str(d.contract.tradingClass), expiry_of(d.contract.lastTradeDateOrContractMonth)
+            )
+            and (
+                today is None
+                or (expiry_of(d.contract.lastTradeDateOrContractMonth) or today) >= today
+            )
+        ),
         key=lambda c: c.lastTradeDateOrContractMonth,
     )
+    skipped = [
+        d.contract.localSymbol
+        for d in found
+        if d.contract is not None and d.contract not in futures
+    ]
+    if skipped:
+        log.info("ib_vx_weeklies_skipped", local_symbols=skipped)
     for rank, symbol in enumerate(VX_SYMBOLS):
         if symbol not in vx:
             continue
@@ -221,6 +297,16 @@ def option_contract(leg: OptionLeg, *, symbol: str = "VIX") -> Option:
 async def qualify_option(
     ib: IB, leg: OptionLeg, *, symbol: str = "VIX", timeout_s: float = 30.0
 ) -> Contract:
+    """Qualify the option of ``leg`` (see :func:`qualify_option_details`); its contract."""
+    details = await qualify_option_details(ib, leg, symbol=symbol, timeout_s=timeout_s)
+    if details.contract is None:  # excluded by qualify_option_details
+        raise BrokerRejected(f"IB option {leg.strike:g}{leg.right} did not qualify", code=200)
+    return details.contract
+
+
+async def qualify_option_details(
+    ib: IB, leg: OptionLeg, *, symbol: str = "VIX", timeout_s: float = 30.0
+) -> ContractDetails:
     """Qualify the option of ``leg``; its multiplier must match the leg's.
 
     Raises:
@@ -244,4 +330,4 @@ async def qualify_option(
             f"IB multiplier {multiplier} of {contract.localSymbol} differs from the "
             f"order's {leg.multiplier}"
         )
-    return contract
+    return found[0]

@@ -6,9 +6,14 @@ raises) copies the fields, parses them at the edge (:mod:`adapters.ib.parsing`) 
 the latest valid quote per symbol in a conflated slot, then sets an ``asyncio.Event``.
 :meth:`events` drains the slots. Quotes are state: nothing queues without bound.
 
-:meth:`run` (task ``ib.market_data``) watches staleness: a symbol with no valid quote for
-``stale_after_s`` raises one ``data_stale`` alert and is resubscribed. It also resubscribes
-everything when the connection asks (1101/1102, 2104 after 2103).
+:meth:`run` (task ``ib.market_data``) watches staleness during regular hours as outage
+*episodes* (:class:`daemon.core.staleness.StaleWatch`): the first symbol with no valid quote
+for ``stale_after_s`` raises one ``data_stale`` alert naming every stale symbol (critical
+when SPX, IWM or VIX is among them), and one ``data_stale`` *restored* alert (info) comes
+when every symbol is fresh again; however long the outage and however many symbols, that
+is two alerts. A stale symbol is resubscribed every ``stale_after_s`` meanwhile (logged,
+not alerted). It also resubscribes everything when the connection asks (1101/1102, 2104
+after 2103).
 
 ``SessionClose``: given the XNYS session dates (``sessions``, computed by the shell with
 exchange_calendars), :meth:`run` emits one ``SessionClose`` per session once the New York
@@ -31,7 +36,8 @@ from ib_async import Contract, Ticker
 
 from adapters.ib.config import IbConfig
 from adapters.ib.connection import IbConnection
-from adapters.ib.contracts import ContractBook, describe, qualify_series
+from adapters.ib.contracts import VX_SYMBOLS, ContractBook, describe, qualify_series
+from adapters.ib.option_market import IbOptionMarket, futures_by_expiry
 from adapters.ib.parsing import NEW_YORK, bar_from_ib, quote_from_ticker, ticker_fields
 from daemon.core.model import (
     REQUIRED_SYMBOLS,
@@ -44,6 +50,7 @@ from daemon.core.model import (
     Severity,
     Symbol,
 )
+from daemon.core.staleness import StaleEpisode, StaleWatch
 from daemon.errors import BrokerUnavailable, DataError
 
 log = structlog.get_logger(__name__)
@@ -53,6 +60,10 @@ DEFAULT_CLOSE_TIME = time(16, 15)
 REGULAR_OPEN = time(9, 30)
 """XNYS regular-session open, New York time (staleness is only judged from here on)."""
 """New York time after which a session is closed: 16:00 close + the 16:15 VIX settlement."""
+DATA_STALE_KEY = "data_stale"
+"""Alert key of a feed outage episode (one alert per episode)."""
+DATA_RESTORED_KEY = "data_restored"
+"""Alert key of the end of a feed outage episode."""
 TRADING_DAYS_PER_YEAR = 252
 CALENDAR_DAYS_PER_YEAR = 365
 
@@ -93,16 +104,24 @@ class IbMarketDataSource:
         self._closed_through: date | None = None
         self._pending_close: SessionClose | None = None
         self._today: dict[Symbol, date] = {}
+        self._vx_repicked_on: date | None = None
         self.book = ContractBook()
         self._slots: dict[Symbol, Quote] = {}
         self._changed = asyncio.Event()
         self._tickers: dict[Symbol, Ticker] = {}
-        self._last_valid: dict[Symbol, float] = {}
+        self.stale_watch = StaleWatch(self.config.stale_after_s)
+        """Outage episodes of the feed (one alert per episode, one when restored)."""
         self._subscribed_at: dict[Symbol, float] = {}
         self._rejected = 0
         self.rejections: dict[str, int] = {}
         """Rejections counted by reason (``delayed``, ``nan``, ...)."""
         self.resubscriptions = 0
+        self.latest_price: dict[Symbol, float] = {}
+        """Latest valid price per followed series (VX futures place the option strikes)."""
+        self.option_market = IbOptionMarket(
+            conn.ib, request_timeout_s=self.config.request_timeout_s
+        )
+        """Streamed quotes of the VIX options near the money (the engine's OptionMarket)."""
         conn.add_on_connected(self._on_connected)
         conn.ib.pendingTickersEvent += self._on_pending_tickers
 
@@ -128,6 +147,11 @@ class IbMarketDataSource:
 
     async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:
         """Daily bars before today, oldest first, at most ``days`` (warm-up).
+
+        IB includes the current session's (unfinished) bar in daily history once the session
+        has traded; its "close" is only the last price so far. It is dropped here (any bar of
+        today's New York date or later), so warm-up never commits an intraday price as a
+        close: today's close comes from the session close at ``close_time``.
 
         An optional series (RVX, VIX3M, VX) that is not qualified or has no bars gives [].
 
@@ -159,10 +183,18 @@ class IbMarketDataSource:
         except ConnectionError as exc:
             raise BrokerUnavailable(f"IB dropped during history of {symbol}") from exc
         bars: list[Bar] = []
+        today = self.conn.clock.now().astimezone(NEW_YORK).date()
         for item in raw:
             parsed = bar_from_ib(item, symbol=symbol, expiry=expiry)
             if isinstance(parsed, Rejected):
                 self._count(parsed)
+            elif parsed.session_date >= today:
+                log.info(
+                    "ib_history_today_dropped",
+                    symbol=str(symbol),
+                    session_date=str(parsed.session_date),
+                    last=parsed.close,
+                )
             else:
                 bars.append(parsed)
         if not bars:
@@ -190,15 +222,86 @@ class IbMarketDataSource:
             self._check_session_close()
             if not self.conn.is_ready:
                 continue
+            if self._vx_expired():
+                await self._repick_vx()
+                continue
             if self.conn.resubscribe.is_set():
                 self.conn.resubscribe.clear()
                 log.info("ib_resubscribing", reason="broker_restored")
                 self._subscribe(self.symbols)
+                self.option_market.forget()
                 continue
             self._check_staleness()
 
     # ------------------------------------------------------------------ internals
+    def _ny_date(self) -> date:
+        return self.conn.clock.now().astimezone(NEW_YORK).date()
+
+    def _vx_expired(self) -> bool:
+        """VX1 expired (its last trade date is before today): the next monthly takes over."""
+        expiry = self.book.expiries.get(Symbol.VX1)
+        today = self._ny_date()
+        if expiry is None or expiry >= today or self._vx_repicked_on == today:
+            return False
+        self._vx_repicked_on = today
+        return True
+
+    async def _repick_vx(self) -> None:
+        """Re-qualify VX1/VX2 after VX1's expiry, during the day (no reconnect needed)."""
+        ib = self.conn.ib
+        old = {s: self.book.expiries.get(s) for s in VX_SYMBOLS}
+        fresh = await qualify_series(
+            ib,
+            [s for s in self.symbols if s in VX_SYMBOLS],
+            required=frozenset(),
+            timeout_s=self.config.request_timeout_s,
+            today=self._ny_date(),
+        )
+        if not any(s in fresh.contracts for s in VX_SYMBOLS):
+            log.warning("ib_vx_repick_found_nothing", old={str(s): str(e) for s, e in old.items()})
+            return
+        for symbol in VX_SYMBOLS:
+            contract = self.book.contracts.pop(symbol, None)
+            self.book.expiries.pop(symbol, None)
+            if contract is not None and symbol in self._tickers:
+                ib.cancelMktData(contract)
+                del self._tickers[symbol]
+            if symbol in fresh.contracts:
+                self.book.contracts[symbol] = fresh.contracts[symbol]
+                self.book.multipliers[symbol] = fresh.multipliers[symbol]
+                if symbol in fresh.expiries:
+                    self.book.expiries[symbol] = fresh.expiries[symbol]
+        log.info(
+            "ib_vx_repicked",
+            old={str(s): str(e) for s, e in old.items()},
+            new={str(s): str(e) for s, e in self.book.expiries.items() if s in VX_SYMBOLS},
+        )
+        self._subscribe(tuple(s for s in VX_SYMBOLS if s in self.book.contracts))
+
+    async def run_option_quotes(self) -> None:
+        """Keep the near-the-money VIX option quotes streamed (task ``ib.option_quotes``).
+
+        Never ends. Separate from :meth:`run` so qualifying options never delays a
+        session close or the staleness watch.
+        """
+        while True:
+            await asyncio.sleep(self.config.check_interval_s)
+            if self.conn.is_ready:
+                await self._refresh_options()
+
+    async def _refresh_options(self) -> None:
+        """(Re)stream the option quotes the ladder may need (after VX moves/reconnects)."""
+        chain = self.book.vix_chain
+        futures = futures_by_expiry(self.latest_price, self.book.expiries)
+        if chain is None or not self.option_market.needs_refresh(futures):
+            return
+        try:
+            await self.option_market.refresh(chain, futures, self._ny_date())
+        except TimeoutError:
+            log.warning("ib_option_quotes_timed_out", detail="model prices until the next try")
+
     async def _on_connected(self) -> None:
+        self.option_market.forget()
         ib = self.conn.ib
         self.book = await qualify_series(ib, self.symbols, timeout_s=self.config.request_timeout_s)
         ib.reqMarketDataType(self.config.market_data_type)
@@ -236,23 +339,48 @@ class IbMarketDataSource:
             return
         now = self.conn.clock.monotonic()
         limit = self.config.stale_after_s
-        stale = [
-            s
-            for s in self._tickers
-            if now - max(self._last_valid.get(s, -math.inf), self._subscribed_at.get(s, now))
-            > limit
-        ]
-        for symbol in stale:
-            self.conn.alerts.emit(
-                key=f"data_stale:{symbol}",
-                ts=self.conn.clock.now(),
-                kind=AlertKind.DATA_STALE,
-                severity=Severity.WARNING,
-                message=f"no valid IB quote for {symbol} in {limit:g} s; resubscribed",
-            )
-            log.warning("ib_quote_stale", symbol=str(symbol), stale_after_s=limit)
+        watch = self.stale_watch
+        watch.watch(self._tickers)
+        change = watch.check(now)
+        if change is not None:
+            self._alert_episode(change)
+        # Resubscribe what is stale, at most once per ``stale_after_s`` per symbol.
+        stale = [s for s in watch.stale(now) if now - self._subscribed_at.get(s, -math.inf) > limit]
         if stale:
+            log.warning(
+                "ib_quote_stale",
+                symbols=[str(s) for s in stale],
+                stale_after_s=limit,
+                detail="resubscribed",
+            )
             self._subscribe(stale)
+
+    def _alert_episode(self, episode: StaleEpisode) -> None:
+        """One alert when an outage starts, one (info) when every symbol is fresh again."""
+        alerts = self.conn.alerts
+        now = self.conn.clock.now()
+        if episode.is_open:
+            log.warning("data_stale", symbols=episode.names, age_s=round(episode.age_s, 1))
+            alerts.emit(
+                key=DATA_STALE_KEY,
+                ts=now,
+                kind=AlertKind.DATA_STALE,
+                severity=Severity.CRITICAL if episode.has_required else Severity.WARNING,
+                message=f"no valid IB quote for {episode.names} for {episode.age_s:.0f} s "
+                f"(limit {episode.limit_s:g} s); decisions wait for data; resubscribing",
+            )
+            return
+        log.info("data_restored", symbols=episode.names, outage_s=round(episode.age_s, 1))
+        alerts.clear(DATA_STALE_KEY)
+        alerts.emit(
+            key=DATA_RESTORED_KEY,
+            ts=now,
+            kind=AlertKind.DATA_STALE,
+            severity=Severity.INFO,
+            message=f"data restored: valid IB quotes again for {episode.names} after an "
+            f"outage of {episode.age_s:.0f} s",
+        )
+        alerts.clear(DATA_RESTORED_KEY)
 
     def _check_session_close(self) -> None:
         """Queue the ``SessionClose`` of today once it is due and the closes are known."""
@@ -320,9 +448,9 @@ class IbMarketDataSource:
                     )
                 continue
             self._slots[symbol] = parsed
-            self._last_valid[symbol] = mono
+            self.stale_watch.on_valid(symbol, mono)
+            self.latest_price[symbol] = parsed.price
             self._today[symbol] = parsed.session_date
-            self.conn.alerts.clear(f"data_stale:{symbol}")
             changed = True
         if changed:
             self._changed.set()

@@ -12,18 +12,24 @@ settings sections (duck-typed: adapters do not import ``daemon.settings``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import structlog
+
+from adapters.ib.books import with_journal_books
 from adapters.ib.config import IbConfig
 from adapters.ib.connection import IbConnection
+from adapters.ib.executions import ExecutionRecord
 from adapters.ib.market_data import IbMarketDataSource
 from adapters.ib.paper_orders import IbOrderSink
-from adapters.ib.positions import AccountPositions, account_positions
-from daemon.core.model import Symbol
+from adapters.ib.positions import AccountPositions, account_positions, held_from_ib
+from daemon.core.model import AlertKind, Severity, Symbol
 from daemon.ports import Clock
+
+log = structlog.get_logger(__name__)
 
 
 def ib_config(ib: Any, mode: Any, **overrides: Any) -> IbConfig:
@@ -63,10 +69,18 @@ class IbAdapter:
         return [
             ("ib.connection", self.connection.run),
             ("ib.market_data", self.market_data.run),
+            ("ib.option_quotes", self.market_data.run_option_quotes),
         ]
 
-    async def positions(self, *, opened_on: date) -> AccountPositions:
-        """The account's condor, hedges (by orderRef) and IWM satellite, once ready.
+    async def positions(
+        self, *, opened_on: date, executions: Sequence[ExecutionRecord] = ()
+    ) -> AccountPositions:
+        """The account's condor, hedges and IWM satellite, once ready.
+
+        With journaled ``executions`` the hedges are the layers' books built from them (by
+        orderRef and execId, :mod:`adapters.ib.books`), plus whatever the broker reported
+        since; every contract whose broker quantity differs raises a critical ``broker``
+        alert. Without, hedges are mapped by the orderRef that last traded each conId.
 
         Raises:
             BrokerUnavailable: not connected within the connect timeout.
@@ -78,13 +92,32 @@ class IbAdapter:
         if iwm is not None:
             ticker = ib.ticker(iwm)
             price = float(ticker.last) if ticker is not None else None
-        return account_positions(
-            ib.positions(),
+        rows = [p for p in ib.positions() if p.account == self.connection.account]
+        account = account_positions(
+            rows,
             self.orders.order_refs_by_con_id(),
             account=self.connection.account,
             opened_on=opened_on,
             iwm_price=price,
         )
+        if not executions:
+            return account
+        self.orders.seed_executions(executions)
+        records = list(
+            {r.exec_id: r for r in (*executions, *self.orders.executions.values())}.values()
+        )
+        held = [h for h in (held_from_ib(p) for p in rows) if h is not None]
+        account, diffs = with_journal_books(account, records, held)
+        for diff in diffs:
+            log.error("ib_position_mismatch", con_id=diff.con_id, detail=diff.message)
+            self.connection.alerts.emit(
+                key=f"position_mismatch:{diff.con_id}",
+                ts=self.connection.clock.now(),
+                kind=AlertKind.BROKER,
+                severity=Severity.CRITICAL,
+                message=diff.message,
+            )
+        return account
 
     async def close(self) -> None:
         """Disconnect from IB (after the tasks were cancelled)."""

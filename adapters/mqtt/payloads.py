@@ -27,6 +27,8 @@ from daemon.core.model import (
     LayerChange,
     OptionLeg,
     OrderIntent,
+    OrderState,
+    OrderStatusReport,
     ProposedOrder,
     Quote,
     Right,
@@ -286,6 +288,7 @@ class OrderPayload(_Wire):
     break_evens: tuple[float, ...]
     note: str
     inputs: InputsPayload | None = None
+    price_source: Literal["market", "model"] = "model"
 
     @classmethod
     def of(cls, o: ProposedOrder) -> OrderPayload:
@@ -309,6 +312,7 @@ class OrderPayload(_Wire):
             break_evens=o.break_evens,
             note=o.note,
             inputs=None if o.inputs is None else InputsPayload.of(o.inputs),
+            price_source="market" if o.price_source == "market" else "model",
         )
 
     def to_core(self) -> ProposedOrder:
@@ -332,6 +336,7 @@ class OrderPayload(_Wire):
             break_evens=self.break_evens,
             note=self.note,
             inputs=None if self.inputs is None else self.inputs.to_core(),
+            price_source=self.price_source,
         )
 
 
@@ -493,6 +498,64 @@ class MarketPayload(_Wire):
     ts: AwareDatetime
     quotes: dict[str, QuotePayload]
     active_layers: tuple[Layer, ...]
+
+
+class OrderStatusPayload(_Wire):
+    """A placed order's state change on ``orders/status`` (QoS 1, not retained).
+
+    ``status`` is one of ``submitted``, ``partially_filled``, ``filled``, ``cancelled``,
+    ``expired`` (a DAY order the exchange cancelled at the close), ``rejected`` (with IB's
+    ``error_code`` and ``error_text``). Quantities are order units (a combo's units, not leg
+    contracts); prices are per share (index points). Consumers dedup on
+    ``(order_ref, status, filled_qty)``.
+    """
+
+    v: int = SCHEMA_VERSION
+    type: Literal["order_status"] = "order_status"
+    order_ref: str
+    decision_id: str
+    status: OrderState
+    filled_qty: float
+    remaining_qty: float
+    avg_price: float | None
+    limit_price: float | None
+    error_code: int | None
+    error_text: str
+    init_margin_change_usd: float | None
+    ts: AwareDatetime
+
+    @classmethod
+    def of(cls, r: OrderStatusReport) -> OrderStatusPayload:
+        """Wire model of a core report."""
+        return cls(
+            order_ref=r.order_ref,
+            decision_id=r.decision_id,
+            status=r.status,
+            filled_qty=r.filled_qty,
+            remaining_qty=r.remaining_qty,
+            avg_price=r.avg_price,
+            limit_price=r.limit_price,
+            error_code=r.error_code,
+            error_text=r.error_text,
+            init_margin_change_usd=r.init_margin_change_usd,
+            ts=r.ts,
+        )
+
+    def to_core(self) -> OrderStatusReport:
+        """The core report."""
+        return OrderStatusReport(
+            order_ref=self.order_ref,
+            decision_id=self.decision_id,
+            status=self.status,
+            filled_qty=self.filled_qty,
+            remaining_qty=self.remaining_qty,
+            avg_price=self.avg_price,
+            limit_price=self.limit_price,
+            error_code=self.error_code,
+            error_text=self.error_text,
+            init_margin_change_usd=self.init_margin_change_usd,
+            ts=self.ts,
+        )
 
 
 DecisionPayload = Annotated[

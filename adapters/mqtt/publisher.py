@@ -41,6 +41,7 @@ from adapters.mqtt.payloads import (
     LayerPayload,
     MarketPayload,
     OrderPayload,
+    OrderStatusPayload,
     QuotePayload,
     ReadingPayload,
     SignalsPayload,
@@ -51,6 +52,7 @@ from daemon.core.model import (
     Alert,
     Layer,
     LayerChange,
+    OrderStatusReport,
     ProposedOrder,
     Quote,
     SignalReading,
@@ -340,6 +342,15 @@ class MqttPublisher:
         payload = OrderPayload.of(order).model_dump_json()
         await self._publish(self._topics.orders_proposed, payload, qos=QOS_EVENT, retain=False)
         self._remember(order.decision_id)
+
+    async def publish_order_status(self, report: OrderStatusReport) -> None:
+        """Publish a placed order's state change on ``orders/status`` (QoS 1, not retained).
+
+        Raises:
+            PublishFailed: transient; retry later.
+        """
+        payload = OrderStatusPayload.of(report).model_dump_json()
+        await self._publish(self._topics.orders_status, payload, qos=QOS_EVENT, retain=False)
 
     # ------------------------------------------------------------------ retained state
 

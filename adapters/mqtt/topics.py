@@ -86,6 +86,11 @@ class Topics:
         return f"{self.base}/orders/proposed"
 
     @property
+    def orders_status(self) -> str:
+        """Placed orders' state changes: submitted, fills, cancel/expiry, rejections (QoS 1)."""
+        return f"{self.base}/orders/status"
+
+    @property
     def layers(self) -> str:
         """Retained ladder state: active layers and the last layer change."""
         return f"{self.base}/layers"

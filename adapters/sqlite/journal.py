@@ -6,11 +6,13 @@ connection is shared by worker threads (``check_same_thread=False``) and guarded
 ``threading.Lock``; every call runs in ``asyncio.to_thread`` so the event loop never
 blocks on disk I/O.
 
-Schema (``PRAGMA user_version`` = 1)::
+Schema (``PRAGMA user_version`` = 2)::
 
     decisions(seq INTEGER PK, decision_id TEXT UNIQUE, kind, ts, session_date,
               payload JSON, published INTEGER, published_at)
     snapshot(id = 1, saved_at, data BLOB)      -- the engine snapshot saved last
+    executions(exec_id TEXT PK, order_ref, ts, payload JSON)   -- v2: broker fills by execId
+    order_events(seq INTEGER PK, order_ref, status, ts, payload JSON)  -- v2: order states
 
 Decisions are stored in the MQTT wire form (``adapters.mqtt.payloads.decision_to_json``)
 so the journal and the broker see the same JSON.
@@ -58,6 +60,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id       INTEGER PRIMARY KEY CHECK (id = 1),
             saved_at TEXT NOT NULL,
             data     BLOB NOT NULL
+        )
+        """,
+    ),
+    # v2: broker executions (keyed by IB execId) and placed orders' state changes
+    (
+        """
+        CREATE TABLE executions (
+            exec_id   TEXT PRIMARY KEY,
+            order_ref TEXT NOT NULL,
+            ts        TEXT NOT NULL,
+            payload   TEXT NOT NULL CHECK (json_valid(payload))
+        )
+        """,
+        "CREATE INDEX executions_order_ref ON executions (order_ref)",
+        """
+        CREATE TABLE order_events (
+            seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_ref TEXT NOT NULL,
+            status    TEXT NOT NULL,
+            ts        TEXT NOT NULL,
+            payload   TEXT NOT NULL CHECK (json_valid(payload))
         )
         """,
     ),
@@ -235,6 +258,58 @@ class SqliteJournal:
             return cur.rowcount == 1
 
         return await self._run(insert)
+
+    async def append_execution(self, exec_id: str, order_ref: str, ts: str, payload: str) -> bool:
+        """Store one broker execution once (keyed by IB's ``execId``).
+
+        Args:
+            exec_id: IB execution id (unique per execution, stable across reconnects).
+            order_ref: the order's orderRef.
+            ts: ISO-8601 UTC time of the execution.
+            payload: the execution as JSON (adapter-defined fields).
+
+        Returns:
+            False when this ``exec_id`` was already stored (a replayed execution).
+        """
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO executions (exec_id, order_ref, ts, payload) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (exec_id) DO NOTHING",
+                (exec_id, order_ref, ts, payload),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(insert)
+
+    async def executions(self) -> list[str]:
+        """Every stored execution's JSON payload, in insertion order."""
+
+        def select(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT payload FROM executions ORDER BY rowid").fetchall()
+            return [str(r[0]) for r in rows]
+
+        return await self._run(select)
+
+    async def append_order_event(self, order_ref: str, status: str, ts: str, payload: str) -> None:
+        """Store one state change of a placed order (submitted, filled, expired, ...)."""
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO order_events (order_ref, status, ts, payload) VALUES (?, ?, ?, ?)",
+                (order_ref, status, ts, payload),
+            )
+
+        await self._run(insert)
+
+    async def order_events(self) -> list[str]:
+        """Every stored order state change's JSON payload, oldest first."""
+
+        def select(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT payload FROM order_events ORDER BY seq").fetchall()
+            return [str(r[0]) for r in rows]
+
+        return await self._run(select)
 
     async def mark_published(self, decision_id: str) -> None:
         """Record that ``decision_id`` was delivered to every sink (idempotent)."""

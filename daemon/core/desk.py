@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
 from daemon.core.hedge_book import HedgeBook, PendingOrder
+from daemon.core.listing import NetQuote, OptionMarket, StrikeListing, net_quote
 from daemon.core.model import (
     Action,
     Alert,
@@ -64,6 +66,9 @@ from daemon.core.scenario import (
 
 __all__ = ["OrderDesk"]
 
+MAX_MARKET_IV = 10.0
+"""A quoted IV above 1000% is taken as a bad print: the model IV is used instead."""
+
 
 class OrderDesk:
     """Proposes orders for the ladder and keeps them under the cost cap.
@@ -79,12 +84,23 @@ class OrderDesk:
     """
 
     def __init__(
-        self, params: EngineParams, book: HedgeBook, ids: DecisionIds, *, assume_fills: bool
+        self,
+        params: EngineParams,
+        book: HedgeBook,
+        ids: DecisionIds,
+        *,
+        assume_fills: bool,
+        listing: StrikeListing | None = None,
+        market: OptionMarket | None = None,
     ) -> None:
         self.params = params
         self.book = book
         self.ids = ids
         self.assume_fills = assume_fills
+        self.listing = listing
+        """Listed strikes every hedge strike snaps to (None: the ``vix_strike_step_pts`` grid)."""
+        self.market = market
+        """Quotes of listed options (broker mode); None: every price is the model's."""
         self.condor: IronCondor | None = None
         self._traded_day: date | None = None
         self._traded: set[Layer] = set()
@@ -120,15 +136,64 @@ class OrderDesk:
         """The layer's current instrument (SPEC §4), legs per unit."""
         p = self.params
         if layer is Layer.L1:
-            return l1_legs(state, p.ladder, p.scenario, p.orders)
+            return l1_legs(state, p.ladder, p.scenario, p.orders, self.listing)
         if layer is Layer.L2:
-            return l2_legs(state, p.ladder, p.scenario, p.orders)
-        return l3_legs(state, p.ladder, p.scenario, p.orders)
+            return l2_legs(state, p.ladder, p.scenario, p.orders, self.listing)
+        return l3_legs(state, p.ladder, p.scenario, p.orders, self.listing)
+
+    def quote(self, legs: tuple[OptionLeg, ...]) -> NetQuote | None:
+        """The unit's net market from the option quotes, or None (no market or no quote)."""
+        return None if self.market is None else net_quote(self.market, legs)
 
     def unit(self, legs: tuple[OptionLeg, ...], ctx: DayCtx) -> HedgeUnit:
-        """Price, scenario gain and VIX delta of one unit of ``legs`` (``ctx.state`` set)."""
+        """Price, scenario gain and VIX delta of one unit of ``legs`` (``ctx.state`` set).
+
+        With a quote of every leg, the price is the net market mid and the scenario uses
+        the market IV of the (long) strike (``price_source="market"``); otherwise Black-76
+        at ``scenario.vix_option_iv`` (``"model"``).
+        """
         assert ctx.state is not None  # noqa: S101 - set before any sizing
-        return hedge_unit(legs, ctx.state, self.params.scenario)
+        sp = self.params.scenario
+        q = self.quote(legs)
+        market_iv = None
+        if q is not None and q.iv is not None and 0.0 < q.iv < MAX_MARKET_IV:
+            sp = replace(sp, vix_option_iv=q.iv)
+            market_iv = q.iv
+        unit = hedge_unit(legs, ctx.state, sp)
+        if market_iv is not None:
+            unit = replace(unit, market_iv=market_iv)
+        mid = q.mid if q is not None else None
+        if mid is None:
+            return unit
+        return replace(unit, price=mid, premium_usd=mid * legs[0].multiplier, price_source="market")
+
+    def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
+        """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
+        q = self.quote(legs)
+        return None if q is None else q.problem(self.params.orders.max_spread_frac)
+
+    def market_alert(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        legs: tuple[OptionLeg, ...],
+        problem: str,
+        reasons: tuple[SignalReading, ...],
+    ) -> Alert:
+        """The ``order`` warning for a proposal withheld because its market is empty/wide."""
+        return Alert(
+            decision_id=self.ids.next(ctx.session_date, "alert", "market", layer.value),
+            ts=ctx.now,
+            kind=AlertKind.ORDER,
+            severity=Severity.WARNING,
+            key=f"market:{layer.value}",
+            message=f"{layer.value} {intent.value}: {leg_text(legs)} not proposed: {problem}; "
+            "not traded blindly (the next evaluation tries again)",
+            layer=layer,
+            reasons=reasons,
+        )
 
     def scenario_result(
         self, unit: HedgeUnit, contracts_after: int, ctx: DayCtx
@@ -184,8 +249,8 @@ class OrderDesk:
             beta_iwm_spx_90d=state.beta_iwm_spx_90d,
             beta_iwm_spx_used=risk.beta_iwm_spx_used,
             iv_shift=risk.iv_shift,
-            vix_option_iv=sp.vix_option_iv,
-            vix_option_iv_source="config",
+            vix_option_iv=sp.vix_option_iv if unit.market_iv is None else unit.market_iv,
+            vix_option_iv_source="config" if unit.market_iv is None else "market",
             vx_beta_to_spot=sp.vx_beta_to_spot,
             risk_free_rate=sp.risk_free_rate,
             spx_dividend_yield=sp.spx_dividend_yield,
@@ -232,6 +297,7 @@ class OrderDesk:
         new_leg_mid: float | None = None,
         why: str = "",
         unit: HedgeUnit | None = None,
+        price_source: str = "model",
     ) -> ProposedOrder:
         """Build one ProposedOrder (limit at mid ± offset on the tick) and book it.
 
@@ -253,6 +319,7 @@ class OrderDesk:
             unit: the priced unit the proposal leaves held (the opening legs of a ROLL):
                 its scenario inputs go into the proposal (:meth:`inputs`), and a future
                 that is not the option's own expiry's is named in the note.
+            price_source: ``"market"`` (``mid`` is the quoted mid) or ``"model"``.
 
         Returns:
             The proposal (already booked in the hedge book, or pending).
@@ -303,6 +370,7 @@ class OrderDesk:
             break_evens=break_evens,
             note=note,
             inputs=self.inputs(unit, ctx),
+            price_source=price_source,
         )
         pending = PendingOrder(
             layer=layer,
@@ -416,6 +484,13 @@ class OrderDesk:
         """
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
+        problem = self.market_problem(legs)
+        if problem is not None:
+            return [
+                self.market_alert(
+                    ctx, layer=layer, intent=intent, legs=legs, problem=problem, reasons=reasons
+                )
+            ]
         op = self.params.orders
         if unit.price < op.min_premium_pts:
             return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]
@@ -459,6 +534,7 @@ class OrderDesk:
                 is_capped=capped,
                 why=f"{contracts} wanted, {why}" if capped else why,
                 unit=unit,
+                price_source=unit.price_source,
             )
         )
         return out
@@ -507,12 +583,14 @@ class OrderDesk:
             return []
         n = min(contracts, held.contracts)
         mid = 0.0
+        source = "model"
         scen: ScenarioResult | None = None
         bes: tuple[float, ...] = ()
         unit: HedgeUnit | None = None
         if ctx.state is not None and held.expiry > ctx.session_date:
             unit = self.unit(held.legs, ctx)
             mid = unit.price
+            source = unit.price_source
             scen = self.scenario_result(unit, held.contracts - n, ctx)
             bes = unit.break_evens
         return [
@@ -530,6 +608,7 @@ class OrderDesk:
                 is_capped=is_capped,
                 why=why,
                 unit=unit,
+                price_source=source,
             )
         ]
 

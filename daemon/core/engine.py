@@ -35,6 +35,22 @@ At each session close (SPEC §4 "the target state is recomputed on every evaluat
 Intraday, :meth:`Engine.evaluate` treats the latest prices as a provisional close:
 ``big_move`` re-sizes at once; layers change only with ``ladder.intraday_confirm``.
 
+Robustness (issue 6 §3–§4):
+
+* every quote that passes :func:`~daemon.core.quality.check_quote` is screened by the
+  :class:`~daemon.core.plausibility.PlausibilityFilter`: an implausible print is
+  quarantined (``Rejected("implausible")``, counted) and never becomes a price or a close;
+  each suspect episode gives one ``data_suspect`` alert when it opens and one when it
+  clears, returned by the next ``evaluate``/``on_session_close``/``on_heartbeat`` call;
+* the public entry points never raise on an extreme but valid market state: a close or a
+  provisional evaluation that fails on arithmetic or an invariant of the template (e.g.
+  SPX at 46: "template gives a non-positive long put strike") is rolled back to the state
+  before it (the day's closes stay committed), one ``engine`` warning alert per episode of
+  identical failures says what was skipped, and the next call tries again. Restarting on
+  the same journal re-derives the same skip (same decision id), not a crash loop;
+* memory is bounded: :attr:`Engine.days` keeps the last ``days_window`` summaries (the
+  decisions and snapshots live in the journal).
+
 The engine is a coordinator; the work lives in these modules, each read on its own:
 
 * :mod:`daemon.core.prices`: latest prices, the closes committed, the SPEC §5 market state;
@@ -44,6 +60,8 @@ The engine is a coordinator; the work lives in these modules, each read on its o
 * :mod:`daemon.core.rolls`: Time-Shifting rolls and expired hedges;
 * :mod:`daemon.core.monitors`: heartbeat alerts (stale data, expiring calendar);
 * :mod:`daemon.core.accounting`: hedge marks, the replay condor's book, the L1 baseline;
+* :mod:`daemon.core.plausibility`, :mod:`daemon.core.staleness` and
+  :mod:`daemon.core.robustness`: suspect prints, feed-outage episodes, skipped evaluations;
 * :mod:`daemon.core.codec`: the versioned snapshot JSON;
 * :mod:`daemon.core.context`: the per-evaluation scratch and the decision-id sequence.
 """
@@ -51,11 +69,12 @@ The engine is a coordinator; the work lives in these modules, each read on its o
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.core import codec, sizing
+from daemon.core import codec, orders, sizing
 from daemon.core import ladder as ladder_mod
 from daemon.core.accounting import Books
 from daemon.core.codec import SNAPSHOT_VERSION
@@ -63,6 +82,7 @@ from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook
 from daemon.core.ladder import LadderState, Transition
+from daemon.core.listing import CboeVixListing, OptionMarket, StrikeListing
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -85,8 +105,15 @@ from daemon.core.model import (
 )
 from daemon.core.monitors import HeartbeatWatch
 from daemon.core.params import EngineParams
+from daemon.core.plausibility import PlausibilityFilter
 from daemon.core.prices import PriceBoard
 from daemon.core.quality import check_quote
+from daemon.core.robustness import (
+    EXTREME_STATE_ERRORS,
+    failure_kind,
+    skipped_alert,
+    suspect_alert,
+)
 from daemon.core.rolls import rolls
 from daemon.core.scenario import condor_risk, open_template_condor
 from daemon.core.signals import SignalBook, SignalSnapshot
@@ -110,6 +137,10 @@ class Engine:
             False (broker): only :meth:`on_fill` changes the sleeve.
         track_baseline: also run the always-on L1 baseline book
             (:class:`~daemon.core.accounting.AlwaysOnL1`; the replay report uses it).
+        listing: listed VIX option strikes every hedge strike snaps to (broker: the
+            chain; default: Cboe's strike-interval convention, for replay/sim).
+        option_market: quotes of listed options (broker mode): proposals are priced at
+            the market mid with the market IV; None → the Black-76 model.
     """
 
     def __init__(
@@ -121,6 +152,8 @@ class Engine:
         satellite: Satellite | None = None,
         assume_fills: bool = True,
         track_baseline: bool = False,
+        listing: StrikeListing | None = None,
+        option_market: OptionMarket | None = None,
     ) -> None:
         self._params = params
         self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
@@ -136,14 +169,28 @@ class Engine:
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
         self._books = Books(params, track_baseline=track_baseline)
         self._ids = DecisionIds()
-        self._desk = OrderDesk(params, self._hedge_book, self._ids, assume_fills=assume_fills)
+        self._desk = OrderDesk(
+            params,
+            self._hedge_book,
+            self._ids,
+            assume_fills=assume_fills,
+            listing=listing if listing is not None else CboeVixListing(),
+            market=option_market,
+        )
         self._desk.condor = condor
         self._prices = PriceBoard()
         self._rejected = 0
         self._last_rebalance_index: int | None = None
         self._rebalance_ref: dict[Symbol, float] | None = None
-        self._days: list[DaySummary] = []
+        self._days: deque[DaySummary] = deque(maxlen=max(1, params.days_window))
         self._days_count = 0
+        self._quality = PlausibilityFilter(params.quality)
+        self._alerts_due: list[Decision] = []
+        """Alerts raised between calls (data_suspect), returned by the next call."""
+        self._skip_reason: str | None = None
+        """The failure of the last skipped evaluation (one ``engine`` alert per episode)."""
+        self.skipped_evaluations = 0
+        """Closes and provisional evaluations skipped on an extreme state since start."""
         self._watch = HeartbeatWatch(params)
         self._last_snapshot: SignalSnapshot | None = None
         self._counts_day: date | None = None
@@ -159,8 +206,32 @@ class Engine:
 
     @property
     def days(self) -> Sequence[DaySummary]:
-        """Summaries of the closes processed by this instance (not restored by a snapshot)."""
-        return self._days
+        """Summaries of the last ``days_window`` closes processed by this instance.
+
+        Bounded, so memory stays flat over any horizon (issue 6 §4); not restored by a
+        snapshot. A caller that needs every day (``alvhd replay``'s ``days.csv``) collects
+        :attr:`last_day` after each close.
+        """
+        return tuple(self._days)
+
+    @property
+    def quality_counts(self) -> dict[str, Any]:
+        """Quote quality counters since start, for logs and ``status``.
+
+        ``rejected`` (all refusals: malformed and implausible), ``quarantined`` and
+        ``quarantined_by_symbol`` (implausible prints), ``suspect_episodes``,
+        ``confirmed_moves``, ``settlements_out_of_band``, ``skipped_evaluations``.
+        """
+        c = self._quality.counts
+        return {
+            "rejected": self._rejected,
+            "quarantined": c.quarantined,
+            "quarantined_by_symbol": dict(c.quarantined_by_symbol),
+            "suspect_episodes": c.episodes,
+            "confirmed_moves": c.confirmed,
+            "settlements_out_of_band": c.settlements_out_of_band,
+            "skipped_evaluations": self.skipped_evaluations,
+        }
 
     @property
     def hedges(self) -> tuple[HedgePosition, ...]:
@@ -179,7 +250,7 @@ class Engine:
 
     @property
     def rejected_count(self) -> int:
-        """Quotes refused by :func:`daemon.core.quality.check_quote` so far."""
+        """Quotes refused so far: malformed (``check_quote``) or implausible (quarantined)."""
         return self._rejected
 
     @property
@@ -215,6 +286,9 @@ class Engine:
         """
         self._book.warm_up(bars)
         self._prices.warm_up(bars)
+        for symbol, series in bars.items():
+            if series:
+                self._quality.seed(symbol, series[-1].close, series[-1].session_date)
 
     def on_quote(self, quote: Quote) -> Rejected | None:
         """Validate and store one quote (O(1), no decisions).
@@ -223,35 +297,77 @@ class Engine:
             quote: the observation.
 
         Returns:
-            ``Rejected`` (also counted in :attr:`rejected_count`) for a bad quote, else None.
+            ``Rejected`` (also counted in :attr:`rejected_count`) for a bad quote: malformed
+            (:func:`~daemon.core.quality.check_quote`) or implausible (reason
+            ``"implausible"``: quarantined by the plausibility filter), else None. A
+            suspect episode opening or clearing queues a ``data_suspect`` alert, returned
+            by the next ``evaluate``/``on_session_close``/``on_heartbeat``.
         """
         bad = check_quote(quote)
         if bad is not None:
             self._rejected += 1
             return bad
+        screened = self._quality.screen(quote)
+        if screened.episode is not None:
+            self._alerts_due.append(suspect_alert(screened.episode))
+        if screened.rejected is not None:
+            self._rejected += 1
+            return screened.rejected
         self._prices.store(quote)
-        self._watch.on_valid_quote(quote.symbol)
         return None
 
     def on_session_close(self, session_date: date, now: datetime) -> list[Decision]:
         """Commit the day's closes and run the whole SPEC §4 cycle for it.
+
+        Never raises on an extreme market state: the cycle is then skipped (closes kept,
+        everything else as before) with an ``engine`` alert (see the module docstring).
 
         Args:
             session_date: the trading day that closed.
             now: evaluation time, tz-aware UTC (stamps the decisions).
 
         Returns:
-            The decisions of the day, in order: layer changes with their alerts, the
-            orders they need, rolls, rebalance orders, cost-cap alerts. ``[]`` for a
-            date not after the last processed close (idempotent), or when a required
-            series (SPX, IWM, VIX) has never been quoted.
+            Queued ``data_suspect`` alerts, then the decisions of the day, in order: layer
+            changes with their alerts, the orders they need, rolls, rebalance orders,
+            cost-cap alerts. For a date not after the last committed close nothing changes
+            and one ``data_stale`` alert says so (info for the same date, a restart after
+            the close; warning for an older one; deterministic id: the journal keeps one per
+            date), never a silent no-op: it means a close was committed early (e.g. from an
+            intraday bar). No day decisions when a required series (SPX, IWM, VIX) has never
+            been quoted.
         """
+        out = self._take_alerts()
         last = self._book.last_session
         if last is not None and session_date <= last:
-            return []
+            out.append(
+                Alert(
+                    decision_id=orders.decision_id(
+                        session_date.isoformat(), "alert", "close_repeated", last.isoformat()
+                    ),
+                    ts=now,
+                    kind=AlertKind.DATA_STALE,
+                    # the same date again is what a restart after the close re-sends; an
+                    # older date means a close was committed out of order
+                    severity=Severity.INFO if session_date == last else Severity.WARNING,
+                    key=f"close_repeated:{session_date}",
+                    message=f"session close {session_date} ignored: the close of {last} is "
+                    "already committed; no decision is taken for it (a restart after the "
+                    "close, or a close committed early, e.g. from an intraday bar)",
+                )
+            )
+            return out
         if not self._prices.has_required():
-            return []
+            return out
         self._book.on_close(session_date, self._prices.closes(session_date))
+        out.extend(
+            self._guarded(
+                "session close", session_date, now, lambda: self._close(session_date, now)
+            )
+        )
+        return out
+
+    def _close(self, session_date: date, now: datetime) -> list[Decision]:
+        """The SPEC §4 cycle of a close whose prices are committed to the book."""
         snap = self._book.evaluate(session_date, rebalance_ref=self._rebalance_ref)
         self._last_snapshot = snap
         index = self._index_of(session_date)
@@ -287,21 +403,33 @@ class Engine:
             now: evaluation time, tz-aware UTC.
 
         Returns:
-            The decisions (usually none).
+            Queued ``data_suspect`` alerts, then the decisions (usually none). Never
+            raises on an extreme state (the evaluation is skipped, see the module
+            docstring).
         """
+        out = self._take_alerts()
         prices = self._prices
         if not prices.price_day or not prices.has_required():
-            return []
+            return out
         day = prices.price_day[Symbol.SPX]
         last = self._book.last_session
         if last is None or day <= last or self._rebalance_ref is None:
-            return []
+            return out
         lp = self._params.ladder
         big_move_pct = self._params.signals.big_move_pct
         if not lp.intraday_confirm and not prices.moved_enough(self._rebalance_ref, big_move_pct):
             # Fast path (every tick): nothing can happen without a big move, so the full
             # provisional snapshot is not built; ``latest_snapshot`` keeps the last one.
-            return []
+            return out
+        out.extend(
+            self._guarded("intraday evaluation", day, now, lambda: self._provisional(day, now))
+        )
+        return out
+
+    def _provisional(self, day: date, now: datetime) -> list[Decision]:
+        """The provisional evaluation of ``day`` at the latest prices (past the fast path)."""
+        prices = self._prices
+        lp = self._params.ladder
         snap = self._book.evaluate(
             day, prices.latest_signal_prices(), rebalance_ref=self._rebalance_ref
         )
@@ -325,6 +453,48 @@ class Engine:
             )
         out = self._manage(ctx, transitions, is_close=False)
         self._end(ctx)
+        return out
+
+    # ------------------------------------------------------------------ robustness
+
+    def _take_alerts(self) -> list[Decision]:
+        """The alerts queued since the last call (oldest first), leaving none queued."""
+        out, self._alerts_due = self._alerts_due, []
+        return out
+
+    def _guarded(
+        self, what: str, day: date, now: datetime, step: Callable[[], list[Decision]]
+    ) -> list[Decision]:
+        """Run ``step``; on an extreme-state failure roll back to before it and alert once.
+
+        Args:
+            what: what is being evaluated (``"session close"``, ``"intraday evaluation"``).
+            day: its session date (in the alert's id).
+            now: evaluation time (stamps the alert).
+            step: the evaluation; it may change everything but the signal book.
+
+        Returns:
+            ``step``'s decisions, or — when it raised one of ``EXTREME_STATE_ERRORS`` —
+            ``[]`` plus one ``engine`` warning alert when this failure is new (the same
+            failure again, numbers aside, is counted in :attr:`skipped_evaluations`, not
+            re-alerted).
+        """
+        saved = self._state()
+        days, last_snapshot = self._days, self._last_snapshot
+        try:
+            out = step()
+        except EXTREME_STATE_ERRORS as exc:
+            # Back to the state before the step: nothing half-applied (no sleeve change
+            # without its proposal, no ladder step without its alert).
+            self._load(saved, with_book=False)
+            self._days, self._last_snapshot = days, last_snapshot
+            self.skipped_evaluations += 1
+            kind = failure_kind(exc)
+            if kind == self._skip_reason:
+                return []
+            self._skip_reason = kind
+            return [skipped_alert(what, day, now, exc, self._prices.price)]
+        self._skip_reason = None
         return out
 
     # ------------------------------------------------------------------ one evaluation
@@ -497,18 +667,21 @@ class Engine:
     def on_heartbeat(self, now: datetime) -> list[Decision]:
         """Staleness and calendar checks (live only; :mod:`daemon.core.monitors`).
 
-        ``data_stale`` (critical) once per outage per required symbol when its last
-        valid quote is older than ``stale_after_s`` (a new valid quote ends the outage);
-        ``calendar_expiring`` (warning) once per day when the last configured macro
-        event is within ``calendar_warn_days`` of ``now``'s date (or none is configured).
+        ``data_stale`` once per outage *episode* of the required series (critical, naming
+        every stale one) when a last valid quote is older than ``stale_after_s``, and one
+        *restored* ``data_stale`` (info) when all are fresh again; ``calendar_expiring``
+        (warning) once per day when the last configured macro event is within
+        ``calendar_warn_days`` of ``now``'s date (or none is configured).
 
         Args:
             now: tz-aware UTC.
 
         Returns:
-            The alerts raised.
+            Queued ``data_suspect`` alerts, then the alerts raised.
         """
-        return self._watch.check(now, self._prices.price_ts)
+        out = self._take_alerts()
+        out.extend(self._watch.check(now, self._prices.price_ts))
+        return out
 
     def on_fill(self, fill: Fill) -> list[Decision]:
         """Book a broker fill into the sleeve (broker mode; a no-op for unknown refs).
@@ -550,9 +723,12 @@ class Engine:
         latest prices, pending orders, counters and the rebalance references; not the
         day history (:attr:`days`). The layout is :mod:`daemon.core.codec`'s.
         """
+        return codec.encode({"book": self._book.state(), **self._state()})
+
+    def _state(self) -> dict[str, Any]:
+        """Everything of :meth:`snapshot` but the signal book, as fresh JSON-able values."""
         condor = self._desk.condor
-        d: dict[str, Any] = {
-            "book": self._book.state(),
+        return {
             "ladder": ladder_mod.state_to_dict(self._ladder),
             "is_template": self._is_template,
             "condor": None if condor is None else codec.condor_to_dict(condor),
@@ -573,7 +749,6 @@ class Engine:
             **self._watch.to_dict(),
             "traded": self._desk.traded_to_dict(),
         }
-        return codec.encode(d)
 
     def restore(self, data: bytes) -> None:
         """Load a :meth:`snapshot` (into an engine built with the same params/sessions).
@@ -590,9 +765,16 @@ class Engine:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             msg = f"unreadable engine snapshot: {exc}"
             raise InvariantViolation(msg) from exc
+        self._days = deque(maxlen=max(1, self._params.days_window))
+        self._last_snapshot = None
+        for sym, px in self._prices.price.items():
+            day = self._prices.price_day.get(sym)
+            if day is not None:
+                self._quality.seed(sym, px, day)
 
-    def _load(self, d: Mapping[str, Any]) -> None:
-        self._book.load_state(d["book"])
+    def _load(self, d: Mapping[str, Any], *, with_book: bool = True) -> None:
+        if with_book:
+            self._book.load_state(d["book"])
         self._ladder = ladder_mod.state_from_dict(d["ladder"])
         self._is_template = bool(d["is_template"])
         self._desk.condor = None if d["condor"] is None else codec.condor_from_dict(d["condor"])
@@ -613,5 +795,3 @@ class Engine:
         self._day_capped = bool(d["day_capped"])
         self._watch.load(d)
         self._desk.load_traded(d.get("traded"))
-        self._days = []
-        self._last_snapshot = None

@@ -92,6 +92,10 @@ class AlertKind(StrEnum):
     REBALANCE = "rebalance"
     DATA_STALE = "data_stale"
     CALENDAR_EXPIRING = "calendar_expiring"
+    DATA_SUSPECT = "data_suspect"
+    """Implausible quotes quarantined (issue 6 §3); one per symbol per episode + cleared."""
+    ENGINE = "engine"
+    """An evaluation the engine could not complete (an extreme market state); skipped."""
     BROKER = "broker"
     ORDER = "order"
 
@@ -118,6 +122,9 @@ class Quote:
         bid: best bid, if known (> 0).
         ask: best ask, if known (>= bid).
         expiry: for VX futures (VX1/VX2): the contract's final settlement date.
+        is_settlement: the price is an official daily close taken from a daily bar (the
+            replay source), i.e. already confirmed data: the plausibility filter
+            (:mod:`daemon.core.plausibility`) accepts it even after a large move.
     """
 
     symbol: Symbol
@@ -127,6 +134,7 @@ class Quote:
     bid: float | None = None
     ask: float | None = None
     expiry: date | None = None
+    is_settlement: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,7 +370,8 @@ class ScenarioInputs:
         beta_iwm_spx_used: the beta applied (the larger of the two; 1.0 when unknown).
         iv_shift: SPX implied-vol shift of the scenario, decimal (Δ × iv_shift_per_vix_pt).
         vix_option_iv: Black-76 volatility of the VIX options, decimal.
-        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes).
+        vix_option_iv_source: ``"config"`` (``scenario.vix_option_iv``; no option quotes) or
+            ``"market"`` (the IV IB quotes for the (long) strike, broker mode).
         vx_beta_to_spot: ρ, VX future points per VIX point.
         risk_free_rate: decimal per year (both models).
         spx_dividend_yield: decimal per year (condor legs).
@@ -466,6 +475,9 @@ class ProposedOrder:
     break_evens: tuple[float, ...]
     note: str
     inputs: ScenarioInputs | None = None
+    price_source: str = "model"
+    """Where ``limit_price`` came from: ``"market"`` (the legs' quoted bid/ask mid) or
+    ``"model"`` (Black-76 at ``scenario.vix_option_iv``: replay/sim, or no quote)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -513,6 +525,49 @@ class Fill:
     order_ref: str
     contracts: int
     price: float
+    ts: datetime
+
+
+class OrderState(StrEnum):
+    """Life-cycle state of a placed order as reported on ``orders/status``."""
+
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    """A DAY order the exchange cancelled at the close, not (fully) filled."""
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderStatusReport:
+    """A change in a placed order's state (the broker's report, in core terms).
+
+    Attributes:
+        order_ref: the orderRef (``alvh:…``) of the order.
+        decision_id: the proposal's decision id (last ``:`` field of the orderRef).
+        status: the new state.
+        filled_qty: units filled so far (combo: combo units, not leg contracts).
+        remaining_qty: units still working (0 once done).
+        avg_price: average fill price per unit, per share (None before any fill).
+        limit_price: the order's limit per unit, per share (None if unknown).
+        error_code: the broker's error code of a rejection or cancel (None otherwise).
+        error_text: the broker's text of it ("" otherwise).
+        init_margin_change_usd: what-if initial-margin change, USD (None if not previewed).
+        ts: tz-aware UTC.
+    """
+
+    order_ref: str
+    decision_id: str
+    status: OrderState
+    filled_qty: float
+    remaining_qty: float
+    avg_price: float | None
+    limit_price: float | None
+    error_code: int | None
+    error_text: str
+    init_margin_change_usd: float | None
     ts: datetime
 
 

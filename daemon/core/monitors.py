@@ -1,9 +1,10 @@
 """Live-only watches run from the heartbeat: stale data and an expiring macro calendar.
 
-* ``data_stale`` (critical) once per outage per required symbol (SPX, IWM, VIX) when its
-  last valid quote is older than ``stale_after_s``; a new valid quote ends the outage
-  (:meth:`HeartbeatWatch.on_valid_quote`). Before the first quote the watch counts from
-  the first heartbeat.
+* ``data_stale`` once per outage *episode* of the required series (SPX, IWM, VIX;
+  :class:`daemon.core.staleness.StaleWatch`): critical, naming every stale series, when
+  a last valid quote is older than ``stale_after_s``; then one ``data_stale`` *restored*
+  alert (info) when all are fresh again (issue 6 §3: not one per symbol per
+  ``stale_after_s``). Before the first quote the watch counts from the first heartbeat.
 * ``calendar_expiring`` (warning) once per day when the last configured macro event is
   within ``calendar_warn_days`` of the heartbeat's date, or none is configured: the
   ``event_window`` signal cannot see events beyond the calendar.
@@ -18,6 +19,7 @@ from typing import Any
 from daemon.core import orders
 from daemon.core.model import Alert, AlertKind, Decision, Severity, Symbol
 from daemon.core.params import EngineParams
+from daemon.core.staleness import StaleEpisode, StaleWatch
 
 __all__ = ["HeartbeatWatch"]
 
@@ -29,14 +31,8 @@ class HeartbeatWatch:
 
     def __init__(self, params: EngineParams) -> None:
         self._params = params
-        self._stale: set[Symbol] = set()
-        self._watch_since: datetime | None = None
+        self._stale = StaleWatch(params.stale_after_s, _WATCHED)
         self._calendar_warned_on: date | None = None
-
-    def on_valid_quote(self, symbol: Symbol) -> None:
-        """A valid quote of ``symbol`` ends its outage (O(1))."""
-        if self._stale:
-            self._stale.discard(symbol)
 
     def check(self, now: datetime, price_ts: Mapping[Symbol, datetime]) -> list[Decision]:
         """The alerts due at ``now`` (module docstring).
@@ -49,30 +45,13 @@ class HeartbeatWatch:
             The alerts raised (usually none).
         """
         out: list[Decision] = []
-        if self._watch_since is None:
-            self._watch_since = now
-        limit = self._params.stale_after_s
         for sym in _WATCHED:
-            if sym in self._stale:
-                continue
-            ts = price_ts.get(sym, self._watch_since)
-            age = (now - ts).total_seconds()
-            if age > limit:
-                self._stale.add(sym)
-                day = now.date()
-                out.append(
-                    Alert(
-                        decision_id=orders.decision_id(
-                            "data_stale", sym.value, ts.isoformat(), day.isoformat()
-                        ),
-                        ts=now,
-                        kind=AlertKind.DATA_STALE,
-                        severity=Severity.CRITICAL,
-                        key=f"data_stale:{sym.value}",
-                        message=f"no valid {sym.value} quote for {age:.0f} s "
-                        f"(limit {limit:g} s); decisions wait for data",
-                    )
-                )
+            ts = price_ts.get(sym)
+            if ts is not None:
+                self._stale.on_valid(sym, ts.timestamp())
+        change = self._stale.check(now.timestamp())
+        if change is not None:
+            out.append(_stale_alert(change, now))
         calendar = self._calendar_alert(now)
         if calendar is not None:
             out.append(calendar)
@@ -107,7 +86,7 @@ class HeartbeatWatch:
     def to_dict(self) -> dict[str, Any]:
         """Snapshot keys ``stale`` and ``calendar_warned_on``."""
         return {
-            "stale": sorted(s.value for s in self._stale),
+            "stale": [],  # layout v1: staleness is re-judged from scratch after a restart
             "calendar_warned_on": None
             if self._calendar_warned_on is None
             else self._calendar_warned_on.isoformat(),
@@ -115,6 +94,28 @@ class HeartbeatWatch:
 
     def load(self, d: Mapping[str, Any]) -> None:
         """Restore from the keys written by :meth:`to_dict`."""
-        self._stale = {Symbol(s) for s in d["stale"]}
         cw = d["calendar_warned_on"]
         self._calendar_warned_on = None if cw is None else date.fromisoformat(cw)
+
+
+def _stale_alert(ep: StaleEpisode, now: datetime) -> Alert:
+    """The ``data_stale`` alert of an outage episode starting (critical) or ending (info)."""
+    started = datetime.fromtimestamp(ep.started_at_s, tz=now.tzinfo).isoformat()
+    if ep.is_open:
+        return Alert(
+            decision_id=orders.decision_id("data_stale", started),
+            ts=now,
+            kind=AlertKind.DATA_STALE,
+            severity=Severity.CRITICAL,
+            key="data_stale",
+            message=f"no valid {ep.names} quote for {ep.age_s:.0f} s "
+            f"(limit {ep.limit_s:g} s); decisions wait for data",
+        )
+    return Alert(
+        decision_id=orders.decision_id("data_stale", started, "restored"),
+        ts=now,
+        kind=AlertKind.DATA_STALE,
+        severity=Severity.INFO,
+        key="data_restored",
+        message=f"data restored: valid {ep.names} quotes again after an outage of {ep.age_s:.0f} s",
+    )

@@ -133,6 +133,9 @@ class OrderParams:
     option worth less is re-struck (one roll) instead of added to, and the L2 strike
     moves toward the money until it is worth this much (issue 10: no lottery tickets).
     0 disables the floor."""
+    max_spread_frac: float = 0.5
+    """Widest quoted market traded: (ask − bid) / mid (fraction); wider or empty markets
+    are not proposed (broker mode; an ``order`` alert says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +194,44 @@ class MacroEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QualityParams:
+    """Plausibility filter of quotes (issue 6 §3; :mod:`daemon.core.plausibility`).
+
+    ``*_max_move_frac``: the largest one-step move of the symbol vs its last valid price
+    and vs its previous close, as a fraction ``f``: prices outside ``[r/(1+f), r(1+f)]``
+    are quarantined until confirmed.
+    """
+
+    spx_max_move_frac: float = 0.10
+    iwm_max_move_frac: float = 0.15
+    vix_max_move_frac: float = 1.50
+    rvx_max_move_frac: float = 1.50
+    vix3m_max_move_frac: float = 1.00
+    vx_max_move_frac: float = 1.00
+    """VX1 and VX2 futures."""
+    confirm_ticks: int = 3
+    """Consecutive new, consistent suspect prints that confirm a genuine move."""
+    confirm_band_frac: float = 0.05
+    """Consecutive suspect prints within this fraction of each other are consistent."""
+
+    def max_move_frac(self, symbol: str) -> float:
+        """The ``max_move_frac`` of ``symbol`` (a ``Symbol`` value; VX1/VX2 share one)."""
+        match symbol:
+            case "SPX":
+                return self.spx_max_move_frac
+            case "IWM":
+                return self.iwm_max_move_frac
+            case "VIX":
+                return self.vix_max_move_frac
+            case "RVX":
+                return self.rvx_max_move_frac
+            case "VIX3M":
+                return self.vix3m_max_move_frac
+            case _:
+                return self.vx_max_move_frac
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EngineParams:
     """Everything the engine needs, frozen."""
 
@@ -199,6 +240,10 @@ class EngineParams:
     scenario: ScenarioParams = field(default_factory=ScenarioParams)
     orders: OrderParams = field(default_factory=OrderParams)
     condor_template: CondorTemplate = field(default_factory=CondorTemplate)
+    quality: QualityParams = field(default_factory=QualityParams)
+    """Plausibility filter of quotes (issue 6 §3)."""
+    days_window: int = 512
+    """Day summaries kept in memory (``Engine.days``); older ones live in the journal."""
     satellite_notional_usd: float = 100_000.0
     """IWM satellite notional in replay/sim (0 disables it)."""
     stale_after_s: float = 120.0

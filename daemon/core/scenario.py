@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from daemon.core.expiries import spx_expiries_after, vix_expiries_after
+from daemon.core.listing import StrikeListing, listed_at_or_above, listed_below
 from daemon.core.model import HedgePosition, IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, LadderParams, OrderParams, ScenarioParams
 from daemon.core.pricing import DAYS_PER_YEAR, Greeks, black76_greeks, bs_greeks
@@ -485,13 +486,30 @@ def _vix_call(strike: float, expiry: date, qty: int, orders: OrderParams) -> Opt
     )
 
 
-def _l1_strike(state: MarketState, expiry: date, ladder: LadderParams, step: float) -> float:
-    """VX future + ``l1_strike_otm_pts``, rounded UP to the strike grid."""
-    return _round_up(future_for_expiry(state, expiry) + ladder.l1_strike_otm_pts, step)
+def _snap(target: float, step: float, listing: StrikeListing | None) -> float:
+    """The target rounded UP to the grid, or to the smallest listed strike >= it."""
+    if listing is None:
+        return _round_up(target, step)
+    return listed_at_or_above(listing, target)
+
+
+def _l1_strike(
+    state: MarketState,
+    expiry: date,
+    ladder: LadderParams,
+    step: float,
+    listing: StrikeListing | None = None,
+) -> float:
+    """VX future + ``l1_strike_otm_pts``, rounded UP to the strike grid (or listing)."""
+    return _snap(future_for_expiry(state, expiry) + ladder.l1_strike_otm_pts, step, listing)
 
 
 def l1_legs(
-    state: MarketState, ladder: LadderParams, scenario: ScenarioParams, orders: OrderParams
+    state: MarketState,
+    ladder: LadderParams,
+    scenario: ScenarioParams,
+    orders: OrderParams,
+    listing: StrikeListing | None = None,
 ) -> tuple[OptionLeg, ...]:
     """L1 instrument (SPEC §4): one short-dated VIX call per unit.
 
@@ -504,6 +522,8 @@ def l1_legs(
         ladder: ladder parameters.
         scenario: scenario parameters (strike grid).
         orders: order parameters (VIX option multiplier).
+        listing: listed strikes; when given, the strike is the smallest listed one at or
+            above the target instead of the grid's.
 
     Returns:
         ``(long call,)`` with ``position_qty = +1``.
@@ -512,12 +532,16 @@ def l1_legs(
         InvariantViolation: no expiry found.
     """
     expiry = _short_dated_expiry(state, ladder)
-    strike = _l1_strike(state, expiry, ladder, scenario.vix_strike_step_pts)
+    strike = _l1_strike(state, expiry, ladder, scenario.vix_strike_step_pts, listing)
     return (_vix_call(strike, expiry, 1, orders),)
 
 
 def l2_legs(
-    state: MarketState, ladder: LadderParams, scenario: ScenarioParams, orders: OrderParams
+    state: MarketState,
+    ladder: LadderParams,
+    scenario: ScenarioParams,
+    orders: OrderParams,
+    listing: StrikeListing | None = None,
 ) -> tuple[OptionLeg, ...]:
     """L2 instrument (SPEC §4): one VIX call at a 1.5-standard-deviation strike per unit.
 
@@ -536,6 +560,7 @@ def l2_legs(
         ladder: ladder parameters (``l2_strike_sd``, DTE window).
         scenario: scenario parameters (``vix_option_iv``, strike grid).
         orders: order parameters (VIX option multiplier).
+        listing: listed strikes (snap the target up to one), or None for the grid.
 
     Returns:
         ``(long call,)`` with ``position_qty = +1``.
@@ -548,12 +573,19 @@ def l2_legs(
     t_years = year_fraction(state.session_date, expiry)
     raw = future * math.exp(ladder.l2_strike_sd * scenario.vix_option_iv * math.sqrt(t_years))
     step = scenario.vix_strike_step_pts
-    strike = _round_up(raw, step)
+    strike = _snap(raw, step, listing)
     # No lottery tickets (issue 10): a strike worth less than orders.min_premium_pts moves
-    # toward the money, one grid step at a time, never below the at-the-money strike.
-    floor_strike = _round_up(future, step)
-    while strike - step >= floor_strike and (
-        black76_greeks(
+    # toward the money, one listed strike (or grid step) at a time, never below the
+    # at-the-money strike.
+    floor_strike = _snap(future, step, listing)
+
+    def lower(k: float) -> float | None:
+        return round(k - step, 10) if listing is None else listed_below(listing, k)
+
+    while (
+        (below := lower(strike)) is not None
+        and below >= floor_strike
+        and black76_greeks(
             future=future,
             strike=strike,
             t_years=t_years,
@@ -563,12 +595,16 @@ def l2_legs(
         ).price
         < orders.min_premium_pts
     ):
-        strike = round(strike - step, 10)
+        strike = below
     return (_vix_call(strike, expiry, 1, orders),)
 
 
 def l3_legs(
-    state: MarketState, ladder: LadderParams, scenario: ScenarioParams, orders: OrderParams
+    state: MarketState,
+    ladder: LadderParams,
+    scenario: ScenarioParams,
+    orders: OrderParams,
+    listing: StrikeListing | None = None,
 ) -> tuple[OptionLeg, ...]:
     """L3 instrument (SPEC §4): one short-dated VIX call spread per unit (defined risk).
 
@@ -579,6 +615,8 @@ def l3_legs(
         ladder: ladder parameters.
         scenario: scenario parameters (strike grid).
         orders: order parameters (VIX option multiplier).
+        listing: listed strikes, or None for the grid; with a listing the short strike is
+            the smallest listed one at or above ``K + width``.
 
     Returns:
         ``(long call K, short call K + width)`` with ``position_qty`` +1 and −1.
@@ -590,10 +628,16 @@ def l3_legs(
         msg = f"l3_spread_width_pts must be > 0, got {ladder.l3_spread_width_pts}"
         raise InvariantViolation(msg)
     expiry = _short_dated_expiry(state, ladder)
-    strike = _l1_strike(state, expiry, ladder, scenario.vix_strike_step_pts)
+    strike = _l1_strike(state, expiry, ladder, scenario.vix_strike_step_pts, listing)
+    short = strike + ladder.l3_spread_width_pts
+    if listing is not None:  # the width snapped to listed strikes: at least ``width`` wide
+        short = listed_at_or_above(listing, short)
+        if short <= strike:
+            msg = f"no listed strike above {strike:g} for the L3 short call"
+            raise InvariantViolation(msg)
     return (
         _vix_call(strike, expiry, 1, orders),
-        _vix_call(strike + ladder.l3_spread_width_pts, expiry, -1, orders),
+        _vix_call(short, expiry, -1, orders),
     )
 
 
@@ -629,6 +673,11 @@ class HedgeUnit:
     future_source: str
     vx_future_move_pts: float
     break_evens: tuple[float, ...]
+    price_source: str = "model"
+    """``"market"`` when ``price`` is the quoted mid (and the IV the market's), else
+    ``"model"`` (Black-76 at ``vix_option_iv``)."""
+    market_iv: float | None = None
+    """The quoted IV (decimal) the unit was priced with, or None (``vix_option_iv``)."""
 
 
 def _vix_leg_greeks(

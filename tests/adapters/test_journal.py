@@ -21,11 +21,11 @@ def db_path(tmp_path: Path) -> Path:
 
 async def test_new_file_is_wal_and_migrated(db_path: Path) -> None:
     async with await SqliteJournal.open(db_path) as journal:
-        assert await journal.schema_version() == SCHEMA_VERSION == 1
+        assert await journal.schema_version() == SCHEMA_VERSION == 2
         with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
             # WAL is a property of the file, visible to any other connection.
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert other.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert other.execute("PRAGMA user_version").fetchone()[0] == 2
             columns = {r[1] for r in other.execute("PRAGMA table_info(decisions)")}
         assert {"seq", "decision_id", "kind", "ts", "session_date", "payload"} <= columns
         assert "published" in columns
@@ -109,3 +109,19 @@ async def test_corrupt_payload_is_a_data_error(db_path: Path) -> None:
     async with await SqliteJournal.open(db_path) as journal:
         with pytest.raises(DataError):
             await journal.unpublished()
+
+
+async def test_executions_are_stored_once_by_exec_id(db_path: Path) -> None:
+    """A reconnect replays executions (IB reqExecutions): the execId keeps them single."""
+    async with await SqliteJournal.open(db_path) as journal:
+        row = (
+            "0000e0d5.00000001.01.01",
+            "alvh:L1:open:20200318:22:abc",
+            "2020-02-24T21:00:00+00:00",
+        )
+        assert await journal.append_execution(*row, '{"shares": 3}') is True
+        assert await journal.append_execution(*row, '{"shares": 3}') is False
+        await journal.append_order_event(row[1], "filled", row[2], '{"status": "filled"}')
+    async with await SqliteJournal.open(db_path) as journal:
+        assert await journal.executions() == ['{"shares": 3}']
+        assert await journal.order_events() == ['{"status": "filled"}']

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from adapters.mqtt.payloads import (
     AlertPayload,
+    OrderPayload,
+    OrderStatusPayload,
     decision_from_json,
     decision_to_json,
     to_payload,
 )
-from daemon.core.model import Decision
+from daemon.core.model import Decision, OrderState, OrderStatusReport
 from daemon.errors import DataError
 from tests.fakes.decisions import MACD, alert, change, order
 
@@ -78,3 +82,33 @@ def test_nan_never_reaches_the_wire() -> None:
 
 
 MACD_DICT = {"id": MACD.id, "value": MACD.value, "threshold": MACD.threshold, "holds": True}
+
+
+def test_order_status_payload_is_versioned_and_round_trips() -> None:
+    report = OrderStatusReport(
+        order_ref="alvh:L1:open:20200318:23:83859bd1aa7809cc",
+        decision_id="83859bd1aa7809cc",
+        status=OrderState.REJECTED,
+        filled_qty=0.0,
+        remaining_qty=0.0,
+        avg_price=None,
+        limit_price=1.35,
+        error_code=201,
+        error_text="Order rejected - reason:",
+        init_margin_change_usd=None,
+        ts=datetime(2020, 2, 24, 21, 15, tzinfo=UTC),
+    )
+    wire = json.loads(OrderStatusPayload.of(report).model_dump_json())
+    assert wire["v"] == 1
+    assert wire["type"] == "order_status"
+    assert (wire["status"], wire["error_code"]) == ("rejected", 201)
+    assert OrderStatusPayload.model_validate(wire).to_core() == report
+
+
+def test_a_proposal_names_where_its_price_came_from() -> None:
+    o = order()
+    assert json.loads(OrderPayload.of(o).model_dump_json())["price_source"] == "model"
+    market = replace(o, price_source="market")
+    wire = json.loads(OrderPayload.of(market).model_dump_json())
+    assert wire["price_source"] == "market"
+    assert OrderPayload.model_validate(wire).to_core() == market

@@ -33,7 +33,17 @@ INSTANCE = "ci"
 def fake_tws() -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.tws", "--port", str(port), "--tick-s", "2"],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.tws",
+            "--port",
+            str(port),
+            "--tick-s",
+            "2",
+            "--sessions",
+            "1",
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -59,6 +69,8 @@ def test_ibkr_rehearsal_places_and_fills_paper_orders(
         "ALVH_MQTT__INSTANCE": INSTANCE,
         "ALVH_JOURNAL__PATH": str(journal_path),
         "ALVH_SERVICE__MARKET_EVERY_S": "1",
+        # the fake fills only marketable limits (an exchange): 10% over the mid crosses
+        "ALVH_ORDERS__LIMIT_OFFSET_FRAC": "0.1",
     }
     alvhd = Path(sys.executable).with_name("alvhd")
     proc = subprocess.Popen(
@@ -80,7 +92,15 @@ def test_ibkr_rehearsal_places_and_fills_paper_orders(
     try:
         msgs = listener.wait_for(
             lambda m: (
-                {p.get("layer") for t, p, _ in m if t == f"{base}/orders/proposed"} >= {"L1", "L2"}
+                {p.get("layer") for t, p, _ in m if t == f"{base}/alerts/layer_activated"}
+                >= {"L1", "L2"}
+                and {p["order_ref"] for t, p, _ in m if t == f"{base}/orders/proposed"}
+                <= {
+                    p["order_ref"]
+                    for t, p, _ in m
+                    if t == f"{base}/orders/status" and p["status"] == "filled"
+                }
+                and any(t == f"{base}/orders/proposed" for t, _, _ in m)
                 and any(t == f"{base}/market" for t, _, _ in m)
             ),
             timeout_s=60,

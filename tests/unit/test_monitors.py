@@ -16,26 +16,25 @@ def kinds(out: Sequence[Decision]) -> list[tuple[AlertKind, str]]:
     return [(a.kind, a.key) for a in out if isinstance(a, Alert)]
 
 
-def test_stale_alert_once_per_outage_and_a_fresh_quote_ends_it() -> None:
+def test_stale_alert_once_per_outage_episode_and_one_when_restored() -> None:
     far = (MacroEvent(day=date(2027, 1, 1), kind=MacroEventKind.FOMC),)
     w = HeartbeatWatch(EngineParams(stale_after_s=60.0, macro_events=far))
     seen = dict.fromkeys((Symbol.SPX, Symbol.IWM, Symbol.VIX), T0)
-    assert w.check(T0 + timedelta(seconds=30), seen) == []
     seen[Symbol.IWM] = T0 + timedelta(seconds=30)
-    out = w.check(T0 + timedelta(seconds=61), seen)
-    assert kinds(out) == [
-        (AlertKind.DATA_STALE, "data_stale:SPX"),
-        (AlertKind.DATA_STALE, "data_stale:VIX"),
-    ]
-    # IWM now 90 s old: its own outage; SPX and VIX are not repeated
-    out = w.check(T0 + timedelta(seconds=120), seen)
-    assert kinds(out) == [(AlertKind.DATA_STALE, "data_stale:IWM")]
-    assert w.check(T0 + timedelta(seconds=150), seen) == []
-    w.on_valid_quote(Symbol.SPX)
-    seen[Symbol.SPX] = T0 + timedelta(seconds=200)
-    assert w.check(T0 + timedelta(seconds=201), seen) == []
-    again = w.check(T0 + timedelta(seconds=300), seen)
-    assert kinds(again) == [(AlertKind.DATA_STALE, "data_stale:SPX")]
+    out: list[Decision] = []
+    for s in range(0, 300, 5):  # a heartbeat every 5 s; the feed is silent
+        out += w.check(T0 + timedelta(seconds=s), seen)
+    # SPX and VIX at 61 s, IWM at 91 s: one episode, one alert
+    assert kinds(out) == [(AlertKind.DATA_STALE, "data_stale")]
+    assert "SPX, VIX" in out[0].message  # type: ignore[union-attr]
+    seen[Symbol.SPX] = T0 + timedelta(seconds=300)
+    assert w.check(T0 + timedelta(seconds=300), seen) == []  # IWM, VIX still stale
+    seen = dict.fromkeys(seen, T0 + timedelta(seconds=305))
+    back = w.check(T0 + timedelta(seconds=305), seen)
+    assert kinds(back) == [(AlertKind.DATA_STALE, "data_restored")]
+    assert back[0].severity.value == "info"  # type: ignore[union-attr]
+    again = [w.check(T0 + timedelta(seconds=305 + s), seen) for s in range(5, 100, 5)]
+    assert [kinds(a) for a in again if a] == [[(AlertKind.DATA_STALE, "data_stale")]]
 
 
 def test_calendar_warning_once_per_day_when_the_calendar_runs_out() -> None:

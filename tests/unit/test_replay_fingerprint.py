@@ -30,9 +30,12 @@ from pathlib import Path
 from daemon.core.model import Alert, Decision, LayerChange, ProposedOrder
 from tests.unit.replay_run import full_replay
 
-IDS = ("d22223d2eb047c74d64d7d88c8608ae51bcbd317067f1298ed825e5ab19cadff", 2094)
-CONTENT = "be373d2596aa4b39be615b4130b63463ee72fe9fb30662a658fbd1466144c8b6"
-SNAPSHOT = "a16b8c1b9dd919f99fb36606d38aed262fed5458a1c74e98c91480a3eb84a816"
+# Re-recorded for issue 7 (strikes snapped to Cboe's listed VIX strikes: 2.5-point
+# intervals from 30 to 50, 5-point above 50). With a 1-point "listing" the replay gives
+# main's issue-10 values (d22223d2…, 2094 / be373d25… / a16b8c1b…): nothing else moved.
+IDS = ("3401b8dd7fa4bef7a93c816a1f3423be35f64eb223b7fb91daec00eba90a151d", 2094)
+CONTENT = "4799b6c1be68cef16c499fc09b11d8f87a9981228a898edcd05815adc7c2af41"
+SNAPSHOT = "c4bbad54a9da1f96d6974982de796ecdecc79524fb60f49756a4d0f084b7a8e3"
 SESSIONS = 4814
 
 

@@ -32,6 +32,9 @@ def fast_config(port: int, **overrides: object) -> IbConfig:
         backoff_max_s=0.3,
         stale_after_s=30.0,
         check_interval_s=0.05,
+        # the fake fills only marketable limits: 10% over the mid crosses its spreads (a
+        # combo's net spread is wider, relative to its net mid, than one option's)
+        limit_offset_frac=0.10,
     )
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 

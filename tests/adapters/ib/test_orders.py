@@ -16,7 +16,7 @@ from daemon.core.model import AlertKind, Fill, Layer, Severity
 from daemon.core.params import EngineParams
 from daemon.errors import BrokerRejected
 from tests.adapters.ib.conftest import AS_OF, eventually, fast_config, running
-from tests.adapters.ib.orders_helpers import vix_call_order
+from tests.adapters.ib.orders_helpers import VIX_MAR20, vix_call_order
 from tests.fakes.tws import FakeTws
 from tests.fakes.tws import protocol as p
 
@@ -37,10 +37,16 @@ async def test_proposal_what_if_paper_order_fill_updates_the_sleeve(tws: FakeTws
     async with running(conn):
         await sink.submit(order)
         fill = await next_fill(sink)
-        assert (fill.order_ref, fill.contracts, fill.price) == (order.order_ref, 3, 1.35)
+        # a marketable limit fills at the quoted ask, not at the limit (an exchange fill)
+        quote = tws.option_market(tws.option("VIX", "VIX", order.legs[0].expiry, 22.0, "C"))
+        assert quote is not None
+        assert quote.ask < 1.35
+        assert (fill.order_ref, fill.contracts, fill.price) == (order.order_ref, 3, quote.ask)
         # what-if first, then exactly one real order, with the deterministic orderRef
         assert tws.message_count(p.PLACE_ORDER) == 2
         assert [o.order_ref for o in tws.placed_orders] == [order.order_ref]
+        # the limit sent is the proposal's (published, journaled, under the cost cap)
+        assert sink.limits[order.order_ref] == 1.35
         assert float(sink.what_ifs[order.order_ref].initMarginChange) == pytest.approx(405.0)
         # the broker's positions now hold the hedge, mapped to L1 through the orderRef
         await eventually(lambda: any(x.contract.symbol == "VIX" for x in conn.ib.positions()))
@@ -48,7 +54,8 @@ async def test_proposal_what_if_paper_order_fill_updates_the_sleeve(tws: FakeTws
             conn.ib.positions(), sink.order_refs_by_con_id(), account=conn.account, opened_on=AS_OF
         )
         (hedge,) = held.hedges
-        assert (hedge.layer, hedge.contracts, hedge.premium_paid_usd) == (Layer.L1, 3, 405.0)
+        assert (hedge.layer, hedge.contracts) == (Layer.L1, 3)
+        assert hedge.premium_paid_usd == pytest.approx(3 * quote.ask * 100)
         assert hedge.legs[0].strike == 22.0
         assert hedge.legs[0].multiplier == 100
         engine = Engine(EngineParams(), sessions=[AS_OF], assume_fills=False)
@@ -156,6 +163,14 @@ async def test_a_two_leg_spread_goes_as_one_combo_order(tws: FakeTws) -> None:
         order_ref=single.order_ref.replace(":25:", ":25-35:"),
         decision_id="spread0000000001",
     )
+    # a marketable net limit: at or above the legs' net ask (long ask − short bid)
+    long_q = tws.option_market(tws.option("VIX", "VIX", VIX_MAR20, 25.0, "C"))
+    short_q = tws.option_market(tws.option("VIX", "VIX", VIX_MAR20, 35.0, "C"))
+    assert long_q is not None
+    assert short_q is not None
+    assert short_q.bid is not None
+    net_ask = round(long_q.ask - short_q.bid, 2)
+    spread = replace(spread, limit_price=net_ask)
     async with running(conn):
         await sink.submit(spread)
         fill = await next_fill(sink)
@@ -172,6 +187,15 @@ async def test_a_two_leg_spread_goes_as_one_combo_order(tws: FakeTws) -> None:
         (1, "SELL"),
     ]
     assert (fill.order_ref, fill.contracts) == (spread.order_ref, 5)
+    # IB reports a combo fill per leg *and* for the BAG (TWS API docs, "Executions and
+    # Commissions"; ib_async Trade.filled() counts only the BAG's): the order's fill is the
+    # BAG's net, booked once; the legs only move positions
+    assert [e.instrument.sec_type for e in placed.executions] == ["OPT", "OPT", "BAG"]
+    assert fill.price == pytest.approx(placed.avg_fill_price)
+    long_px, short_px = (e.price for e in placed.executions[:2])
+    assert fill.price == pytest.approx(long_px - short_px)
+    assert sink.drain_fills() == []
+    assert sum(1 for r in sink.executions.values() if r.is_combo_leg) == 2
     (hedge,) = held.hedges
     assert hedge.layer is Layer.L2
     assert hedge.contracts == 5

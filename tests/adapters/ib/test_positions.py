@@ -66,7 +66,11 @@ async def test_condor_hedges_and_satellite_are_recognised(tws: FakeTws) -> None:
     assert held.condor.credit_usd == 2800.0
     (hedge,) = held.hedges
     assert (hedge.layer, hedge.contracts, hedge.order_ref) == (Layer.L2, 4, order.order_ref)
-    assert hedge.premium_paid_usd == pytest.approx(840.0)
+    # the marketable 2.10 limit filled at the fake's ask (an exchange gives the better price)
+    quote = tws.option_market(tws.option("VIX", "VIX", order.legs[0].expiry, 20.0, "C"))
+    assert quote is not None
+    assert quote.ask < 2.1
+    assert hedge.premium_paid_usd == pytest.approx(4 * quote.ask * 100)
     assert [(h.strike, h.position_qty) for h in held.unmapped_hedge_legs] == [(30.0, 1)]
     assert held.satellite is not None
     assert held.satellite.symbol is Symbol.IWM

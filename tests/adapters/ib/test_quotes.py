@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -11,7 +11,10 @@ from adapters.ib.connection import IbConnection, LinkState
 from adapters.ib.market_data import IbMarketDataSource
 from daemon.core.model import Quote, Symbol
 from tests.adapters.ib.conftest import AS_OF, fast_config, running
+from tests.fakes.ports import FakeClock
 from tests.fakes.tws import FakeTws
+
+MID_SESSION = datetime(2020, 2, 24, 16, 0, tzinfo=UTC)  # 11:00 New York
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -49,7 +52,8 @@ async def test_connects_qualifies_and_streams_every_series(tws: FakeTws) -> None
 
 
 async def test_history_warm_up_has_200_sessions_before_today(tws: FakeTws) -> None:
-    conn = IbConnection(fast_config(tws.port))
+    # mid-session on AS_OF: IB's daily history already holds today's unfinished bar
+    conn = IbConnection(fast_config(tws.port), clock=FakeClock(MID_SESSION))
     md = IbMarketDataSource(conn)
     async with running(conn, md.run):
         bars = await md.history(Symbol.SPX, 200)

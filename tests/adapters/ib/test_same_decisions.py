@@ -14,7 +14,7 @@ from adapters.replay import ReplaySource
 from daemon.app import trading_sessions, warm_up
 from daemon.core.engine import Engine
 from daemon.core.model import Decision, LayerChange, ProposedOrder, Quote, SessionClose, Symbol
-from daemon.core.params import EngineParams
+from daemon.core.params import EngineParams, QualityParams
 from tests.adapters.ib.conftest import AS_OF, fast_config, running
 from tests.fakes.ports import FakeClock
 from tests.fakes.tws import FakeTws
@@ -23,6 +23,10 @@ END = date(2020, 3, 13)
 """Three weeks of the Feb/Mar-2020 sell-off, before the March VX expiry (no roll)."""
 WARMUP_DAYS = 250
 CLOSE_UTC = time(21, 0)
+PARAMS = EngineParams(quality=QualityParams(spx_max_move_frac=0.2, iwm_max_move_frac=0.2))
+"""One tick per session here, so each print is a whole day's move (SPX -9.5% on 2020-03-12,
+outside the default ×/÷ 1.10 band): the bands are widened so that this test compares the
+two paths, not the plausibility filter (tests/unit/test_plausibility.py covers that)."""
 
 
 def summary(decisions: list[Decision]) -> list[tuple[object, ...]]:
@@ -39,7 +43,7 @@ def summary(decisions: list[Decision]) -> list[tuple[object, ...]]:
 
 async def replay_decisions(market_dir: Path) -> tuple[list[date], list[Decision]]:
     source = ReplaySource(market_dir, start=AS_OF, end=END, warmup_days=WARMUP_DAYS)
-    engine = Engine(EngineParams(), sessions=trading_sessions())
+    engine = Engine(PARAMS, sessions=trading_sessions())
     await warm_up(engine, source, WARMUP_DAYS)
     decisions: list[Decision] = []
     async for event in source.events():
@@ -87,7 +91,7 @@ async def test_ib_source_reaches_the_replay_decisions(tws: FakeTws, market_dir: 
     # the fake clock jumps a day per session: keep the staleness watchdog out of the way
     conn = IbConnection(fast_config(tws.port, stale_after_s=30 * 86_400.0), clock=clock)
     md = IbMarketDataSource(conn)
-    engine = Engine(EngineParams(), sessions=trading_sessions())
+    engine = Engine(PARAMS, sessions=trading_sessions())
     got: list[Decision] = []
     async with running(conn, md.run):
         await warm_up(engine, md, WARMUP_DAYS)

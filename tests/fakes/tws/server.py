@@ -7,7 +7,9 @@ daily history, what-if and real orders with ``openOrder``/``orderStatus``/``exec
 
 Fault injection: :meth:`FakeTws.drop_connections`, :meth:`FakeTws.refuse_connections`,
 :meth:`FakeTws.send_error` (1100, 1102, 2103/2104, 354, 10167...), bad ticks through
-:meth:`FakeTws.push_price` (``-1``, ``0``, ``nan``), :attr:`FakeTws.market_data_type`
+:meth:`FakeTws.push_price` (``-1``, ``0``, ``nan``, or a plausible-looking bad print like
+``SPX 30``), a feed stall (:meth:`FakeTws.stall`: no tick at all, not even the snapshot of
+a new subscription), :attr:`FakeTws.market_data_type`
 (delayed/frozen), :attr:`FakeTws.client_ids_in_use` (error 326) and :attr:`FakeTws.account`
 (``DU…`` paper or ``U…`` live).
 
@@ -21,14 +23,16 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from tests.fakes.tws import listing
 from tests.fakes.tws import protocol as p
-from tests.fakes.tws.market import MarketData
+from tests.fakes.tws.market import DailyBar, MarketData
 from tests.fakes.tws.protocol import Field
 
 log = logging.getLogger("fake_tws")
@@ -77,6 +81,8 @@ class Instrument:
     long_name: str = ""
     series: str = ""
     """Key of the daily series in :class:`MarketData` (``""`` for options)."""
+    market_rule_id: int = 0
+    """IB market rule of the premium/price increments (``ContractDetails.marketRuleIds``)."""
 
     def eleven(self) -> list[Field]:
         """conId … tradingClass, as in position/openOrder/execDetails messages."""
@@ -116,6 +122,22 @@ class FakeOrder:
     avg_fill_price: float = 0.0
     exec_ids: list[str] = field(default_factory=list)
     fill_time: datetime | None = None
+    executions: list[Execution] = field(default_factory=list)
+    """Every execution reported for this order (combo: one per leg, then the BAG's)."""
+
+
+@dataclass(slots=True)
+class Execution:
+    """One execution report (``execDetails``): the whole order, or one combo leg."""
+
+    exec_id: str
+    instrument: Instrument
+    side: str
+    shares: float
+    price: float
+    cum_qty: float
+    avg_price: float
+    time: datetime
 
 
 @dataclass(slots=True)
@@ -198,7 +220,22 @@ class FakeTws:
         self.hidden_series: set[str] = set()
         """Series keys whose contracts the fake pretends not to know (error 200)."""
         self.auto_fill = True
-        """Fill limit orders at their limit as soon as they arrive."""
+        """Fill limit orders as soon as they are marketable (BUY limit ≥ ask, SELL ≤ bid),
+        at the quoted ask/bid, like an exchange; a non-marketable limit rests (Submitted)."""
+        self.fill_max_qty: float | None = None
+        """Fill at most this many contracts per execution (partial fills), None = all."""
+        self.today = as_of
+        """The session the fake's market is in (advanced by :meth:`push_session`)."""
+        self.today_bar = True
+        """Serve the current session's bar in daily history once it traded (real IB)."""
+        self.spread_frac = 0.06
+        """Option bid/ask width as a fraction of the value (at least one tick each side)."""
+        self.no_bid_con_ids: set[int] = set()
+        """Options quoted with no bid (IB sends bid -1 size 0): an empty market."""
+        self.wide_con_ids: dict[int, float] = {}
+        """Options quoted with this spread fraction instead (a wide market)."""
+        self.last_price: dict[str, float] = {}
+        """Series key → last traded price pushed (else the session's open)."""
         self.reject_orders_code: int | None = None
         self.instruments: dict[int, Instrument] = {}
         self.positions: dict[tuple[str, int], Position] = {}
@@ -213,7 +250,9 @@ class FakeTws:
         self._reopen: asyncio.Task[None] | None = None
         self._book_mid: dict[str, float] = {}
         self._refusing = False
+        self._stalled_until = 0.0
         self._build_catalogue()
+        self._build_weeklies()
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> FakeTws:
@@ -274,6 +313,16 @@ class FakeTws:
             await self._reopen
             self._reopen = None
 
+    def stall(self, seconds: float) -> None:
+        """Send no tick for ``seconds`` (a stalled feed): pushes and subscription snapshots
+        are dropped; the connection, orders and history keep working."""
+        self._stalled_until = time.monotonic() + seconds
+
+    @property
+    def is_stalled(self) -> bool:
+        """Whether a :meth:`stall` is in progress."""
+        return time.monotonic() < self._stalled_until
+
     def send_error(self, code: int, req_id: int = -1, text: str | None = None) -> None:
         """Send an error/status message with ``code`` to every connected client."""
         for s in list(self._sessions):
@@ -291,8 +340,22 @@ class FakeTws:
         return sent
 
     def push_session(self, day: date) -> int:
-        """Push the close of ``day`` for every subscribed series (one tick each)."""
+        """Push the close of ``day`` for every subscribed series (one tick each).
+
+        The fake's market moves to ``day``: its closes become the last prices, option
+        subscriptions are requoted from them, and resting orders that became marketable fill.
+        """
+        if day != self.today:
+            self.expire_day_orders()
+        self.today = day
+        for key, bars in self.data.series.items():
+            bar = self.data.bar_on(key, day)
+            if bar is not None and bars:
+                self.last_price[key] = bar.close
         sent = 0
+        for s in list(self._sessions):
+            s.requote_options()
+        self._fill_marketable()
         for s in list(self._sessions):
             for inst in list(s.subscriptions.values()):
                 bar = self.data.bar_on(inst.series, day)
@@ -365,11 +428,155 @@ class FakeTws:
                 last_trade_date=ymd,
                 strike=strike,
                 right=right,
-                min_tick=0.05,
+                min_tick=0.01,
                 long_name=f"{symbol} {ymd} {strike:g} {right}",
+                market_rule_id=listing.VIX_RULE_ID if symbol == "VIX" else listing.SPX_RULE_ID,
             )
             self.instruments[con_id] = inst
         return inst
+
+    # ------------------------------------------------------------------ the market
+    def price_of(self, series: str) -> float | None:
+        """Current price of a series: last pushed, else today's open, else the last close."""
+        if series in self.last_price:
+            return self.last_price[series]
+        bar = self.data.bar_on(series, self.today)
+        if bar is not None:
+            return bar.open
+        return self.data.last_close_before(series, self.today)
+
+    def today_bar_of(self, series: str) -> DailyBar | None:
+        """The current session's bar so far (open → last price), once it traded."""
+        if not self.today_bar:
+            return None
+        bar = self.data.bar_on(series, self.today)
+        if bar is None:
+            return None
+        last = self.last_price.get(series, bar.open)
+        return DailyBar(
+            day=self.today,
+            open=bar.open,
+            high=max(bar.open, last),
+            low=min(bar.open, last),
+            close=last,
+            volume=bar.volume,
+        )
+
+    def vix_option_expiries(self) -> list[date]:
+        """Listed VIX option expiries (monthly, the next six; Cboe lists up to six)."""
+        day = self.today
+        months = [
+            (day.year + (day.month - 1 + k) // 12, (day.month - 1 + k) % 12 + 1) for k in range(8)
+        ]
+        return sorted(e for e in (vix_expiry(y, m) for y, m in months) if e >= day)[:6]
+
+    def spx_option_expiries(self) -> list[date]:
+        """Listed SPX/SPXW expiries used here: the next six monthly third Fridays."""
+        day = self.today
+        months = [
+            (day.year + (day.month - 1 + k) // 12, (day.month - 1 + k) % 12 + 1) for k in range(8)
+        ]
+        return sorted(e for e in (third_friday(y, m) for y, m in months) if e >= day)[:6]
+
+    def vx_future_for(self, expiry: date) -> float | None:
+        """The VX future price of ``expiry`` (the nearest listed monthly if not in the data)."""
+        price = self.price_of(f"VX:{expiry:%Y%m%d}")
+        if price is not None:
+            return price
+        listed = list(self.data.vx_expiries_listed(self.today, 8))
+        if not listed:
+            return self.price_of("VIX")
+        nearest = min(listed, key=lambda e: abs((e - expiry).days))
+        return self.price_of(f"VX:{nearest:%Y%m%d}")
+
+    def option_market(self, inst: Instrument) -> listing.OptionQuote | None:
+        """The fake market maker's quote of an option (None for SPX: quoted flat)."""
+        if inst.sec_type != "OPT" or inst.symbol != "VIX":
+            return None
+        expiry = date(
+            int(inst.last_trade_date[:4]),
+            int(inst.last_trade_date[4:6]),
+            int(inst.last_trade_date[6:8]),
+        )
+        future = self.vx_future_for(expiry)
+        vix = self.price_of("VIX")
+        if future is None or vix is None:
+            return None
+        q = listing.quote_option(
+            right=inst.right,
+            strike=inst.strike,
+            future=future,
+            vix=vix,
+            years=max((expiry - self.today).days, 0) / 365.0,
+            rule_id=inst.market_rule_id or listing.VIX_RULE_ID,
+            spread_frac=self.wide_con_ids.get(inst.con_id, self.spread_frac),
+        )
+        if inst.con_id in self.no_bid_con_ids:
+            q = listing.OptionQuote(
+                bid=None,
+                ask=q.ask,
+                value=q.value,
+                iv=q.iv,
+                delta=q.delta,
+                gamma=q.gamma,
+                vega=q.vega,
+                theta=q.theta,
+                und_price=q.und_price,
+            )
+        return q
+
+    def executable_price(self, order: FakeOrder) -> float | None:
+        """Price at which ``order`` executes now (the far side), or None if not marketable.
+
+        A BUY limit at or above the ask fills at the ask, a SELL at or below the bid at the
+        bid; a combo (BAG) against the legs' net (long legs at the ask, short at the bid, for
+        a BUY). A side with no bid never fills a SELL.
+        """
+        buy = order.action == "BUY"
+        if order.combo_legs:
+            net = 0.0
+            for con_id, ratio, leg_action, _ in order.combo_legs:
+                inst = self.instruments.get(con_id)
+                q = self.option_market(inst) if inst is not None else None
+                if q is None:
+                    return None
+                leg_buys = (leg_action == "BUY") == buy
+                side = q.ask if leg_buys else q.bid
+                if side is None:
+                    return None
+                net += (1 if leg_action == "BUY" else -1) * ratio * side
+            price = round(net, 2)
+        else:
+            q = self.option_market(order.instrument)
+            if q is None:
+                return order.lmt_price  # not an option the fake quotes: fill at the limit
+            side = q.ask if buy else q.bid
+            if side is None:
+                return None
+            price = side
+        marketable = order.lmt_price >= price - 1e-9 if buy else order.lmt_price <= price + 1e-9
+        return price if marketable else None
+
+    def expire_day_orders(self) -> list[FakeOrder]:
+        """End of session: unfilled DAY orders are cancelled by the exchange (IB: Cancelled)."""
+        expired = []
+        for order in self.orders:
+            if order.status in OPEN_STATES and order.tif == "DAY":
+                order.status = "Cancelled"
+                expired.append(order)
+                for s in list(self._sessions):
+                    if s.ready and s.client_id in (order.client_id, 0):
+                        s.send_order_status(order)
+        return expired
+
+    def _fill_marketable(self) -> None:
+        if not self.auto_fill:
+            return
+        for order in self.orders:
+            if order.status in OPEN_STATES:
+                price = self.executable_price(order)
+                if price is not None:
+                    self._fill(order, price)
 
     def fill(self, order_ref: str, price: float | None = None) -> None:
         """Fill the open order with ``order_ref`` (when :attr:`auto_fill` is off)."""
@@ -432,6 +639,7 @@ class FakeTws:
                 min_tick=0.05,
                 long_name=f"CBOE Volatility Index {month:%b%y}",
                 series=f"VX:{expiry:%Y%m%d}",
+                market_rule_id=listing.FUT_RULE_ID,
             )
             self.instruments[inst.con_id] = inst
 
@@ -450,7 +658,10 @@ class FakeTws:
             if tc in classes and len(ymd) == 8:
                 right = spec["right"][0].upper()
                 d = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
-                return [self.option(symbol, tc, d, float(spec["strike"]), right)]
+                strike = float(spec["strike"])
+                if not self.is_listed_option(symbol, tc, d, strike):
+                    return []
+                return [self.option(symbol, tc, d, strike, right)]
             return []
         found = []
         for inst in self.instruments.values():
@@ -470,6 +681,67 @@ class FakeTws:
                 continue
             found.append(inst)
         return sorted(found, key=lambda i: i.last_trade_date)
+
+    def is_listed_option(
+        self, symbol: str, trading_class: str, expiry: date, strike: float
+    ) -> bool:
+        """A listed series: a listed expiry and a strike on the Cboe interval convention.
+
+        IB answers a request for anything else with error 200 ("No security definition").
+        """
+        held = any(
+            i.sec_type == "OPT"
+            and i.trading_class == trading_class
+            and i.strike == strike
+            and i.last_trade_date == f"{expiry:%Y%m%d}"
+            for i in self.instruments.values()
+        )
+        if held:  # positions seeded by a test (e.g. the condor) are listed by definition
+            return True
+        if symbol == "VIX":
+            return expiry in self.vix_option_expiries() and listing.is_listed(
+                trading_class, strike, None
+            )
+        spot = self.data.last_close_before("SPX", self.as_of)
+        return listing.is_listed(trading_class, strike, spot)
+
+    def _build_weeklies(self) -> None:
+        """Weekly VX futures (trading class ``VX`` + week number) beside the monthlies.
+
+        IB lists them under the same symbol ``VIX`` on CFE, so a request for ``FUT VIX CFE``
+        returns both; the weeklies' history starts when they were listed (a few days).
+        """
+        monthlies = {i.last_trade_date for i in self.instruments.values() if i.sec_type == "FUT"}
+        monthly_dates = {date(int(x[:4]), int(x[4:6]), int(x[6:])) for x in monthlies}
+        if not monthly_dates:
+            return
+        codes = "FGHJKMNQUVXZ"
+        for expiry in listing.third_wednesday_weeklies(
+            self.as_of, self.as_of + timedelta(days=42), monthly_dates
+        ):
+            # a weekly lives about six weeks: its bars copy the nearest later monthly's
+            # from a few days before the fake's today (too short for any warm-up)
+            later = [d for d in monthly_dates if d >= expiry] or [max(monthly_dates)]
+            source = self.data.series.get(f"VX:{min(later):%Y%m%d}", ())
+            listed_on = self.as_of - timedelta(days=3)
+            key = f"VXW:{expiry:%Y%m%d}"
+            self.data.series[key] = tuple(b for b in source if b.day >= listed_on)
+            week = expiry.isocalendar().week
+            inst = Instrument(
+                con_id=650_000_000 + int(f"{expiry:%y%m%d}"),
+                symbol="VIX",
+                sec_type="FUT",
+                exchange="CFE",
+                local_symbol=f"VX{week:02d}{codes[expiry.month - 1]}{expiry.year % 10}",
+                trading_class=f"VX{week:02d}",
+                multiplier="1000",
+                last_trade_date=f"{expiry:%Y%m%d}",
+                min_tick=0.05,
+                long_name=f"CBOE Volatility Index weekly {expiry:%d%b%y}",
+                series=key,
+                market_rule_id=listing.FUT_RULE_ID,
+            )
+            self.instruments[inst.con_id] = inst
 
     # ------------------------------------------------------------------ orders
     def _new_order(self, session: _Session, o: dict[str, object]) -> None:
@@ -497,43 +769,117 @@ class FakeTws:
         session.send_open_order(order)
         session.send_order_status(order)
         if self.auto_fill:
-            self._fill(order, order.lmt_price)
+            price = self.executable_price(order)
+            if price is not None:
+                self._fill(order, price)
+
+    def _leg_prices(self, order: FakeOrder, net: float) -> list[tuple[Instrument, int, str, float]]:
+        """Each combo leg's execution price: its far side, nudged so the legs net to ``net``."""
+        legs: list[tuple[Instrument, int, str, float]] = []
+        buy = order.action == "BUY"
+        for con_id, ratio, leg_action, _ in order.combo_legs:
+            inst = self.instruments[con_id]
+            q = self.option_market(inst)
+            leg_buys = (leg_action == "BUY") == buy
+            side = None if q is None else (q.ask if leg_buys else q.bid)
+            legs.append((inst, ratio, leg_action, side if side is not None else 0.0))
+        got = sum((1 if a == "BUY" else -1) * r * px for _, r, a, px in legs)
+        if legs and abs(got - net) > 1e-9:  # price improvement on the combo: give it to leg 1
+            inst, ratio, action, px = legs[0]
+            sign = 1 if action == "BUY" else -1
+            legs[0] = (inst, ratio, action, round(px + (net - got) / (sign * ratio), 4))
+        return legs
 
     def _fill(self, order: FakeOrder, price: float) -> None:
-        order.status = "Filled"
-        order.filled = order.quantity
-        order.avg_fill_price = price
-        order.fill_time = datetime.now(UTC)
-        exec_id = f"0000e0d5.{order.perm_id:08x}.01.{next(self._exec_seq):02d}"
-        order.exec_ids.append(exec_id)
-        self._apply_fill_to_positions(order, price)
+        """Execute (part of) ``order`` at ``price`` and report it as IB does.
+
+        A single option: one ``execDetails``. A combo (BAG): one ``execDetails`` per leg (the
+        leg's contract, its own price and ``ratio × qty`` shares), then one for the BAG itself
+        (net price, combo quantity) — the reports a real TWS sends for a combo fill (TWS API
+        docs, "Executions and Commissions": "for combo orders, an execution is reported for
+        each leg and for the combo"; ib_async ``Trade.filled()`` counts only the BAG's).
+        """
+        left = order.quantity - order.filled
+        qty = left if self.fill_max_qty is None else min(left, self.fill_max_qty)
+        if qty <= 0:
+            return
+        # stamped on the fake's market day (its "today"), at the wall time of day
+        now = datetime.combine(self.today, datetime.now(UTC).time(), tzinfo=UTC)
+        prev = order.filled
+        order.filled = prev + qty
+        order.avg_fill_price = round((order.avg_fill_price * prev + price * qty) / order.filled, 6)
+        order.status = "Filled" if order.filled >= order.quantity else "Submitted"
+        order.fill_time = now
+        reports: list[Execution] = []
+        if order.combo_legs:
+            for inst, ratio, leg_action, px in self._leg_prices(order, price):
+                side = (
+                    leg_action
+                    if order.action == "BUY"
+                    else ("SELL" if leg_action == "BUY" else "BUY")
+                )
+                shares = ratio * qty
+                reports.append(
+                    Execution(
+                        exec_id=self._next_exec_id(order),
+                        instrument=inst,
+                        side=side,
+                        shares=shares,
+                        price=px,
+                        cum_qty=shares,
+                        avg_price=px,
+                        time=now,
+                    )
+                )
+        reports.append(
+            Execution(
+                exec_id=self._next_exec_id(order),
+                instrument=order.instrument,
+                side=order.action,
+                shares=qty,
+                price=price,
+                cum_qty=order.filled,
+                avg_price=order.avg_fill_price,
+                time=now,
+            )
+        )
+        order.executions += reports
+        order.exec_ids += [r.exec_id for r in reports]
+        self._apply_fill_to_positions(order, price, qty, reports)
         for s in list(self._sessions):
             if not s.ready:
                 continue
-            s.send_execution(-1, order, exec_id)
+            for r in reports:
+                s.send_execution(-1, order, r)
             if s.client_id in (order.client_id, 0):
                 s.send_order_status(order)
                 s.send_open_order(order)
-            s.send_commission(exec_id)
+            for r in reports:
+                s.send_commission(r.exec_id)
 
-    def _apply_fill_to_positions(self, order: FakeOrder, price: float) -> None:
-        sign = 1 if order.action == "BUY" else -1
-        legs = order.combo_legs or [(order.instrument.con_id, 1, "BUY", "")]
-        for con_id, ratio, leg_action, _ in legs:
-            inst = self.instruments.get(con_id)
-            if inst is None:
-                continue
-            leg_sign = 1 if leg_action == "BUY" else -1
-            qty = sign * leg_sign * ratio * order.quantity
-            key = (order.account, con_id)
+    def _next_exec_id(self, order: FakeOrder) -> str:
+        return f"0000e0d5.{order.perm_id:08x}.01.{next(self._exec_seq):02d}"
+
+    def _apply_fill_to_positions(
+        self, order: FakeOrder, price: float, qty: float, reports: list[Execution]
+    ) -> None:
+        leg_reports = reports[:-1] if order.combo_legs else reports
+        for r in leg_reports:
+            inst = r.instrument
+            signed = r.shares if r.side == "BUY" else -r.shares
+            key = (order.account, inst.con_id)
             mult = float(inst.multiplier or 1)
-            leg_price = price if len(legs) == 1 else abs(price) / len(legs)
             pos = self.positions.get(key)
-            if pos is None:
-                pos = Position(order.account, inst, qty, leg_price * mult)
+            if pos is None or pos.quantity == 0:
+                pos = Position(order.account, inst, signed, r.price * mult)
                 self.positions[key] = pos
             else:
-                pos.quantity += qty
+                new_qty = pos.quantity + signed
+                if new_qty != 0 and (pos.quantity > 0) == (signed > 0):
+                    pos.avg_cost = (
+                        pos.avg_cost * abs(pos.quantity) + r.price * mult * abs(signed)
+                    ) / abs(new_qty)
+                pos.quantity = new_qty
             for s in list(self._sessions):
                 if s.positions_subscribed:
                     s.send_position(pos)
@@ -604,6 +950,7 @@ class _Session:
             p.REQ_ACCOUNT_UPDATES_MULTI: lambda f: self.send([p.ACCOUNT_UPDATE_MULTI_END, 1, f[2]]),
             p.REQ_SEC_DEF_OPT_PARAMS: self.on_sec_def_opt_params,
             p.REQ_COMPLETED_ORDERS: self.on_completed_orders,
+            p.REQ_MARKET_RULE: self.on_market_rule,
         }
 
     # ---------------------------------------------------------------- transport
@@ -712,9 +1059,9 @@ class _Session:
         for order in self.tws.orders:
             if want_client and order.client_id != want_client:
                 continue
-            for exec_id in order.exec_ids:
-                self.send_execution(req_id, order, exec_id)
-                self.send_commission(exec_id)
+            for ex in order.executions:
+                self.send_execution(req_id, order, ex)
+                self.send_commission(ex.exec_id)
         self.send([p.EXECUTION_DATA_END, 1, req_id])
 
     # ---------------------------------------------------------------- contracts
@@ -768,7 +1115,7 @@ class _Session:
                 1,  # aggGroup
                 inst.symbol if inst.sec_type in ("OPT", "FUT") else "",
                 "IND" if inst.sec_type in ("OPT", "FUT") else "",
-                "",  # marketRuleIds
+                str(inst.market_rule_id or ""),  # marketRuleIds, one per validExchange
                 inst.last_trade_date,  # realExpirationDate
                 "",  # stockType
                 "1",
@@ -781,19 +1128,14 @@ class _Session:
         req_id = int(f[1])
         symbol = f[2]
         as_of = self.tws.as_of
-        months = [
-            (as_of.year + (as_of.month - 1 + k) // 12, (as_of.month - 1 + k) % 12 + 1)
-            for k in range(8)
-        ]
         if symbol == "VIX":
-            exps = sorted(e for e in (vix_expiry(y, m) for y, m in months) if e > as_of)[:6]
-            strikes = [float(k) for k in range(10, 81)]
+            exps = self.tws.vix_option_expiries()
+            strikes = list(listing.vix_strikes())
             rows = [("CBOE", "VIX", "100", exps, strikes)]
         elif symbol == "SPX":
-            exps = sorted(e for e in (third_friday(y, m) for y, m in months) if e > as_of)[:6]
+            exps = self.tws.spx_option_expiries()
             spot = self.tws.data.last_close_before("SPX", as_of) or 4000.0
-            lo = int(spot * 0.5) // 5 * 5
-            strikes = [float(k) for k in range(lo, int(spot * 1.5), 5)]
+            strikes = list(listing.spx_strikes(spot))
             rows = [("CBOE", "SPX", "100", exps, strikes), ("CBOE", "SPXW", "100", exps, strikes)]
         else:
             rows = []
@@ -836,6 +1178,9 @@ class _Session:
         self.subscriptions[req_id] = inst
         if md_type != 1:
             self.send([p.MARKET_DATA_TYPE, 1, req_id, md_type])
+        if inst.sec_type == "OPT":
+            self.send_option_quote(req_id, inst)
+            return
         data = self.tws.data
         prev = data.last_close_before(inst.series, self.tws.as_of)
         today = data.bar_on(inst.series, self.tws.as_of)
@@ -853,10 +1198,47 @@ class _Session:
                     req_id, p.TICK_DELAYED_ASK if delayed else p.TICK_ASK, round(last + 0.01, 2)
                 )
 
+    def send_option_quote(self, req_id: int, inst: Instrument) -> None:
+        """Bid/ask (size 0 and price -1 for an empty side) and the option-computation ticks.
+
+        Layout of ``tickOptionComputation`` (msg 21, server ≥ 156: reqId, tickType,
+        tickAttrib, impliedVol, delta, optPrice, pvDividend, gamma, vega, theta, undPrice)
+        as ib_async's ``Decoder.tickOptionComputation`` reads it; tick types 10/11/13 are
+        the bid/ask/model computations of IB's tick-type table.
+        """
+        q = self.tws.option_market(inst)
+        if q is None:
+            return
+        if q.bid is None:
+            self.send([p.TICK_PRICE, 6, req_id, p.TICK_BID, -1, 0, 0])
+        else:
+            self.send([p.TICK_PRICE, 6, req_id, p.TICK_BID, q.bid, 10, 0])
+        self.send([p.TICK_PRICE, 6, req_id, p.TICK_ASK, q.ask, 10, 0])
+        comp = [q.iv, q.delta, round(q.value, 4), 0, q.gamma, q.vega, q.theta, q.und_price]
+        for tick in (p.TICK_BID_OPTION, p.TICK_ASK_OPTION, p.TICK_MODEL_OPTION):
+            self.send([p.TICK_OPTION_COMPUTATION, req_id, tick, 0, *comp])
+
+    def requote_options(self) -> None:
+        """Send every option subscription its new quote (the market moved)."""
+        for req_id, inst in list(self.subscriptions.items()):
+            if inst.sec_type == "OPT":
+                self.send_option_quote(req_id, inst)
+
+    def on_market_rule(self, f: list[str]) -> None:
+        """``reqMarketRule(id)`` → ``marketRule`` (msg 93: id, n, (lowEdge, increment)×n)."""
+        rule_id = int(f[1])
+        rows = listing.MARKET_RULES.get(rule_id, ())
+        fields: list[Field] = [p.MARKET_RULE, rule_id, len(rows)]
+        for low_edge, increment in rows:
+            fields += [low_edge, increment]
+        self.send(fields)
+
     def on_cancel_mkt_data(self, f: list[str]) -> None:
         self.subscriptions.pop(int(f[2]), None)
 
     def send_tick(self, req_id: int, tick_type: int, price: float | str, size: int = 1) -> None:
+        if self.tws.is_stalled:
+            return
         self.send([p.TICK_PRICE, 6, req_id, tick_type, price, size, 0])
 
     def push_price(self, key: str, price: float | str, tick_type: int) -> int:
@@ -881,12 +1263,18 @@ class _Session:
             self.error(req_id, 162, "Historical Market Data Service error message:no data")
             return
         inst = found[0]
-        end = self.tws.as_of
+        end = self.tws.today
         if end_text:
             y, m, d = int(end_text[:4]), int(end_text[4:6]), int(end_text[6:8])
             end = min(end, date(y, m, d) + timedelta(days=1))
         start = end - timedelta(days=_duration_days(duration))
         bars = [b for b in self.tws.data.series.get(inst.series, ()) if start <= b.day < end]
+        today = self.tws.today_bar_of(inst.series)
+        if today is not None and not end_text:
+            # real IB: the current session's bar is part of daily history once it traded
+            # (its close is the last price so far) — TWS API docs, "Historical Bar Data":
+            # the last bar returned is the current, incomplete one.
+            bars = [b for b in bars if b.day < today.day] + [today]
         if not bars:
             self.error(
                 req_id,
@@ -1117,25 +1505,24 @@ class _Session:
             ]
         )
 
-    def send_execution(self, req_id: int, order: FakeOrder, exec_id: str) -> None:
-        when = order.fill_time or datetime.now(UTC)
+    def send_execution(self, req_id: int, order: FakeOrder, ex: Execution) -> None:
         fields: list[Field] = [
             p.EXECUTION_DATA,
             req_id,
             order.order_id,
-            *order.instrument.eleven(),
-            exec_id,
-            when.strftime("%Y%m%d %H:%M:%S UTC"),
+            *ex.instrument.eleven(),
+            ex.exec_id,
+            ex.time.strftime("%Y%m%d %H:%M:%S UTC"),
             order.account,
-            order.instrument.exchange,
-            "BOT" if order.action == "BUY" else "SLD",
-            order.filled,
-            order.avg_fill_price,
+            ex.instrument.exchange,
+            "BOT" if ex.side == "BUY" else "SLD",
+            ex.shares,
+            ex.price,
             order.perm_id,
             order.client_id,
             0,
-            order.filled,
-            order.avg_fill_price,
+            ex.cum_qty,
+            ex.avg_price,
             order.order_ref,
             "",
             "",

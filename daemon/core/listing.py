@@ -1,0 +1,216 @@
+"""Listed VIX options: the ports the engine picks strikes and reads quotes through (pure).
+
+The ladder rules give a *target* strike (VX future + 2 points, a 1.5-sd strike, a spread
+``width`` above the long strike). Only listed strikes can be traded: IB answers anything
+else with error 200. The engine therefore snaps every target to a listed strike through a
+:class:`StrikeListing`:
+
+* :class:`CboeVixListing` — the Cboe VIX option strike-interval convention (Cboe "VIX Index
+  Options" product specifications, *Strike Price Intervals*, as listed 2012-2020: 1-point
+  strikes from 10 to 30, 2.5-point from 30 to 50, 5-point from 50 to 200). Replay and
+  simulation use it, so their proposals name strikes that existed.
+* :class:`ListedStrikes` — the strikes the broker lists (IB ``reqSecDefOptParams``), built by
+  the shell from the adapter's chain.
+
+Snapping rule (SPEC §4's "rounded up" kept): the smallest listed strike at or above the
+target; above the highest listed strike, the highest.
+
+Quotes: in broker mode the shell supplies an :class:`OptionMarket` (the adapter's streamed
+bid/ask/IV of the listed options near the money). A hedge unit is then priced at its net
+market mid, sized with the market IV of its strike, and the proposal says
+``price_source="market"``; an empty or wide market is not proposed (an alert says so).
+Without a quote (replay, simulation, or an option the adapter has no quote for) the
+Black-76 model prices it and the proposal says ``price_source="model"``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from daemon.core.model import OptionLeg
+from daemon.errors import InvariantViolation
+
+_EPS_PTS = 1e-9
+
+
+class StrikeListing(Protocol):
+    """Listed VIX option strikes (index points, ascending)."""
+
+    def strikes(self) -> tuple[float, ...]:
+        """Every listed strike, ascending, > 0."""
+        ...
+
+
+def cboe_vix_strikes(max_strike_pts: float = 200.0) -> tuple[float, ...]:
+    """Cboe's VIX option strike convention: 1-pt 10-30, 2.5-pt 30-50, 5-pt 50-``max``.
+
+    Args:
+        max_strike_pts: highest strike listed, index points.
+
+    Returns:
+        The strikes, ascending.
+    """
+    ks = [float(k) for k in range(10, 30)]
+    ks += [30.0 + 2.5 * i for i in range(8)]
+    ks += [float(k) for k in range(50, int(max_strike_pts) + 1, 5)]
+    return tuple(ks)
+
+
+class CboeVixListing:
+    """The Cboe convention (replay, simulation and the fallback without a broker chain)."""
+
+    def __init__(self, max_strike_pts: float = 200.0) -> None:
+        self._strikes = cboe_vix_strikes(max_strike_pts)
+
+    def strikes(self) -> tuple[float, ...]:
+        """Every conventional strike, ascending."""
+        return self._strikes
+
+
+class ListedStrikes:
+    """Strikes as the broker lists them.
+
+    Args:
+        strikes: listed strikes, index points (any order; duplicates ignored).
+
+    Raises:
+        InvariantViolation: no positive strike given.
+    """
+
+    def __init__(self, strikes: Iterable[float]) -> None:
+        self._strikes = tuple(sorted({float(k) for k in strikes if k > 0.0}))
+        if not self._strikes:
+            msg = "a strike listing needs at least one positive strike"
+            raise InvariantViolation(msg)
+
+    def strikes(self) -> tuple[float, ...]:
+        """Every listed strike, ascending."""
+        return self._strikes
+
+
+def listed_at_or_above(listing: StrikeListing, target_pts: float) -> float:
+    """The smallest listed strike ``>= target_pts`` (the highest one if none is).
+
+    Args:
+        listing: the listed strikes.
+        target_pts: the rule's target strike, index points.
+
+    Returns:
+        A listed strike, index points.
+    """
+    ks = listing.strikes()
+    i = bisect.bisect_left(ks, target_pts - _EPS_PTS)
+    return ks[min(i, len(ks) - 1)]
+
+
+def listed_below(listing: StrikeListing, strike_pts: float) -> float | None:
+    """The largest listed strike ``< strike_pts``, or None below the lowest."""
+    ks = listing.strikes()
+    i = bisect.bisect_left(ks, strike_pts - _EPS_PTS)
+    return ks[i - 1] if i > 0 else None
+
+
+def is_listed(listing: StrikeListing, strike_pts: float) -> bool:
+    """Whether ``strike_pts`` is a listed strike."""
+    ks = listing.strikes()
+    i = bisect.bisect_left(ks, strike_pts - _EPS_PTS)
+    return i < len(ks) and abs(ks[i] - strike_pts) <= _EPS_PTS
+
+
+# --------------------------------------------------------------------------- option quotes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionQuote:
+    """One listed option's market, per share (index points).
+
+    Attributes:
+        bid: best bid, or None (no bid).
+        ask: best ask, or None (no offer).
+        iv: the market's implied volatility of that strike (decimal), or None.
+    """
+
+    bid: float | None
+    ask: float | None
+    iv: float | None = None
+
+
+class OptionMarket(Protocol):
+    """Quotes of listed VIX options (broker mode); the engine reads it synchronously."""
+
+    def quote(self, leg: OptionLeg) -> OptionQuote | None:
+        """The latest quote of ``leg``'s option, or None when none is known."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetQuote:
+    """A hedge unit's market: the net of its legs (per unit, per share).
+
+    Attributes:
+        bid: Σ qty × (long legs' bids, short legs' asks), or None if a side is missing.
+        ask: Σ qty × (long legs' asks, short legs' bids), or None.
+        iv: the first (long) leg's implied volatility, or None.
+    """
+
+    bid: float | None
+    ask: float | None
+    iv: float | None
+
+    @property
+    def mid(self) -> float | None:
+        """(bid + ask) / 2, or None when a side is missing or the mid is not > 0."""
+        if self.bid is None or self.ask is None:
+            return None
+        mid = (self.bid + self.ask) / 2.0
+        return mid if mid > 0.0 else None
+
+    def problem(self, max_spread_frac: float) -> str | None:
+        """Why this market must not be traded blindly, or None.
+
+        Args:
+            max_spread_frac: the widest (ask − bid) / mid accepted.
+
+        Returns:
+            ``"no bid (empty market)"``, ``"no ask (empty market)"``, ``"wide market …"``.
+        """
+        if self.ask is None or self.ask <= 0.0:
+            return "no ask (empty market)"
+        if self.bid is None or self.bid <= 0.0:
+            return "no bid (empty market)"
+        mid = self.mid
+        if mid is None:
+            return "no positive mid"
+        spread = (self.ask - self.bid) / mid
+        if spread > max_spread_frac:
+            return (
+                f"wide market {self.bid:g}/{self.ask:g} (spread {spread:.0%} of the mid "
+                f"> {max_spread_frac:.0%})"
+            )
+        return None
+
+
+def net_quote(market: OptionMarket, legs: Sequence[OptionLeg]) -> NetQuote | None:
+    """The net market of one unit of ``legs``, or None when a leg has no quote at all.
+
+    Args:
+        market: the quotes.
+        legs: legs per unit (signed ``position_qty``).
+    """
+    bid: float | None = 0.0
+    ask: float | None = 0.0
+    iv: float | None = None
+    for i, leg in enumerate(legs):
+        q = market.quote(leg)
+        if q is None:
+            return None
+        if i == 0:
+            iv = q.iv
+        near = q.bid if leg.position_qty > 0 else q.ask
+        far = q.ask if leg.position_qty > 0 else q.bid
+        bid = None if bid is None or near is None else bid + leg.position_qty * near
+        ask = None if ask is None or far is None else ask + leg.position_qty * far
+    return NetQuote(bid=bid, ask=ask, iv=iv)
