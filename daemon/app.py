@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import json
 import math
+import ssl
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ from adapters.mqtt.embedded import Broker, find_or_start_broker
 from adapters.mqtt.payloads import OrderStatusPayload
 from adapters.mqtt.publisher import MqttPublisher
 from adapters.mqtt.retained import read_retained_json
+from adapters.mqtt.tls import tls_context
 from adapters.mqtt.topics import Topics
+from adapters.notify.deadman import run_deadman
 from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
@@ -79,6 +82,7 @@ from daemon.errors import (
     ConfigError,
     TransientError,
 )
+from daemon.metrics import DaemonCollector, serve_metrics
 from daemon.pipeline import LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
@@ -500,6 +504,16 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             )
 
 
+def _mqtt_tls(settings: Settings) -> ssl.SSLContext | None:
+    """TLS context of the daemon's MQTT session (``mqtt.tls_*``), None for plain TCP."""
+    mq = settings.mqtt
+
+    def path(p: Path | None) -> Path | None:
+        return None if p is None else settings.resolve(p)
+
+    return tls_context(path(mq.tls_ca_file), path(mq.tls_cert_file), path(mq.tls_key_file))
+
+
 def _warn_legacy_journal(settings: Settings, opts: DaemonOptions, journal_path: Path) -> None:
     """Warn when the pre-per-source default journal (``alvhd.sqlite``) would be left behind.
 
@@ -574,6 +588,7 @@ def _publisher(
         health=health,
         status_every_s=service.status_every_s,
         signals_every_s=service.signals_every_s,
+        tls_context=_mqtt_tls(settings),
     )
 
 
@@ -659,6 +674,9 @@ async def _supervise(
     )
     # Journal and IB connection are closed by run_daemon's exit stack, after these.
     cleanups: list[Cleanup] = []
+    cleanups += _ops(
+        settings, pipeline=pipeline, engine=engine, publisher=publisher, ib=ib, tasks=tasks
+    )
     if ib is not None and gate is not None and placement is not None:
         tasks += _broker_tasks(
             ib,
@@ -798,6 +816,38 @@ def _ib_startup(  # noqa: PLR0917 - one closure over the start-up parts
         await conn.run()
 
     return startup
+
+
+def _ops(
+    settings: Settings,
+    *,
+    pipeline: Pipeline,
+    engine: Engine,
+    publisher: MqttPublisher | None,
+    ib: IbAdapter | None,
+    tasks: list[TaskSpec],
+) -> list[Cleanup]:
+    """Optional operations extras: the Prometheus endpoint and the dead-man's switch ping."""
+    cleanups: list[Cleanup] = []
+    if settings.metrics.port:
+        collector = DaemonCollector(
+            pipeline,
+            engine,
+            is_mqtt_connected=(lambda: publisher.is_connected) if publisher is not None else None,
+            is_ib_connected=ib.connection.ib.isConnected if ib is not None else None,
+        )
+        server = serve_metrics(collector, host=settings.metrics.host, port=settings.metrics.port)
+        log.info("metrics_serving", host=settings.metrics.host, port=settings.metrics.port)
+
+        async def stop_metrics() -> None:
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
+
+        cleanups.append(Cleanup(name="metrics.http", close=stop_metrics))
+    if settings.ops.deadman_url:
+        url, every_s = settings.ops.deadman_url, settings.ops.deadman_every_s
+        tasks.append(TaskSpec(name="ops.deadman", run=lambda: run_deadman(url, every_s)))
+    return cleanups
 
 
 def _market_reporter(publisher: MqttPublisher | None) -> MarketCallback:

@@ -162,6 +162,21 @@ def _parser() -> argparse.ArgumentParser:
         "config", parents=[common], help="print the effective configuration, secrets masked"
     )
     cfg.add_argument("--json", action="store_true", help="compact JSON on one line")
+
+    bridge = sub.add_parser(
+        "bridge",
+        parents=[common],
+        help="deliver alerts and proposals to phones and Slack (Apprise), watch the daemon",
+    )
+    bridge.add_argument(
+        "--bridge-config", type=Path, help="bridge TOML (default config/bridge.toml)"
+    )
+    bridge.add_argument(
+        "--test", action="store_true", help="send one test message to every target and exit"
+    )
+    bridge.add_argument(
+        "--print-config", action="store_true", help="print the effective bridge configuration"
+    )
     _add_init_and_status(sub, common)
 
     pos = sub.add_parser(
@@ -464,6 +479,30 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if whole.cost_cap_held else 1
 
 
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    """``alvhd bridge``: run the alert bridge, or ``--test`` every target once.
+
+    Separate from the daemon's commands: it reads ``config/bridge.toml`` (or
+    ``--bridge-config`` / ``$ALVH_BRIDGE_CONFIG``), not the daemon's settings.
+    """
+    from daemon.bridge.app import format_test_results, run_bridge, run_test  # noqa: PLC0415
+    from daemon.bridge.settings import load_bridge_settings  # noqa: PLC0415
+
+    settings = load_bridge_settings(args.bridge_config)
+    if args.print_config:
+        print(json.dumps(settings.masked_dump(), indent=2, default=str))
+        return 0
+    if args.test:
+        results = asyncio.run(run_test(settings))
+        if not results:
+            print("alvhd bridge: no [[targets]] configured", file=sys.stderr)
+            return 1
+        for line in format_test_results(results):
+            print(line)
+        return 0 if all(err is None for _, err in results) else 1
+    return asyncio.run(run_bridge(settings))
+
+
 def _print_pnl(
     console: Console,
     settings: Settings,
@@ -609,12 +648,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # `run` logs JSON to stdout (journald); the interactive commands keep stdout for
     # their own output and log warnings and errors to stderr.
-    is_daemon = args.command == "run"
+    is_daemon = args.command == "run" or (
+        args.command == "bridge" and not (args.test or args.print_config)
+    )
     configure_logging(
         getattr(args, "log_level", "info" if is_daemon else "warning"),
         stream=sys.stdout if is_daemon else sys.stderr,
     )
     try:
+        if args.command == "bridge":
+            return _cmd_bridge(args)
         settings = load_settings(getattr(args, "config", None), flags=FLAGS, **_overrides(args))
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:

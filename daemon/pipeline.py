@@ -54,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,6 +90,7 @@ from daemon.errors import (
     PublishFailed,
     TransientError,
 )
+from daemon.metrics import LatencyHistogram, decision_kind
 from daemon.supervisor import TaskSpec
 
 if TYPE_CHECKING:
@@ -393,6 +394,16 @@ class Pipeline:
             ),
             0,
         )
+        # Labelled counters read by daemon.metrics.DaemonCollector at each scrape.
+        self.quotes_by_symbol: Counter[str] = Counter()
+        self.rejected_by: Counter[tuple[str, str]] = Counter()
+        """(symbol or "", reason) → quotes refused."""
+        self.last_quote_mono: dict[str, float] = {}
+        """symbol → ``clock.monotonic()`` of its last valid quote."""
+        self.decisions_by_kind: Counter[str] = Counter()
+        self.publish_latency = LatencyHistogram()
+        """Seconds from the journal write to the sink's acknowledgement (MQTT PUBACK)."""
+        self._journaled_mono: dict[str, float] = {}
 
     # ------------------------------------------------------------------ inspection
 
@@ -542,10 +553,12 @@ class Pipeline:
                 if not self._is_live:
                     await self._run_due_evaluation(event.ts)
                 self._n["quotes"] += 1
+                self.quotes_by_symbol[event.symbol.value] += 1
                 rejected = self._engine.on_quote(event)
                 if rejected is not None:
                     self._count_rejected(rejected)
                     return
+                self.last_quote_mono[event.symbol.value] = self._clock.monotonic()
                 self._latest[event.symbol] = event
                 if self._is_live:
                     self._dirty.set()
@@ -608,6 +621,8 @@ class Pipeline:
 
     def _count_rejected(self, rejected: Rejected) -> None:
         self._n["rejected"] += 1
+        symbol = rejected.symbol.value if rejected.symbol is not None else ""
+        self.rejected_by[(symbol, rejected.reason)] += 1
         log.debug("quote_rejected", reason=rejected.reason, symbol=rejected.symbol)
         now_s = self._clock.monotonic()
         if rejected.reason == "implausible" and now_s - self._last_quarantine_info >= 10.0:
@@ -642,6 +657,8 @@ class Pipeline:
             log.info("decision_duplicate", decision_id=decision.decision_id)
             return
         self._n["decisions"] += 1
+        self.decisions_by_kind[decision_kind(decision)] += 1
+        self._journaled_mono[decision.decision_id] = self._clock.monotonic()
         log.info(
             "decision_journaled",
             decision_id=decision.decision_id,
@@ -760,6 +777,9 @@ class Pipeline:
             await self._order_refused(decision, exc)
         await self._journal.mark_published(decision.decision_id)
         self._n["published"] += 1
+        journaled = self._journaled_mono.pop(decision.decision_id, None)
+        if journaled is not None:
+            self.publish_latency.observe(self._clock.monotonic() - journaled)
 
     async def _send(self, decision: Decision) -> None:
         match decision:

@@ -661,11 +661,48 @@ class MqttSection(_Section):
     username: str = ""
     keepalive_s: int = Field(60, ge=5, le=3600, json_schema_extra=_spec("s"))
     enabled: bool = True
+    tls_ca_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+    """CA of the broker's certificate: set → TLS (hostname checked); relative to the repo."""
+    tls_cert_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+    """Optional client certificate (PEM), with ``tls_key_file``."""
+    tls_key_file: Annotated[Path | None, BeforeValidator(_empty_to_none)] = None
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        files = {
+            "tls_ca_file": self.tls_ca_file,
+            "tls_cert_file": self.tls_cert_file,
+            "tls_key_file": self.tls_key_file,
+        }
+        for name, path in files.items():
+            # relative paths are checked where they resolve (Settings.data_file, at start)
+            if path is not None and path.is_absolute() and not path.is_file():
+                raise _cross(name, f"{path} is not a readable file")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise _cross("tls_cert_file", "tls_cert_file and tls_key_file go together")
+        if self.tls_cert_file is not None and self.tls_ca_file is None:
+            raise _cross("tls_ca_file", "a client certificate needs tls_ca_file (TLS) too")
+        return self
 
     @property
     def effective_client_id(self) -> str:
         """``client_id``, or ``"alvhd-<instance>"`` when empty."""
         return self.client_id or f"alvhd-{self.instance}"
+
+
+class MetricsSection(_Section):
+    """``[metrics]``: the Prometheus endpoint (``daemon/metrics.py``); port 0 = off."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(0, ge=0, le=65535, json_schema_extra=_spec("TCP port; 0 = off"))
+
+
+class OpsSection(_Section):
+    """``[ops]``: the dead-man's switch (an outside service alerts when pings stop)."""
+
+    deadman_url: str = Field("", pattern=r"^(https?://\S+)?$")
+    """Healthchecks.io-style ping URL (``GET`` every ``deadman_every_s``); "" = off."""
+    deadman_every_s: float = Field(60.0, ge=10.0, le=3600.0, json_schema_extra=_spec("s"))
 
 
 class JournalSection(_Section):
@@ -808,6 +845,8 @@ class Settings(BaseSettings):
     service: ServiceSection = ServiceSection()
     mqtt: MqttSection = MqttSection()
     journal: JournalSection = JournalSection()
+    metrics: MetricsSection = MetricsSection()
+    ops: OpsSection = OpsSection()
     ib: IbSection = IbSection()
     replay: ReplaySection = ReplaySection()
     sim: SimSection = SimSection()

@@ -13,6 +13,13 @@ if [[ "${1:-}" == "--broker" ]] && ! command -v mosquitto >/dev/null 2>&1 && [[ 
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
 fi
+# deploy/mosquitto/make-certs.sh (secured-broker tests, first installs) needs the openssl CLI.
+if [[ "${1:-}" == "--broker" ]] && ! command -v openssl >/dev/null 2>&1; then
+    echo "setup: installing openssl (Debian package)" >&2
+    SUDO=""
+    if [[ "$(id -u)" != "0" ]]; then SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
 
 if command -v uv >/dev/null 2>&1; then
     UV=uv
