@@ -889,7 +889,9 @@ def _broker_tasks(
 
     return [
         TaskSpec(name="ib.startup", run=pipeline.guard(startup)),
-        TaskSpec(name="ib.market_data", run=ib.market_data.run),
+        # the adapter's own tasks (market data, option quotes), but its connection loop,
+        # which ib.startup runs after connecting
+        *(TaskSpec(name=name, run=run) for name, run in ib.tasks() if name != "ib.connection"),
         TaskSpec(name="ib.place", run=pipeline.guard(place)),
         TaskSpec(name="ib.fills", run=pipeline.guard(book_fills)),
         TaskSpec(name="ib.alerts", run=pipeline.guard(forward_alerts)),

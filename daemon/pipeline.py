@@ -557,6 +557,10 @@ class Pipeline:
                 rejected = self._engine.on_quote(event)
                 if rejected is not None:
                     self._count_rejected(rejected)
+                    if self._is_live:
+                        # a quarantined print queues a data_suspect alert in the engine: the
+                        # debounced evaluation hands it over now, not at the next close
+                        self._dirty.set()
                     return
                 self.last_quote_mono[event.symbol.value] = self._clock.monotonic()
                 self._latest[event.symbol] = event

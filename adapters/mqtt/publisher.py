@@ -93,7 +93,13 @@ _SENT_MEMORY = 10_000
 """How many delivered decision ids are remembered for idempotence."""
 
 
-def _reraise_lost_cancel() -> None:
+def _cancelling() -> int:
+    """Pending cancellation requests of the current task (0 outside a task)."""
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
+
+
+def _reraise_lost_cancel(since: int = 0) -> None:
     """Re-raise a cancellation that a library call swallowed.
 
     On Python 3.11, ``asyncio.wait_for`` (which aiomqtt uses for CONNACK, PUBACK and
@@ -102,11 +108,16 @@ def _reraise_lost_cancel() -> None:
     cancellation would run forever and the process would never stop (seen under load:
     SIGTERM during a will-keeper re-arm). ``Task.cancelling()`` still counts the request.
 
+    Args:
+        since: the count of :func:`_cancelling` before the library call; only a request
+            made after it is re-raised. A shutdown step that runs in a task already being
+            cancelled (the supervisor's cleanup after a crash) passes the count it started
+            with, so its own publishes (the drain) are not mistaken for a lost cancel.
+
     Raises:
         asyncio.CancelledError: the current task was asked to stop.
     """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if _cancelling() > since:
         raise asyncio.CancelledError
 
 
@@ -533,9 +544,10 @@ class MqttPublisher:
             PublishFailed: no session, or aiomqtt reported an error (incl. PUBACK timeout).
         """
         client = await self._session()
+        before = _cancelling()
         try:
             await client.publish(topic, payload, qos=qos, retain=retain)
-            _reraise_lost_cancel()
+            _reraise_lost_cancel(before)
         except aiomqtt.MqttError as exc:
             raise PublishFailed(f"mqtt publish to {topic} failed: {exc}") from exc
 
