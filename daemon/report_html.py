@@ -191,7 +191,7 @@ def _fig_windows(rows: Sequence[PnlRow]) -> Figure:
 def _png(fig: Figure, path: Path) -> bytes:
     # fixed margins: a layout engine costs about as much as the drawing itself
     bottom = 0.3 if path.name == "windows.png" else 0.12
-    fig.subplots_adjust(left=0.07, right=0.93, top=0.92, bottom=bottom, hspace=0.12)
+    fig.subplots_adjust(left=0.09, right=0.93, top=0.92, bottom=bottom, hspace=0.12)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI)
     data = buf.getvalue()
