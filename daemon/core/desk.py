@@ -36,6 +36,7 @@ from typing import Any
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
 from daemon.core.hedge_book import HedgeBook, PendingOrder
+from daemon.core.hedge_pricing import HedgeUnit, hedge_unit
 from daemon.core.listing import NetQuote, OptionMarket, StrikeListing, net_quote
 from daemon.core.model import (
     Action,
@@ -53,16 +54,8 @@ from daemon.core.model import (
     SignalReading,
 )
 from daemon.core.params import EngineParams
-from daemon.core.scenario import (
-    FUTURE_SOURCE_OWN,
-    HedgeUnit,
-    MarketState,
-    condor_legs,
-    hedge_unit,
-    l1_legs,
-    l2_legs,
-    l3_legs,
-)
+from daemon.core.scenario import FUTURE_SOURCE_OWN, MarketState, condor_legs
+from daemon.core.strikes import l1_legs, l2_legs, l3_legs
 
 __all__ = ["OrderDesk"]
 
