@@ -42,19 +42,16 @@ from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook, settlement_value
 from daemon.core.model import (
-    CondorPnl,
-    DayPnl,
-    DaySummary,
     HedgePosition,
     IronCondor,
     Layer,
-    LayerPnl,
     OptionLeg,
     OrderIntent,
     Right,
     SignalReading,
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
+from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
 from daemon.core.pricing import black76_greeks, bs_greeks
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
@@ -416,7 +413,7 @@ def day_summary(
         pnl: the books marked at the close (None without market state).
 
     Returns:
-        The day's :class:`~daemon.core.model.DaySummary`; ``covered_frac`` is the held
+        The day's :class:`~daemon.core.pnl.DaySummary`; ``covered_frac`` is the held
         hedges' scenario gain over the scenario loss L (0 when L is 0).
     """
     loss = ctx.risk.scenario_loss_usd if ctx.risk is not None else 0.0

@@ -90,7 +90,6 @@ from daemon.core.ladder import LadderState, Transition
 from daemon.core.listing import CboeVixListing, OptionMarket, StrikeListing
 from daemon.core.model import (
     Bar,
-    DaySummary,
     Decision,
     Fill,
     HedgePosition,
@@ -103,6 +102,7 @@ from daemon.core.model import (
 )
 from daemon.core.monitors import HeartbeatWatch
 from daemon.core.params import EngineParams
+from daemon.core.pnl import DaySummary
 from daemon.core.prices import PriceBoard
 from daemon.core.rebalance import RebalanceClock
 from daemon.core.robustness import SkipGuard, close_repeated_alert
