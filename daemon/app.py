@@ -64,7 +64,6 @@ from daemon.core.model import (
     Alert,
     AlertKind,
     Bar,
-    DaySummary,
     Decision,
     HedgePosition,
     Layer,
@@ -76,6 +75,7 @@ from daemon.core.model import (
     Symbol,
 )
 from daemon.core.params import EngineParams
+from daemon.core.pnl import DaySummary
 from daemon.errors import (
     BrokerRejected,
     BrokerUnavailable,

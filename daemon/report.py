@@ -17,12 +17,12 @@ from rich.table import Table
 
 from daemon.core.model import (
     Alert,
-    DaySummary,
     Decision,
     Layer,
     LayerChange,
     ProposedOrder,
 )
+from daemon.core.pnl import DaySummary
 from daemon.errors import ConfigError
 from daemon.settings import Settings
 

@@ -26,6 +26,9 @@ decision. At each session close the engine calls:
   instrument, SPEC §5.6 sizing, rolls, 5-session re-sizing and cost cap as the ladder's L1,
   without the triggers. Its P&L next to the sleeve's shows what the triggers are worth.
   It is not in the engine snapshot (a restored engine restarts it empty).
+
+:func:`day_summary` then puts the day together: readings, layers, the sleeve, the cost
+cap, the scenario loss and the share of it the held hedges cover, and the P&L.
 """
 
 from __future__ import annotations
@@ -35,22 +38,20 @@ from dataclasses import replace
 from typing import Any
 
 from daemon.core import rolls, sizing
-from daemon.core.context import DayCtx, DecisionIds
+from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook, settlement_value
 from daemon.core.model import (
-    CondorPnl,
-    DayPnl,
     HedgePosition,
     IronCondor,
     Layer,
-    LayerPnl,
     OptionLeg,
     OrderIntent,
     Right,
     SignalReading,
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
+from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
 from daemon.core.pricing import black76_greeks, bs_greeks
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
@@ -60,6 +61,7 @@ __all__ = [
     "CondorBook",
     "SatelliteBook",
     "condor_buyback_usd",
+    "day_summary",
     "hedge_mark_usd",
     "leg_mark",
     "sleeve_pnl",
@@ -397,3 +399,39 @@ class Books:
         """Restore :meth:`state` (missing keys, from older snapshots: fresh books)."""
         self._condor.load(d.get("condor_pnl", {}), condor)
         self._satellite.load(d.get("satellite_pnl", {}))
+
+
+def day_summary(
+    desk: OrderDesk, ctx: DayCtx, active: tuple[Layer, ...], pnl: DayPnl | None
+) -> DaySummary:
+    """The summary of one session close (after its decisions).
+
+    Args:
+        desk: the order desk (the sleeve's hedge book, the condor, the cost cap).
+        ctx: the engine's evaluation of the close.
+        active: the active ladder layers, L1..L3.
+        pnl: the books marked at the close (None without market state).
+
+    Returns:
+        The day's :class:`~daemon.core.pnl.DaySummary`; ``covered_frac`` is the held
+        hedges' scenario gain over the scenario loss L (0 when L is 0).
+    """
+    loss = ctx.risk.scenario_loss_usd if ctx.risk is not None else 0.0
+    gain = 0.0
+    if ctx.state is not None:
+        gain, _ = sizing.held_gain_and_delta(desk, LAYERS, ctx)
+    book = desk.book
+    return DaySummary(
+        session_date=ctx.session_date,
+        readings=ctx.snapshot.readings,
+        active_layers=active,
+        contracts_by_layer={h.layer: h.contracts for h in book.hedges},
+        premium_paid_to_date_usd=book.premium_paid_to_date_usd,
+        open_premium_usd=book.open_premium_usd,
+        cost_cap_usd=desk.cost_cap_usd,
+        scenario_loss_usd=loss,
+        covered_frac=gain / loss if loss > 0.0 else 0.0,
+        is_cost_capped=ctx.is_capped,
+        proposals=ctx.proposals,
+        pnl=pnl,
+    )

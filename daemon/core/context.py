@@ -7,11 +7,15 @@
   ``orders.decision_id(session date, kind, layer, intent, n)`` where ``n`` counts the
   decisions of that session, so a restart that re-derives a day from the last snapshot
   produces the same ids and the journal de-duplicates them.
+* :class:`Sessions`: the trading days of the run and the session index of a day.
+* :class:`DayCounts`: the day's proposal count and cost-cap flag, carried from one
+  evaluation of a session to the next (intraday and close).
 * :func:`leg_text` and :func:`round_usd`: the text of notes and alerts.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +26,16 @@ from daemon.core.model import Layer, OptionLeg
 from daemon.core.scenario import CondorRisk, MarketState
 from daemon.core.signals import SignalSnapshot
 
-__all__ = ["EPS_USD", "LAYERS", "DayCtx", "DecisionIds", "leg_text", "round_usd"]
+__all__ = [
+    "EPS_USD",
+    "LAYERS",
+    "DayCounts",
+    "DayCtx",
+    "DecisionIds",
+    "Sessions",
+    "leg_text",
+    "round_usd",
+]
 
 LAYERS: tuple[Layer, ...] = (Layer.L1, Layer.L2, Layer.L3)
 """The hedge layers, bottom up (L0 holds no hedge)."""
@@ -91,6 +104,70 @@ class DecisionIds:
         """Restore from the keys written by :meth:`to_dict`."""
         self._day = None if d["seq_day"] is None else date.fromisoformat(d["seq_day"])
         self._seq = int(d["seq"])
+
+
+class Sessions:
+    """The sorted trading days of the run (XNYS) and the session index of a day.
+
+    Args:
+        days: trading days (any order, duplicates allowed).
+    """
+
+    def __init__(self, days: Sequence[date]) -> None:
+        self.days: tuple[date, ...] = tuple(sorted(set(days)))
+        self._pos: dict[date, int] = {d: i for i, d in enumerate(self.days)}
+
+    def index_of(self, day: date, last_close_index: int | None) -> int:
+        """Trading-session index of ``day``: its position in ``days``.
+
+        A day missing from ``days`` (a too-short session list) counts as the session
+        after the last close (``last_close_index``), so minimum holds and cadences still
+        advance.
+        """
+        pos = self._pos.get(day)
+        if pos is not None:
+            return pos
+        if last_close_index is not None:
+            return last_close_index + 1
+        return bisect.bisect_left(self.days, day)
+
+
+class DayCounts:
+    """The day's proposal count and cost-cap flag, across the evaluations of one session."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self.proposals = 0
+        self.is_capped = False
+
+    def begin(self, ctx: DayCtx) -> None:
+        """Carry the day's proposal count and cap flag into ``ctx`` (intraday + close)."""
+        if self.day != ctx.session_date:
+            self.day = ctx.session_date
+            self.proposals = 0
+            self.is_capped = False
+        ctx.proposals = self.proposals
+        ctx.is_capped = self.is_capped
+
+    def end(self, ctx: DayCtx) -> None:
+        """Keep ``ctx``'s proposal count and cap flag for the next evaluation of the day."""
+        self.proposals = ctx.proposals
+        self.is_capped = ctx.is_capped
+
+    def to_dict(self) -> dict[str, Any]:
+        """Snapshot keys ``counts_day`` (ISO date or None), ``day_proposals``, ``day_capped``."""
+        return {
+            "counts_day": None if self.day is None else self.day.isoformat(),
+            "day_proposals": self.proposals,
+            "day_capped": self.is_capped,
+        }
+
+    def load(self, d: Mapping[str, Any]) -> None:
+        """Restore from the keys written by :meth:`to_dict`."""
+        cd = d["counts_day"]
+        self.day = None if cd is None else date.fromisoformat(cd)
+        self.proposals = int(d["day_proposals"])
+        self.is_capped = bool(d["day_capped"])
 
 
 def round_usd(x: float) -> float:

@@ -17,9 +17,10 @@ Every order the engine proposes goes through :class:`OrderDesk`:
 
 The desk also knows each layer's current instrument (:meth:`OrderDesk.legs_for`, SPEC §4
 "Instrument") and prices one unit of it with the SPEC §5 scenario
-(:meth:`OrderDesk.unit`: Black-76 on the VX future of the option's own expiry). Every
-proposal carries the scenario's inputs (:meth:`OrderDesk.inputs`, SPEC §5.7), so it can be
-recomputed from its own payload.
+(:meth:`OrderDesk.unit`: the market mid when quoted, else Black-76 on the VX future of the
+option's own expiry). Every proposal carries the scenario's inputs
+(:meth:`OrderDesk.inputs`, SPEC §5.7), so it can be recomputed from its own payload. The
+pricing, the withheld-market alert and those payloads are :mod:`daemon.core.quoting`'s.
 
 No lottery tickets (issue 10): :meth:`OrderDesk.buy` never buys an option worth less than
 ``orders.min_premium_pts`` per share; it raises a ``rebalance`` alert saying so instead.
@@ -29,13 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
 from daemon.core.hedge_book import HedgeBook, PendingOrder
+from daemon.core.hedge_pricing import HedgeUnit
 from daemon.core.listing import NetQuote, OptionMarket, StrikeListing, net_quote
 from daemon.core.model import (
     Action,
@@ -53,21 +54,11 @@ from daemon.core.model import (
     SignalReading,
 )
 from daemon.core.params import EngineParams
-from daemon.core.scenario import (
-    FUTURE_SOURCE_OWN,
-    HedgeUnit,
-    MarketState,
-    condor_legs,
-    hedge_unit,
-    l1_legs,
-    l2_legs,
-    l3_legs,
-)
+from daemon.core.quoting import market_alert, price_unit, scenario_inputs, scenario_result
+from daemon.core.scenario import FUTURE_SOURCE_OWN, MarketState
+from daemon.core.strikes import l1_legs, l2_legs, l3_legs
 
 __all__ = ["OrderDesk"]
-
-MAX_MARKET_IV = 10.0
-"""A quoted IV above 1000% is taken as a bad print: the model IV is used instead."""
 
 
 class OrderDesk:
@@ -148,74 +139,22 @@ class OrderDesk:
     def unit(self, legs: tuple[OptionLeg, ...], ctx: DayCtx) -> HedgeUnit:
         """Price, scenario gain and VIX delta of one unit of ``legs`` (``ctx.state`` set).
 
-        With a quote of every leg, the price is the net market mid and the scenario uses
-        the market IV of the (long) strike (``price_source="market"``); otherwise Black-76
-        at ``scenario.vix_option_iv`` (``"model"``).
+        The net market mid and the market IV when every leg is quoted, else the Black-76
+        model (:func:`daemon.core.quoting.price_unit`).
         """
         assert ctx.state is not None  # noqa: S101 - set before any sizing
-        sp = self.params.scenario
-        q = self.quote(legs)
-        market_iv = None
-        if q is not None and q.iv is not None and 0.0 < q.iv < MAX_MARKET_IV:
-            sp = replace(sp, vix_option_iv=q.iv)
-            market_iv = q.iv
-        unit = hedge_unit(legs, ctx.state, sp)
-        if market_iv is not None:
-            unit = replace(unit, market_iv=market_iv)
-        mid = q.mid if q is not None else None
-        if mid is None:
-            return unit
-        return replace(unit, price=mid, premium_usd=mid * legs[0].multiplier, price_source="market")
+        return price_unit(legs, ctx.state, self.params.scenario, self.quote(legs))
 
     def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
         """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
         q = self.quote(legs)
         return None if q is None else q.problem(self.params.orders.max_spread_frac)
 
-    def market_alert(
-        self,
-        ctx: DayCtx,
-        *,
-        layer: Layer,
-        intent: OrderIntent,
-        legs: tuple[OptionLeg, ...],
-        problem: str,
-        reasons: tuple[SignalReading, ...],
-    ) -> Alert:
-        """The ``order`` warning for a proposal withheld because its market is empty/wide."""
-        return Alert(
-            decision_id=self.ids.next(ctx.session_date, "alert", "market", layer.value),
-            ts=ctx.now,
-            kind=AlertKind.ORDER,
-            severity=Severity.WARNING,
-            key=f"market:{layer.value}",
-            message=f"{layer.value} {intent.value}: {leg_text(legs)} not proposed: {problem}; "
-            "not traded blindly (the next evaluation tries again)",
-            layer=layer,
-            reasons=reasons,
-        )
-
     def scenario_result(
         self, unit: HedgeUnit, contracts_after: int, ctx: DayCtx
     ) -> ScenarioResult | None:
         """The SPEC §5 figures a proposal carries, for ``contracts_after`` units held."""
-        risk = ctx.risk
-        if risk is None:
-            return None
-        sp = self.params.scenario
-        loss = risk.scenario_loss_usd
-        gain = unit.gain_usd * contracts_after
-        return ScenarioResult(
-            vix_shock_pts=sp.vix_shock_pts,
-            spx_move_pct=risk.spx_move_pct,
-            iwm_move_pct=risk.iwm_move_pct,
-            vx_future_move_pts=sp.vx_beta_to_spot * sp.vix_shock_pts,
-            scenario_loss_usd=loss,
-            gain_per_contract_usd=unit.gain_usd,
-            cover_frac=gain / loss if loss > 0.0 else 0.0,
-            hedge_vix_delta_usd_per_pt=unit.vix_delta_usd_per_pt * contracts_after,
-            condor_vega_usd_per_pt=abs(risk.condor_vega_usd_per_pt),
-        )
+        return scenario_result(unit, contracts_after, ctx.risk, self.params.scenario)
 
     def inputs(self, unit: HedgeUnit | None, ctx: DayCtx) -> ScenarioInputs | None:
         """Every input of the SPEC §5 scenario behind a proposal (SPEC §5.7).
@@ -226,42 +165,10 @@ class OrderDesk:
             ctx: the evaluation (``state`` and ``risk`` set, else ``None``).
 
         Returns:
-            The inputs, or ``None`` without market state, condor risk or unit.
+            The inputs, or ``None`` without market state, condor risk or unit
+            (:func:`daemon.core.quoting.scenario_inputs`).
         """
-        state, risk = ctx.state, ctx.risk
-        if state is None or risk is None or unit is None:
-            return None
-        sp = self.params.scenario
-        condor = self.condor
-        legs: tuple[OptionLeg, ...] = () if condor is None else condor_legs(condor)
-        return ScenarioInputs(
-            spx_pts=state.spx,
-            iwm_usd=state.iwm,
-            vix_pts=state.vix,
-            vx_futures=state.vx_curve,
-            hedge_expiry=unit.expiry,
-            future_pts=unit.future_pts,
-            future_source=unit.future_source,
-            spx_pct_per_vix_pt=state.spx_pct_per_vix_pt,
-            spx_pct_per_vix_pt_used=risk.spx_pct_per_vix_pt_used,
-            is_beta_floor_bound=risk.is_beta_floor_bound,
-            beta_iwm_spx_30d=state.beta_iwm_spx_30d,
-            beta_iwm_spx_90d=state.beta_iwm_spx_90d,
-            beta_iwm_spx_used=risk.beta_iwm_spx_used,
-            iv_shift=risk.iv_shift,
-            vix_option_iv=sp.vix_option_iv if unit.market_iv is None else unit.market_iv,
-            vix_option_iv_source="config" if unit.market_iv is None else "market",
-            vx_beta_to_spot=sp.vx_beta_to_spot,
-            risk_free_rate=sp.risk_free_rate,
-            spx_dividend_yield=sp.spx_dividend_yield,
-            condor_legs=legs,
-            condor_contracts=0 if condor is None else condor.contracts,
-            condor_credit=0.0 if condor is None else condor.net_credit,
-            condor_break_evens=()
-            if condor is None
-            else (condor.break_even_low, condor.break_even_high),
-            satellite_notional_usd=risk.satellite_notional_usd,
-        )
+        return scenario_inputs(unit, ctx.state, ctx.risk, self.condor, self.params.scenario)
 
     # ------------------------------------------------------------------ the cap
 
@@ -487,8 +394,14 @@ class OrderDesk:
         problem = self.market_problem(legs)
         if problem is not None:
             return [
-                self.market_alert(
-                    ctx, layer=layer, intent=intent, legs=legs, problem=problem, reasons=reasons
+                market_alert(
+                    self.ids,
+                    ctx,
+                    layer=layer,
+                    intent=intent,
+                    legs=legs,
+                    problem=problem,
+                    reasons=reasons,
                 )
             ]
         op = self.params.orders

@@ -53,70 +53,63 @@ Robustness (issue 6 §3–§4):
 
 The engine is a coordinator; the work lives in these modules, each read on its own:
 
+* :mod:`daemon.core.intake`: quotes checked, screened (suspect prints) and stored;
 * :mod:`daemon.core.prices`: latest prices, the closes committed, the SPEC §5 market state;
 * :mod:`daemon.core.hedge_book`: the sleeve: held hedges, pending proposals, premium paid;
+* :mod:`daemon.core.transitions`: the ladder's transitions as decisions and orders;
 * :mod:`daemon.core.desk`: proposals, limit prices and the cost cap;
-* :mod:`daemon.core.sizing`: SPEC §5.6 targets, opening and re-sizing layers;
+* :mod:`daemon.core.sizing` and :mod:`daemon.core.rebalance`: SPEC §5.6 targets, opening
+  and re-sizing layers, and when (cadence, ``big_move``);
 * :mod:`daemon.core.rolls`: Time-Shifting rolls and expired hedges;
 * :mod:`daemon.core.monitors`: heartbeat alerts (stale data, expiring calendar);
-* :mod:`daemon.core.accounting`: hedge marks, the replay condor's book, the L1 baseline;
+* :mod:`daemon.core.accounting`: hedge marks, the replay condor's book, the L1 baseline,
+  the day's summary;
 * :mod:`daemon.core.plausibility`, :mod:`daemon.core.staleness` and
   :mod:`daemon.core.robustness`: suspect prints, feed-outage episodes, skipped evaluations;
 * :mod:`daemon.core.codec`: the versioned snapshot JSON;
-* :mod:`daemon.core.context`: the per-evaluation scratch and the decision-id sequence.
+* :mod:`daemon.core.context`: the per-evaluation scratch, the day's counts and the
+  decision-id sequence.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.core import codec, orders, sizing
+from daemon.core import codec
 from daemon.core import ladder as ladder_mod
-from daemon.core.accounting import Books
+from daemon.core.accounting import Books, day_summary
 from daemon.core.codec import SNAPSHOT_VERSION
-from daemon.core.context import LAYERS, DayCtx, DecisionIds
+from daemon.core.context import DayCounts, DayCtx, DecisionIds, Sessions
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook
+from daemon.core.intake import QuoteIntake
 from daemon.core.ladder import LadderState, Transition
 from daemon.core.listing import CboeVixListing, OptionMarket, StrikeListing
 from daemon.core.model import (
-    Alert,
-    AlertKind,
     Bar,
-    DayPnl,
-    DaySummary,
     Decision,
     Fill,
     HedgePosition,
     IronCondor,
     Layer,
-    LayerChange,
-    OrderIntent,
     Quote,
     Rejected,
     Satellite,
-    Severity,
-    SignalReading,
     Symbol,
 )
 from daemon.core.monitors import HeartbeatWatch
 from daemon.core.params import EngineParams
-from daemon.core.plausibility import PlausibilityFilter
+from daemon.core.pnl import DaySummary
 from daemon.core.prices import PriceBoard
-from daemon.core.quality import check_quote
-from daemon.core.robustness import (
-    EXTREME_STATE_ERRORS,
-    failure_kind,
-    skipped_alert,
-    suspect_alert,
-)
+from daemon.core.rebalance import RebalanceClock
+from daemon.core.robustness import SkipGuard, close_repeated_alert
 from daemon.core.rolls import rolls
 from daemon.core.scenario import condor_risk, open_template_condor
 from daemon.core.signals import SignalBook, SignalSnapshot
+from daemon.core.transitions import transition_decisions
 from daemon.errors import InvariantViolation
 
 __all__ = ["SNAPSHOT_VERSION", "Engine"]
@@ -156,10 +149,9 @@ class Engine:
         option_market: OptionMarket | None = None,
     ) -> None:
         self._params = params
-        self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
-        self._session_pos: dict[date, int] = {d: i for i, d in enumerate(self._sessions)}
+        self._sessions = Sessions(sessions)
         self._book = SignalBook(
-            params.signals, params.scenario, params.macro_events, self._sessions
+            params.signals, params.scenario, params.macro_events, self._sessions.days
         )
         self._is_template = condor is None
         if satellite is None and self._is_template and params.satellite_notional_usd > 0.0:
@@ -179,23 +171,14 @@ class Engine:
         )
         self._desk.condor = condor
         self._prices = PriceBoard()
-        self._rejected = 0
-        self._last_rebalance_index: int | None = None
-        self._rebalance_ref: dict[Symbol, float] | None = None
+        self._rebalance = RebalanceClock(params.ladder.rebalance_every_days)
         self._days: deque[DaySummary] = deque(maxlen=max(1, params.days_window))
         self._days_count = 0
-        self._quality = PlausibilityFilter(params.quality)
-        self._alerts_due: list[Decision] = []
-        """Alerts raised between calls (data_suspect), returned by the next call."""
-        self._skip_reason: str | None = None
-        """The failure of the last skipped evaluation (one ``engine`` alert per episode)."""
-        self.skipped_evaluations = 0
-        """Closes and provisional evaluations skipped on an extreme state since start."""
+        self._intake = QuoteIntake(params.quality, self._prices)
+        self._guard = SkipGuard()
         self._watch = HeartbeatWatch(params)
         self._last_snapshot: SignalSnapshot | None = None
-        self._counts_day: date | None = None
-        self._day_proposals = 0
-        self._day_capped = False
+        self._counts = DayCounts()
 
     # ------------------------------------------------------------------ properties
 
@@ -230,16 +213,12 @@ class Engine:
         ``quarantined_by_symbol`` (implausible prints), ``suspect_episodes``,
         ``confirmed_moves``, ``settlements_out_of_band``, ``skipped_evaluations``.
         """
-        c = self._quality.counts
-        return {
-            "rejected": self._rejected,
-            "quarantined": c.quarantined,
-            "quarantined_by_symbol": dict(c.quarantined_by_symbol),
-            "suspect_episodes": c.episodes,
-            "confirmed_moves": c.confirmed,
-            "settlements_out_of_band": c.settlements_out_of_band,
-            "skipped_evaluations": self.skipped_evaluations,
-        }
+        return self._intake.counts(self.skipped_evaluations)
+
+    @property
+    def skipped_evaluations(self) -> int:
+        """Closes and provisional evaluations skipped on an extreme state since start."""
+        return self._guard.skipped
 
     @property
     def hedges(self) -> tuple[HedgePosition, ...]:
@@ -259,7 +238,7 @@ class Engine:
     @property
     def rejected_count(self) -> int:
         """Quotes refused so far: malformed (``check_quote``) or implausible (quarantined)."""
-        return self._rejected
+        return self._intake.rejected
 
     @property
     def premium_paid_to_date_usd(self) -> float:
@@ -294,9 +273,7 @@ class Engine:
         """
         self._book.warm_up(bars)
         self._prices.warm_up(bars)
-        for symbol, series in bars.items():
-            if series:
-                self._quality.seed(symbol, series[-1].close, series[-1].session_date)
+        self._intake.seed(bars)
 
     def on_quote(self, quote: Quote) -> Rejected | None:
         """Validate and store one quote (O(1), no decisions).
@@ -311,18 +288,7 @@ class Engine:
             suspect episode opening or clearing queues a ``data_suspect`` alert, returned
             by the next ``evaluate``/``on_session_close``/``on_heartbeat``.
         """
-        bad = check_quote(quote)
-        if bad is not None:
-            self._rejected += 1
-            return bad
-        screened = self._quality.screen(quote)
-        if screened.episode is not None:
-            self._alerts_due.append(suspect_alert(screened.episode))
-        if screened.rejected is not None:
-            self._rejected += 1
-            return screened.rejected
-        self._prices.store(quote)
-        return None
+        return self._intake.take(quote)
 
     def on_session_close(self, session_date: date, now: datetime) -> list[Decision]:
         """Commit the day's closes and run the whole SPEC §4 cycle for it.
@@ -344,25 +310,10 @@ class Engine:
             intraday bar). No day decisions when a required series (SPX, IWM, VIX) has never
             been quoted.
         """
-        out = self._take_alerts()
+        out = self._intake.take_alerts()
         last = self._book.last_session
         if last is not None and session_date <= last:
-            out.append(
-                Alert(
-                    decision_id=orders.decision_id(
-                        session_date.isoformat(), "alert", "close_repeated", last.isoformat()
-                    ),
-                    ts=now,
-                    kind=AlertKind.DATA_STALE,
-                    # the same date again is what a restart after the close re-sends; an
-                    # older date means a close was committed out of order
-                    severity=Severity.INFO if session_date == last else Severity.WARNING,
-                    key=f"close_repeated:{session_date}",
-                    message=f"session close {session_date} ignored: the close of {last} is "
-                    "already committed; no decision is taken for it (a restart after the "
-                    "close, or a close committed early, e.g. from an intraday bar)",
-                )
-            )
+            out.append(close_repeated_alert(session_date, last, now))
             return out
         if not self._prices.has_required():
             return out
@@ -376,11 +327,11 @@ class Engine:
 
     def _close(self, session_date: date, now: datetime) -> list[Decision]:
         """The SPEC §4 cycle of a close whose prices are committed to the book."""
-        snap = self._book.evaluate(session_date, rebalance_ref=self._rebalance_ref)
+        snap = self._book.evaluate(session_date, rebalance_ref=self._rebalance.ref)
         self._last_snapshot = snap
         index = self._index_of(session_date)
         ctx = DayCtx(session_date=session_date, now=now, session_index=index, snapshot=snap)
-        self._begin(ctx)
+        self._counts.begin(ctx)
         # TIF DAY: proposals of earlier sessions that never filled have expired.
         self._hedge_book.expire_pending(session_date)
         self._prepare(ctx)
@@ -392,11 +343,11 @@ class Engine:
             signals=self._params.signals,
         )
         out = self._manage(ctx, transitions, is_close=True)
-        self._end(ctx)
+        self._counts.end(ctx)
         self._days_count += 1
         sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
         pnl = self._books.on_close(ctx, self._hedge_book, self._desk.condor, sat_usd)
-        self._days.append(self._summary(ctx, pnl))
+        self._days.append(day_summary(self._desk, ctx, self._ladder.active_layers, pnl))
         return out
 
     def evaluate(self, now: datetime) -> list[Decision]:
@@ -415,17 +366,18 @@ class Engine:
             raises on an extreme state (the evaluation is skipped, see the module
             docstring).
         """
-        out = self._take_alerts()
+        out = self._intake.take_alerts()
         prices = self._prices
         if not prices.price_day or not prices.has_required():
             return out
         day = prices.price_day[Symbol.SPX]
         last = self._book.last_session
-        if last is None or day <= last or self._rebalance_ref is None:
+        ref = self._rebalance.ref
+        if last is None or day <= last or ref is None:
             return out
         lp = self._params.ladder
         big_move_pct = self._params.signals.big_move_pct
-        if not lp.intraday_confirm and not prices.moved_enough(self._rebalance_ref, big_move_pct):
+        if not lp.intraday_confirm and not prices.moved_enough(ref, big_move_pct):
             # Fast path (every tick): nothing can happen without a big move, so the full
             # provisional snapshot is not built; ``latest_snapshot`` keeps the last one.
             return out
@@ -439,7 +391,7 @@ class Engine:
         prices = self._prices
         lp = self._params.ladder
         snap = self._book.evaluate(
-            day, prices.latest_signal_prices(), rebalance_ref=self._rebalance_ref
+            day, prices.latest_signal_prices(), rebalance_ref=self._rebalance.ref
         )
         self._last_snapshot = snap
         big = snap.get("big_move")
@@ -447,7 +399,7 @@ class Engine:
             return []
         index = self._index_of(day)
         ctx = DayCtx(session_date=day, now=now, session_index=index, snapshot=snap)
-        self._begin(ctx)
+        self._counts.begin(ctx)
         self._prepare(ctx)
         transitions: tuple[Transition, ...] = ()
         if lp.intraday_confirm:
@@ -460,79 +412,35 @@ class Engine:
                 is_close=False,
             )
         out = self._manage(ctx, transitions, is_close=False)
-        self._end(ctx)
+        self._counts.end(ctx)
         return out
 
     # ------------------------------------------------------------------ robustness
 
-    def _take_alerts(self) -> list[Decision]:
-        """The alerts queued since the last call (oldest first), leaving none queued."""
-        out, self._alerts_due = self._alerts_due, []
-        return out
-
     def _guarded(
         self, what: str, day: date, now: datetime, step: Callable[[], list[Decision]]
     ) -> list[Decision]:
-        """Run ``step``; on an extreme-state failure roll back to before it and alert once.
+        """Run ``step`` (it may change everything but the signal book) under the skip guard.
 
-        Args:
-            what: what is being evaluated (``"session close"``, ``"intraday evaluation"``).
-            day: its session date (in the alert's id).
-            now: evaluation time (stamps the alert).
-            step: the evaluation; it may change everything but the signal book.
-
-        Returns:
-            ``step``'s decisions, or — when it raised one of ``EXTREME_STATE_ERRORS`` —
-            ``[]`` plus one ``engine`` warning alert when this failure is new (the same
-            failure again, numbers aside, is counted in :attr:`skipped_evaluations`, not
-            re-alerted).
+        On an extreme-state failure the engine is rolled back to its :meth:`_state` before
+        ``step`` (and its day history and last snapshot), and one ``engine`` alert per
+        episode says so (:meth:`~daemon.core.robustness.SkipGuard.run`).
         """
-        saved = self._state()
         days, last_snapshot = self._days, self._last_snapshot
-        try:
-            out = step()
-        except EXTREME_STATE_ERRORS as exc:
-            # Back to the state before the step: nothing half-applied (no sleeve change
-            # without its proposal, no ladder step without its alert).
+
+        def rollback(saved: dict[str, Any]) -> None:
             self._load(saved, with_book=False)
             self._days, self._last_snapshot = days, last_snapshot
-            self.skipped_evaluations += 1
-            kind = failure_kind(exc)
-            if kind == self._skip_reason:
-                return []
-            self._skip_reason = kind
-            return [skipped_alert(what, day, now, exc, self._prices.price)]
-        self._skip_reason = None
-        return out
+
+        return self._guard.run(
+            what, day, now, step, save=self._state, rollback=rollback, prices=self._prices
+        )
 
     # ------------------------------------------------------------------ one evaluation
 
     def _index_of(self, day: date) -> int:
-        """Trading-session index of ``day``: its position in ``sessions``.
-
-        A day missing from ``sessions`` (a too-short session list) counts as the session
-        after the last close, so minimum holds and cadences still advance.
-        """
-        pos = self._session_pos.get(day)
-        if pos is not None:
-            return pos
-        last = self._ladder.last_close_index
-        if last is not None:
-            return last + 1
-        return bisect.bisect_left(self._sessions, day)
-
-    def _begin(self, ctx: DayCtx) -> None:
-        """Carry the day's proposal count and cap flag into ``ctx`` (intraday + close)."""
-        if self._counts_day != ctx.session_date:
-            self._counts_day = ctx.session_date
-            self._day_proposals = 0
-            self._day_capped = False
-        ctx.proposals = self._day_proposals
-        ctx.is_capped = self._day_capped
-
-    def _end(self, ctx: DayCtx) -> None:
-        self._day_proposals = ctx.proposals
-        self._day_capped = ctx.is_capped
+        """Trading-session index of ``day`` (:meth:`~daemon.core.context.Sessions.index_of`)."""
+        return self._sessions.index_of(day, self._ladder.last_close_index)
 
     def _prepare(self, ctx: DayCtx) -> None:
         """Template condor (replay/sim), market state and condor risk for ``ctx``."""
@@ -554,121 +462,15 @@ class Engine:
         self, ctx: DayCtx, transitions: Sequence[Transition], *, is_close: bool
     ) -> list[Decision]:
         """Steps 4–7 of the cycle: transitions, rolls, rebalance, cost cap (in this order)."""
-        out, changed = self._apply_transitions(ctx, transitions)
+        out, changed = transition_decisions(self._desk, ctx, transitions)
         if is_close:
             out.extend(rolls(self._desk, ctx, changed))
-        big = ctx.snapshot.get("big_move")
-        due = (
-            is_close
-            and self._last_rebalance_index is not None
-            and ctx.session_index - self._last_rebalance_index
-            >= self._params.ladder.rebalance_every_days
+        active = self._ladder.active_layers
+        out.extend(
+            self._rebalance.step(self._desk, ctx, self._prices, active, changed, is_close=is_close)
         )
-        if self._rebalance_ref is None and is_close and ctx.state is not None:
-            self._last_rebalance_index = ctx.session_index
-            self._rebalance_ref = self._prices.rebalance_ref()
-        elif big.holds:
-            out.extend(self._rebalance(ctx, changed, big))
-        elif due:
-            assert self._last_rebalance_index is not None  # noqa: S101 - checked in `due`
-            every = self._params.ladder.rebalance_every_days
-            since = ctx.session_index - self._last_rebalance_index
-            reading = SignalReading(
-                id="rebalance_cadence",
-                value=float(since),
-                threshold=float(every),
-                holds=True,
-                detail=f"{since} sessions since the last rebalance (every {every})",
-            )
-            out.extend(self._rebalance(ctx, changed, reading))
         out.extend(self._desk.enforce_cap(ctx))
         return out
-
-    def _rebalance(self, ctx: DayCtx, skip: set[Layer], reason: SignalReading) -> list[Decision]:
-        """Re-size the active layers and move the rebalance references to now."""
-        if ctx.state is None or ctx.risk is None:
-            return []
-        out = sizing.rebalance(self._desk, ctx, self._ladder.active_layers, skip, reason)
-        self._last_rebalance_index = ctx.session_index
-        self._rebalance_ref = self._prices.rebalance_ref()
-        return out
-
-    def _apply_transitions(
-        self, ctx: DayCtx, transitions: Sequence[Transition]
-    ) -> tuple[list[Decision], set[Layer]]:
-        """Decisions for the ladder's transitions: deactivations first (free the cap)."""
-        out: list[Decision] = []
-        changed: set[Layer] = set()
-        for tr in transitions:
-            out.extend(self._layer_decisions(ctx, tr))
-            changed.add(tr.layer)
-        for tr in transitions:
-            if not tr.is_active:
-                held = self._hedge_book.get(tr.layer)
-                if held is not None:
-                    out.extend(
-                        self._desk.sell(
-                            ctx,
-                            layer=tr.layer,
-                            intent=OrderIntent.CLOSE,
-                            contracts=held.contracts,
-                            reasons=tr.reasons,
-                            why=tr.message,
-                        )
-                    )
-        for tr in transitions:
-            if tr.is_active:
-                # Normally nothing is held for a layer that was off; a broker position
-                # (set_positions) is re-sized instead of replaced.
-                out.extend(
-                    sizing.size_layer(self._desk, ctx, tr.layer, tr.reasons, OrderIntent.OPEN)
-                )
-        return out, changed
-
-    def _layer_decisions(self, ctx: DayCtx, tr: Transition) -> list[Decision]:
-        """LayerChange + Alert for one transition (SPEC §4 exit protocol)."""
-        kind = "on" if tr.is_active else "off"
-        change = LayerChange(
-            decision_id=self._ids.next(ctx.session_date, "layer", tr.layer.value, kind),
-            ts=ctx.now,
-            session_date=ctx.session_date,
-            layer=tr.layer,
-            is_active=tr.is_active,
-            reasons=tr.reasons,
-            exit_rule=tr.exit_rule,
-        )
-        alert = Alert(
-            decision_id=self._ids.next(ctx.session_date, "alert", "layer", tr.layer.value, kind),
-            ts=ctx.now,
-            kind=AlertKind.LAYER_ACTIVATED if tr.is_active else AlertKind.LAYER_DEACTIVATED,
-            severity=Severity.WARNING if tr.is_active else Severity.INFO,
-            key=f"layer:{tr.layer.value}",
-            message=tr.message + (f". Exit rule: {tr.exit_rule}" if tr.is_active else ""),
-            layer=tr.layer,
-            reasons=tr.reasons,
-            exit_rule=tr.exit_rule,
-        )
-        return [change, alert]
-
-    def _summary(self, ctx: DayCtx, pnl: DayPnl | None) -> DaySummary:
-        loss = ctx.risk.scenario_loss_usd if ctx.risk is not None else 0.0
-        gain = 0.0
-        if ctx.state is not None:
-            gain, _ = sizing.held_gain_and_delta(self._desk, LAYERS, ctx)
-        return DaySummary(
-            session_date=ctx.session_date,
-            readings=ctx.snapshot.readings,
-            active_layers=self._ladder.active_layers,
-            contracts_by_layer={h.layer: h.contracts for h in self.hedges},
-            premium_paid_to_date_usd=self.premium_paid_to_date_usd,
-            open_premium_usd=self.open_premium_usd,
-            cost_cap_usd=self.cost_cap_usd,
-            scenario_loss_usd=loss,
-            covered_frac=gain / loss if loss > 0.0 else 0.0,
-            is_cost_capped=ctx.is_capped,
-            proposals=ctx.proposals,
-            pnl=pnl,
-        )
 
     # ------------------------------------------------------------------ live-only inputs
 
@@ -687,7 +489,7 @@ class Engine:
         Returns:
             Queued ``data_suspect`` alerts, then the alerts raised.
         """
-        out = self._take_alerts()
+        out = self._intake.take_alerts()
         out.extend(self._watch.check(now, self._prices.price_ts))
         return out
 
@@ -743,17 +545,12 @@ class Engine:
             "satellite": codec.satellite_to_dict(self._satellite),
             **codec.book_to_dict(self._hedge_book),
             **self._books.state(),
-            "rejected": self._rejected,
+            "rejected": self._intake.rejected,
             **self._prices.to_dict(),
-            "last_rebalance_index": self._last_rebalance_index,
-            "rebalance_ref": None
-            if self._rebalance_ref is None
-            else {s.value: v for s, v in self._rebalance_ref.items()},
+            **self._rebalance.to_dict(),
             **self._ids.to_dict(),
             "days_count": self._days_count,
-            "counts_day": None if self._counts_day is None else self._counts_day.isoformat(),
-            "day_proposals": self._day_proposals,
-            "day_capped": self._day_capped,
+            **self._counts.to_dict(),
             **self._watch.to_dict(),
             "traded": self._desk.traded_to_dict(),
         }
@@ -775,10 +572,7 @@ class Engine:
             raise InvariantViolation(msg) from exc
         self._days = deque(maxlen=max(1, self._params.days_window))
         self._last_snapshot = None
-        for sym, px in self._prices.price.items():
-            day = self._prices.price_day.get(sym)
-            if day is not None:
-                self._quality.seed(sym, px, day)
+        self._intake.reseed()
 
     def _load(self, d: Mapping[str, Any], *, with_book: bool = True) -> None:
         if with_book:
@@ -789,17 +583,11 @@ class Engine:
         self._satellite = codec.satellite_from_dict(d["satellite"])
         codec.load_book(self._hedge_book, d)
         self._books.load(d, self._desk.condor)
-        self._rejected = int(d["rejected"])
+        self._intake.rejected = int(d["rejected"])
         self._prices.load(d)
-        lri = d["last_rebalance_index"]
-        self._last_rebalance_index = None if lri is None else int(lri)
-        ref = d["rebalance_ref"]
-        self._rebalance_ref = None if ref is None else {Symbol(k): float(v) for k, v in ref.items()}
+        self._rebalance.load(d)
         self._ids.load(d)
         self._days_count = int(d["days_count"])
-        cd = d["counts_day"]
-        self._counts_day = None if cd is None else date.fromisoformat(cd)
-        self._day_proposals = int(d["day_proposals"])
-        self._day_capped = bool(d["day_capped"])
+        self._counts.load(d)
         self._watch.load(d)
         self._desk.load_traded(d.get("traded"))

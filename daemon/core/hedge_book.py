@@ -46,11 +46,11 @@ from daemon.core.model import (
     Fill,
     HedgePosition,
     Layer,
-    LayerPnl,
     OptionLeg,
     OrderIntent,
     Right,
 )
+from daemon.core.pnl import LayerPnl
 
 __all__ = ["HedgeBook", "PendingOrder", "settlement_value"]
 

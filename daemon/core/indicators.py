@@ -39,58 +39,28 @@ Numerical accuracy: ``Sma`` keeps a running sum and ``RollingBeta`` windowed Wel
 (add the new pair, remove the oldest, both in centred form); both are recomputed exactly
 from their window (``math.fsum``, two-pass) every ``n`` updates, which bounds the rounding
 drift over arbitrarily long streams at an amortised cost of O(1) per update.
+
+Layout: ``Ema``, ``Macd`` and ``Rsi`` (the recursive ones) are here; the windowed ones,
+``Sma``/``RollingMean`` and ``RollingBeta``, are in :mod:`daemon.core.rolling` and
+re-exported; the input, period and snapshot checks they share are in
+:mod:`daemon.core.indicator_checks`.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
-from collections.abc import Iterable, Mapping
-from itertools import islice
+from collections.abc import Mapping
 from typing import Any
 
+from daemon.core.indicator_checks import (
+    check_state,
+    checked_period,
+    finite_input,
+    optional_float,
+)
+from daemon.core.rolling import RollingBeta, RollingMean, Sma
 from daemon.errors import InvariantViolation
 
 __all__ = ["Ema", "Macd", "RollingBeta", "RollingMean", "Rsi", "Sma"]
-
-
-def _finite(x: float, what: str) -> float:
-    """Return ``x`` as a float; raise ``InvariantViolation`` if it is NaN or infinite."""
-    xf = float(x)
-    if not math.isfinite(xf):
-        raise InvariantViolation(f"{what}: non-finite input {x!r} (NaN must be rejected upstream)")
-    return xf
-
-
-def _period(period: int, what: str, minimum: int = 1) -> int:
-    """Validate a window length (observations); raise ``ValueError`` when below ``minimum``."""
-    if period < minimum:
-        raise ValueError(f"{what}: period must be >= {minimum}, got {period}")
-    return int(period)
-
-
-def _opt_float(v: Any) -> float | None:
-    """Decode an optional float from a state dict (``None`` stays ``None``)."""
-    return None if v is None else float(v)
-
-
-def _finite_or_none(v: float) -> float | None:
-    """Map a non-finite float to ``None`` (no NaN leaves this module)."""
-    return v if math.isfinite(v) else None
-
-
-def _check_state(d: Mapping[str, Any], kind: str, **expected: int) -> None:
-    """Refuse a snapshot of another indicator kind or with other periods.
-
-    Raises:
-        InvariantViolation: ``d`` was not produced by an indicator of this kind and periods
-            (a restore across a parameter change must re-warm instead of mixing states).
-    """
-    if d.get("kind") != kind:
-        raise InvariantViolation(f"state of kind {d.get('kind')!r} loaded into {kind}")
-    for key, want in expected.items():
-        if d.get(key) != want:
-            raise InvariantViolation(f"{kind} state has {key}={d.get(key)!r}, expected {want}")
 
 
 class Ema:
@@ -111,7 +81,7 @@ class Ema:
     __slots__ = ("_alpha", "_count", "_ema", "period")
 
     def __init__(self, period: int) -> None:
-        self.period = _period(period, "Ema")
+        self.period = checked_period(period, "Ema")
         self._alpha = 2.0 / (self.period + 1.0)
         self._count = 0
         self._ema: float | None = None
@@ -131,7 +101,7 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Ema.update")
+        x = finite_input(x, "Ema.update")
         self._ema = self._advance(x)
         self._count += 1
 
@@ -141,7 +111,7 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Ema.peek")
+        x = finite_input(x, "Ema.peek")
         return self._advance(x) if self._count + 1 >= self.period else None
 
     @property
@@ -174,9 +144,9 @@ class Ema:
         Raises:
             InvariantViolation: the snapshot is of another kind or period.
         """
-        _check_state(d, "Ema", period=self.period)
+        check_state(d, "Ema", period=self.period)
         self._count = int(d["count"])
-        self._ema = _opt_float(d["ema"])
+        self._ema = optional_float(d["ema"])
 
 
 class Macd:
@@ -198,9 +168,9 @@ class Macd:
     __slots__ = ("_count", "_fast", "_signal", "_slow", "fast", "signal", "slow")
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
-        self.fast = _period(fast, "Macd.fast")
-        self.slow = _period(slow, "Macd.slow")
-        self.signal = _period(signal, "Macd.signal")
+        self.fast = checked_period(fast, "Macd.fast")
+        self.slow = checked_period(slow, "Macd.slow")
+        self.signal = checked_period(signal, "Macd.signal")
         if self.fast >= self.slow:
             raise ValueError(f"Macd: fast ({fast}) must be < slow ({slow})")
         self._fast = Ema(self.fast)
@@ -222,7 +192,7 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Macd.update")
+        x = finite_input(x, "Macd.update")
         self._fast.update(x)
         self._slow.update(x)
         line = self._raw_line()
@@ -241,7 +211,7 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Macd.peek")
+        x = finite_input(x, "Macd.peek")
         line = self._fast._advance(x) - self._slow._advance(x)
         sig = self._signal._advance(line)
         n = self._count + 1
@@ -302,7 +272,7 @@ class Macd:
         Raises:
             InvariantViolation: the snapshot is of another kind or other spans.
         """
-        _check_state(d, "Macd", fast=self.fast, slow=self.slow, signal=self.signal)
+        check_state(d, "Macd", fast=self.fast, slow=self.slow, signal=self.signal)
         self._fast.load_state(d["fast_ema"])
         self._slow.load_state(d["slow_ema"])
         self._signal.load_state(d["signal_ema"])
@@ -328,7 +298,7 @@ class Rsi:
     __slots__ = ("_avg_gain", "_avg_loss", "_count", "_prev", "period")
 
     def __init__(self, period: int = 14) -> None:
-        self.period = _period(period, "Rsi")
+        self.period = checked_period(period, "Rsi")
         self._count = 0
         self._prev: float | None = None
         # Sums of gains/losses while seeding (count <= period), averages afterwards.
@@ -362,7 +332,7 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Rsi.update")
+        x = finite_input(x, "Rsi.update")
         self._avg_gain, self._avg_loss = self._advance(x)
         self._prev = x
         self._count += 1
@@ -373,7 +343,7 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = _finite(x, "Rsi.peek")
+        x = finite_input(x, "Rsi.peek")
         if self._count + 1 < self.period + 1:
             return None
         return self._rsi(*self._advance(x))
@@ -412,256 +382,8 @@ class Rsi:
         Raises:
             InvariantViolation: the snapshot is of another kind or period.
         """
-        _check_state(d, "Rsi", period=self.period)
+        check_state(d, "Rsi", period=self.period)
         self._count = int(d["count"])
-        self._prev = _opt_float(d["prev"])
+        self._prev = optional_float(d["prev"])
         self._avg_gain = float(d["avg_gain"])
         self._avg_loss = float(d["avg_loss"])
-
-
-class Sma:
-    """Simple moving average over the last ``period`` observations (``rolling(period).mean()``).
-
-    Keeps the window and a running sum; the sum is recomputed exactly (``math.fsum``) every
-    ``period`` updates, so rounding drift stays bounded over long streams (O(1) amortised).
-    Output has the units of the input.
-
-    Args:
-        period: window length in observations, >= 1.
-
-    Raises:
-        ValueError: ``period`` < 1.
-    """
-
-    __slots__ = ("_since", "_sum", "_window", "period")
-
-    def __init__(self, period: int) -> None:
-        self.period = _period(period, type(self).__name__)
-        self._window: deque[float] = deque(maxlen=self.period)
-        self._sum = 0.0
-        self._since = 0
-
-    def _next_window_tail(self, x: float) -> Iterable[float]:
-        drop = 1 if len(self._window) == self.period else 0
-        return [*islice(self._window, drop, None), x]
-
-    def _next_sum(self, x: float) -> float:
-        """The window sum after observing ``x`` (no state change)."""
-        if self._since + 1 >= self.period:
-            return math.fsum(self._next_window_tail(x))
-        if len(self._window) == self.period:
-            return self._sum + (x - self._window[0])
-        return self._sum + x
-
-    def update(self, x: float) -> None:
-        """Commit one observation.
-
-        Raises:
-            InvariantViolation: ``x`` is NaN or infinite.
-        """
-        x = _finite(x, "Sma.update")
-        self._sum = self._next_sum(x)
-        self._since = 0 if self._since + 1 >= self.period else self._since + 1
-        self._window.append(x)
-
-    def peek(self, x: float) -> float | None:
-        """The mean that ``update(x)`` would produce, without changing state.
-
-        Raises:
-            InvariantViolation: ``x`` is NaN or infinite.
-        """
-        x = _finite(x, "Sma.peek")
-        if len(self._window) + 1 < self.period:
-            return None
-        return self._next_sum(x) / self.period
-
-    @property
-    def value(self) -> float | None:
-        """Mean of the last ``period`` observations; ``None`` until the window is full."""
-        return self._sum / self.period if self.ready else None
-
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` observations have been seen."""
-        return len(self._window) == self.period
-
-    def reset(self) -> None:
-        """Forget all observations."""
-        self._window.clear()
-        self._sum = 0.0
-        self._since = 0
-
-    def state(self) -> dict[str, Any]:
-        """JSON-able snapshot of the full state."""
-        return {
-            "kind": "Sma",
-            "period": self.period,
-            "window": list(self._window),
-            "sum": self._sum,
-            "since": self._since,
-        }
-
-    def load_state(self, d: Mapping[str, Any]) -> None:
-        """Restore a snapshot made by ``state()``.
-
-        Raises:
-            InvariantViolation: the snapshot is of another kind or period, or malformed.
-        """
-        _check_state(d, "Sma", period=self.period)
-        window = [float(v) for v in d["window"]]
-        if len(window) > self.period:
-            raise InvariantViolation(f"Sma state window has {len(window)} > {self.period} items")
-        self._window = deque(window, maxlen=self.period)
-        self._sum = float(d["sum"])
-        self._since = int(d["since"])
-
-
-RollingMean = Sma
-"""Rolling mean over the last ``period`` observations; the same class as ``Sma``."""
-
-
-class RollingBeta:
-    """Least-squares slope of y on x over the last ``period`` pairs: cov(x, y) / var(x).
-
-    Equals ``y.rolling(period).cov(x) / x.rolling(period).var()`` (ddof cancels). Keeps the
-    window and windowed Welford moments (means, co-moment, x second moment), updated in
-    centred form on every add/remove and recomputed exactly (two-pass, ``math.fsum``)
-    every ``period`` updates: O(1) amortised, accurate to ~1e-12 over long streams.
-    Units: (units of y) per (unit of x).
-
-    Args:
-        period: window length in pairs, >= 2.
-
-    Raises:
-        ValueError: ``period`` < 2.
-    """
-
-    __slots__ = ("_c_xy", "_m2_x", "_mean_x", "_mean_y", "_since", "_xs", "_ys", "period")
-
-    def __init__(self, period: int) -> None:
-        self.period = _period(period, "RollingBeta", minimum=2)
-        self._xs: deque[float] = deque(maxlen=self.period)
-        self._ys: deque[float] = deque(maxlen=self.period)
-        self._mean_x = 0.0
-        self._mean_y = 0.0
-        self._c_xy = 0.0
-        self._m2_x = 0.0
-        self._since = 0
-
-    def _advance(self, x: float, y: float) -> tuple[float, float, float, float]:
-        """(mean_x, mean_y, c_xy, m2_x) after observing the pair (no state change)."""
-        n = len(self._xs)
-        full = n == self.period
-        if self._since + 1 >= self.period:
-            drop = 1 if full else 0
-            xs = [*islice(self._xs, drop, None), x]
-            ys = [*islice(self._ys, drop, None), y]
-            m = len(xs)
-            mx = math.fsum(xs) / m
-            my = math.fsum(ys) / m
-            dxs = [v - mx for v in xs]
-            c_xy = math.fsum(dx * (v - my) for dx, v in zip(dxs, ys, strict=True))
-            m2_x = math.fsum(dx * dx for dx in dxs)
-            return mx, my, c_xy, m2_x
-        mx, my, c_xy, m2_x = self._mean_x, self._mean_y, self._c_xy, self._m2_x
-        if full:  # remove the oldest pair (n >= 2 here)
-            x0, y0 = self._xs[0], self._ys[0]
-            mx_less = mx - (x0 - mx) / (n - 1)
-            my_less = my - (y0 - my) / (n - 1)
-            c_xy -= (x0 - mx_less) * (y0 - my)
-            m2_x -= (x0 - mx_less) * (x0 - mx)
-            mx, my = mx_less, my_less
-            n -= 1
-        n1 = n + 1
-        dx = x - mx
-        mx += dx / n1
-        my_new = my + (y - my) / n1
-        c_xy += dx * (y - my_new)
-        m2_x += dx * (x - mx)
-        return mx, my_new, c_xy, m2_x
-
-    @staticmethod
-    def _slope(c_xy: float, m2_x: float) -> float | None:
-        if m2_x <= 0.0:
-            return None
-        return _finite_or_none(c_xy / m2_x)
-
-    def update(self, x: float, y: float) -> None:
-        """Commit one pair.
-
-        Args:
-            x: regressor observation (e.g. SPX daily return).
-            y: regressand observation (e.g. IWM daily return).
-
-        Raises:
-            InvariantViolation: ``x`` or ``y`` is NaN or infinite.
-        """
-        x = _finite(x, "RollingBeta.update x")
-        y = _finite(y, "RollingBeta.update y")
-        self._mean_x, self._mean_y, self._c_xy, self._m2_x = self._advance(x, y)
-        self._since = 0 if self._since + 1 >= self.period else self._since + 1
-        self._xs.append(x)
-        self._ys.append(y)
-
-    def peek(self, x: float, y: float) -> float | None:
-        """The slope that ``update(x, y)`` would produce, without changing state.
-
-        Raises:
-            InvariantViolation: ``x`` or ``y`` is NaN or infinite.
-        """
-        x = _finite(x, "RollingBeta.peek x")
-        y = _finite(y, "RollingBeta.peek y")
-        if len(self._xs) + 1 < self.period:
-            return None
-        _, _, c_xy, m2_x = self._advance(x, y)
-        return self._slope(c_xy, m2_x)
-
-    @property
-    def value(self) -> float | None:
-        """Slope of y on x over the window; ``None`` until full or when var(x) = 0."""
-        return self._slope(self._c_xy, self._m2_x) if self.ready else None
-
-    @property
-    def ready(self) -> bool:
-        """True once ``period`` pairs have been seen."""
-        return len(self._xs) == self.period
-
-    def reset(self) -> None:
-        """Forget all observations."""
-        self._xs.clear()
-        self._ys.clear()
-        self._mean_x = self._mean_y = self._c_xy = self._m2_x = 0.0
-        self._since = 0
-
-    def state(self) -> dict[str, Any]:
-        """JSON-able snapshot of the full state."""
-        return {
-            "kind": "RollingBeta",
-            "period": self.period,
-            "xs": list(self._xs),
-            "ys": list(self._ys),
-            "mean_x": self._mean_x,
-            "mean_y": self._mean_y,
-            "c_xy": self._c_xy,
-            "m2_x": self._m2_x,
-            "since": self._since,
-        }
-
-    def load_state(self, d: Mapping[str, Any]) -> None:
-        """Restore a snapshot made by ``state()``.
-
-        Raises:
-            InvariantViolation: the snapshot is of another kind or period, or malformed.
-        """
-        _check_state(d, "RollingBeta", period=self.period)
-        xs = [float(v) for v in d["xs"]]
-        ys = [float(v) for v in d["ys"]]
-        if len(xs) != len(ys) or len(xs) > self.period:
-            raise InvariantViolation("RollingBeta state: malformed window")
-        self._xs = deque(xs, maxlen=self.period)
-        self._ys = deque(ys, maxlen=self.period)
-        self._mean_x = float(d["mean_x"])
-        self._mean_y = float(d["mean_y"])
-        self._c_xy = float(d["c_xy"])
-        self._m2_x = float(d["m2_x"])
-        self._since = int(d["since"])

@@ -48,12 +48,13 @@ Definitions that the SPEC leaves open, fixed here:
   ``beta_short_days`` (30) and ``beta_days`` (90) sessions.
 
 A value is a finite float or ``None``; ``holds`` is False whenever ``value`` is ``None``.
+
+The readings themselves (value, threshold, holds, detail) are computed from the indicator
+outputs by :func:`daemon.core.readings.signal_readings`.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -62,6 +63,13 @@ from typing import Any
 from daemon.core.indicators import Macd, RollingBeta, RollingMean, Rsi, Sma
 from daemon.core.model import REQUIRED_SYMBOLS, Bar, SignalReading, Symbol
 from daemon.core.params import MacroEvent, ScenarioParams, SignalParams
+from daemon.core.readings import (
+    EventCalendar,
+    SignalValues,
+    checked_price,
+    finite_or_none,
+    signal_readings,
+)
 from daemon.errors import InvariantViolation
 
 __all__ = ["SIGNAL_IDS", "SignalBook", "SignalSnapshot"]
@@ -133,47 +141,6 @@ class SignalSnapshot:
         raise KeyError(signal_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Values:
-    """Indicator outputs for one evaluation (committed or peeked); every field finite/None."""
-
-    spx: float | None
-    iwm: float | None
-    ratio_macd_line: float | None
-    ratio_rsi: float | None
-    vix_rsi: float | None
-    vix_macd_line: float | None
-    vix_macd_signal: float | None
-    iv_spread_pts: float | None
-    iv_spread_mean_pts: float | None
-    iwm_sma_fast: float | None
-    iwm_sma_slow: float | None
-    term_ratio: float | None
-    spx_pct_per_vix_pt: float | None
-    beta_iwm_spx_30d: float | None
-    beta_iwm_spx_90d: float | None
-
-
-def _fin(v: float | None) -> float | None:
-    """``v`` if it is a finite float, else ``None`` (no NaN/inf leaves this module)."""
-    return v if v is not None and math.isfinite(v) else None
-
-
-def _price(prices: Mapping[Symbol, float], symbol: Symbol, what: str) -> float | None:
-    """A validated positive finite price, or ``None`` when ``symbol`` is absent.
-
-    Raises:
-        InvariantViolation: the price is NaN, infinite or <= 0 (the edge must reject those).
-    """
-    raw = prices.get(symbol)
-    if raw is None:
-        return None
-    value = float(raw)
-    if not math.isfinite(value) or value <= 0.0:
-        raise InvariantViolation(f"{what}: {symbol} price {raw!r} is not a positive finite number")
-    return value
-
-
 class SignalBook:
     """Streaming state of the SPEC §3 signals; one ``on_close`` per trading session.
 
@@ -194,9 +161,7 @@ class SignalBook:
     ) -> None:
         self._params = params
         self._scenario = scenario
-        self._events: tuple[MacroEvent, ...] = tuple(sorted(macro_events, key=lambda e: e.day))
-        self._event_days: tuple[date, ...] = tuple(e.day for e in self._events)
-        self._sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
+        self._calendar = EventCalendar(macro_events, sessions)
         self._ratio_macd = Macd(params.macd_fast, params.macd_slow, params.macd_signal)
         self._ratio_rsi = Rsi(params.rsi_period)
         self._vix_macd = Macd(params.macd_fast, params.macd_slow, params.macd_signal)
@@ -255,7 +220,7 @@ class SignalBook:
             )
         checked: dict[Symbol, float] = {}
         for symbol in closes:
-            price = _price(closes, symbol, f"on_close({session_date})")
+            price = checked_price(closes, symbol, f"on_close({session_date})")
             if price is not None:
                 checked[symbol] = price
         missing = sorted(s.value for s in REQUIRED_SYMBOLS if s not in checked)
@@ -324,23 +289,13 @@ class SignalBook:
         else:
             values = self._committed_values()
         current = self._last_closes if prices is None else prices
-        readings = (
-            self._ratio_macd_reading(values),
-            self._vix_rsi_reading(values),
-            self._vix_macd_reading(values),
-            self._ratio_rsi_reading(values),
-            self._iv_spread_reading(values),
-            self._small_cap_reading(values),
-            self._big_move_reading(current, rebalance_ref),
-            self._event_window_reading(session_date),
-            self._backwardation_reading(values),
-            SignalReading(
-                id="ad_divergence",
-                value=None,
-                threshold=0.0,
-                holds=False,
-                detail="no breadth feed configured",
-            ),
+        readings = signal_readings(
+            values,
+            self._params,
+            today=session_date,
+            current=current,
+            rebalance_ref=rebalance_ref,
+            calendar=self._calendar,
         )
         return SignalSnapshot(
             session_date=session_date,
@@ -359,35 +314,39 @@ class SignalBook:
             beta_iwm_spx_90d=values.beta_iwm_spx_90d,
         )
 
-    def _committed_values(self) -> _Values:
+    def _committed_values(self) -> SignalValues:
         closes = self._last_closes
         spx, iwm, vix = closes.get(Symbol.SPX), closes.get(Symbol.IWM), closes.get(Symbol.VIX)
         rvx, vix3m = closes.get(Symbol.RVX), closes.get(Symbol.VIX3M)
-        return _Values(
+        return SignalValues(
             spx=spx,
             iwm=iwm,
-            ratio_macd_line=_fin(self._ratio_macd.line),
-            ratio_rsi=_fin(self._ratio_rsi.value),
-            vix_rsi=_fin(self._vix_rsi.value),
-            vix_macd_line=_fin(self._vix_macd.line),
-            vix_macd_signal=_fin(self._vix_macd.signal_line),
-            iv_spread_pts=_fin(rvx - vix) if rvx is not None and vix is not None else None,
-            iv_spread_mean_pts=_fin(self._spread_mean.value),
-            iwm_sma_fast=_fin(self._iwm_sma_fast.value),
-            iwm_sma_slow=_fin(self._iwm_sma_slow.value),
-            term_ratio=_fin(vix / vix3m) if vix is not None and vix3m is not None else None,
-            spx_pct_per_vix_pt=_fin(self._beta_vix.value),
-            beta_iwm_spx_30d=_fin(self._beta_iwm_short.value),
-            beta_iwm_spx_90d=_fin(self._beta_iwm_long.value),
+            ratio_macd_line=finite_or_none(self._ratio_macd.line),
+            ratio_rsi=finite_or_none(self._ratio_rsi.value),
+            vix_rsi=finite_or_none(self._vix_rsi.value),
+            vix_macd_line=finite_or_none(self._vix_macd.line),
+            vix_macd_signal=finite_or_none(self._vix_macd.signal_line),
+            iv_spread_pts=finite_or_none(rvx - vix)
+            if rvx is not None and vix is not None
+            else None,
+            iv_spread_mean_pts=finite_or_none(self._spread_mean.value),
+            iwm_sma_fast=finite_or_none(self._iwm_sma_fast.value),
+            iwm_sma_slow=finite_or_none(self._iwm_sma_slow.value),
+            term_ratio=finite_or_none(vix / vix3m)
+            if vix is not None and vix3m is not None
+            else None,
+            spx_pct_per_vix_pt=finite_or_none(self._beta_vix.value),
+            beta_iwm_spx_30d=finite_or_none(self._beta_iwm_short.value),
+            beta_iwm_spx_90d=finite_or_none(self._beta_iwm_long.value),
         )
 
-    def _peek_values(self, prices: Mapping[Symbol, float]) -> _Values:
+    def _peek_values(self, prices: Mapping[Symbol, float]) -> SignalValues:
         what = "evaluate(prices)"
-        spx = _price(prices, Symbol.SPX, what)
-        iwm = _price(prices, Symbol.IWM, what)
-        vix = _price(prices, Symbol.VIX, what)
-        rvx = _price(prices, Symbol.RVX, what)
-        vix3m = _price(prices, Symbol.VIX3M, what)
+        spx = checked_price(prices, Symbol.SPX, what)
+        iwm = checked_price(prices, Symbol.IWM, what)
+        vix = checked_price(prices, Symbol.VIX, what)
+        rvx = checked_price(prices, Symbol.RVX, what)
+        vix3m = checked_price(prices, Symbol.VIX3M, what)
         ratio_line = ratio_rsi = vix_line = vix_signal = vix_rsi = None
         if spx is not None and iwm is not None:
             ratio = iwm / spx
@@ -412,231 +371,24 @@ class SignalBook:
                 iwm_ret = iwm / prev[Symbol.IWM] - 1.0
                 beta_short = self._beta_iwm_short.peek(spx_ret, iwm_ret)
                 beta_long = self._beta_iwm_long.peek(spx_ret, iwm_ret)
-        return _Values(
+        return SignalValues(
             spx=spx,
             iwm=iwm,
-            ratio_macd_line=_fin(ratio_line),
-            ratio_rsi=_fin(ratio_rsi),
-            vix_rsi=_fin(vix_rsi),
-            vix_macd_line=_fin(vix_line),
-            vix_macd_signal=_fin(vix_signal),
-            iv_spread_pts=_fin(spread),
-            iv_spread_mean_pts=_fin(spread_mean),
-            iwm_sma_fast=_fin(self._iwm_sma_fast.peek(iwm)) if iwm is not None else None,
-            iwm_sma_slow=_fin(self._iwm_sma_slow.peek(iwm)) if iwm is not None else None,
-            term_ratio=_fin(vix / vix3m) if vix is not None and vix3m is not None else None,
-            spx_pct_per_vix_pt=_fin(beta_vix),
-            beta_iwm_spx_30d=_fin(beta_short),
-            beta_iwm_spx_90d=_fin(beta_long),
-        )
-
-    # ------------------------------------------------------------------ readings
-
-    def _ratio_macd_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
-        line = v.ratio_macd_line
-        if line is None:
-            return _unknown("ratio_macd_negative", 0.0, f"{name}: not available (warming up)")
-        holds = line < 0.0
-        return SignalReading(
-            id="ratio_macd_negative",
-            value=line,
-            threshold=0.0,
-            holds=holds,
-            detail=f"{name} = {line:.6f} {'<' if holds else '>='} 0",
-        )
-
-    def _vix_rsi_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        name = f"RSI({p.rsi_period}, Wilder) of VIX"
-        rsi = v.vix_rsi
-        if rsi is None:
-            return _unknown("vix_rsi_hot", p.vix_rsi_hot, f"{name}: not available (warming up)")
-        holds = rsi > p.vix_rsi_hot
-        return SignalReading(
-            id="vix_rsi_hot",
-            value=rsi,
-            threshold=p.vix_rsi_hot,
-            holds=holds,
-            detail=f"{name} = {rsi:.1f} {'>' if holds else '<='} {p.vix_rsi_hot:g}",
-        )
-
-    def _vix_macd_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        line, sig = v.vix_macd_line, v.vix_macd_signal
-        name = f"VIX MACD({p.macd_fast},{p.macd_slow}) line"
-        if line is None or sig is None:
-            return _unknown(
-                "vix_macd_bull_cross", 0.0, f"{name} vs signal: not available (warming up)"
-            )
-        diff = line - sig
-        holds = diff > 0.0
-        return SignalReading(
-            id="vix_macd_bull_cross",
-            value=diff,
-            threshold=0.0,
-            holds=holds,
-            detail=(
-                f"{name} {line:.3f} {'above' if holds else 'not above'} its "
-                f"EMA{p.macd_signal} signal {sig:.3f} (diff {diff:+.3f} pts)"
-            ),
-        )
-
-    def _ratio_rsi_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
-        rsi = v.ratio_rsi
-        if rsi is None:
-            return _unknown(
-                "ratio_rsi_weak", p.ratio_rsi_weak, f"{name}: not available (warming up)"
-            )
-        holds = rsi < p.ratio_rsi_weak
-        return SignalReading(
-            id="ratio_rsi_weak",
-            value=rsi,
-            threshold=p.ratio_rsi_weak,
-            holds=holds,
-            detail=f"{name} = {rsi:.1f} {'<' if holds else '>='} {p.ratio_rsi_weak:g}",
-        )
-
-    def _iv_spread_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        frac = p.iv_spread_blowout_frac
-        spread, mean = v.iv_spread_pts, v.iv_spread_mean_pts
-        if spread is None:
-            return _unknown("iv_spread_blowout", frac, "RVX−VIX: no RVX close/quote for today")
-        if mean is None:
-            return _unknown(
-                "iv_spread_blowout",
-                frac,
-                f"RVX−VIX = {spread:.2f} pts; {p.iv_spread_mean_days}-day mean not available",
-            )
-        if mean == 0.0:
-            return _unknown(
-                "iv_spread_blowout", frac, f"RVX−VIX = {spread:.2f} pts; mean is exactly 0"
-            )
-        excess = _fin((spread - mean) / abs(mean))
-        if excess is None:  # pragma: no cover - mean != 0 and both finite
-            return _unknown("iv_spread_blowout", frac, "RVX−VIX: excess not finite")
-        holds = excess > frac
-        bar = mean + frac * abs(mean)
-        return SignalReading(
-            id="iv_spread_blowout",
-            value=excess,
-            threshold=frac,
-            holds=holds,
-            detail=(
-                f"RVX−VIX = {spread:.2f} pts {'>' if holds else '<='} {bar:.2f} "
-                f"({p.iv_spread_mean_days}-day mean {mean:.2f} + {frac:.0%} of |mean|); "
-                f"excess {excess:+.1%}"
-            ),
-        )
-
-    def _small_cap_reading(self, v: _Values) -> SignalReading:
-        p = self._params
-        iwm, fast, slow = v.iwm, v.iwm_sma_fast, v.iwm_sma_slow
-        if iwm is None or fast is None:
-            return _unknown(
-                "small_cap_below_ma",
-                0.0,
-                f"IWM vs SMA{p.iwm_sma_fast_days}: not available (no price or warming up)",
-            )
-        gap_pct = (iwm / fast - 1.0) * 100.0
-        holds = gap_pct < 0.0
-        if slow is None:
-            stronger = f"SMA{p.iwm_sma_slow_days} not available"
-        elif iwm < slow:
-            stronger = f"also below SMA{p.iwm_sma_slow_days} {slow:.2f}"
-        else:
-            stronger = f"not below SMA{p.iwm_sma_slow_days} {slow:.2f}"
-        return SignalReading(
-            id="small_cap_below_ma",
-            value=gap_pct,
-            threshold=0.0,
-            holds=holds,
-            detail=(
-                f"IWM {iwm:.2f} is {abs(gap_pct):.2f}% {'below' if holds else 'above'} "
-                f"SMA{p.iwm_sma_fast_days} {fast:.2f}; {stronger}"
-            ),
-        )
-
-    def _big_move_reading(
-        self, current: Mapping[Symbol, float], ref: Mapping[Symbol, float] | None
-    ) -> SignalReading:
-        threshold = self._params.big_move_pct
-        if ref is None:
-            return _unknown("big_move", threshold, "no rebalance reference yet")
-        moves: list[tuple[Symbol, float]] = []
-        for symbol in (Symbol.SPX, Symbol.IWM):
-            now = _price(current, symbol, "big_move")
-            then = _price(ref, symbol, "big_move reference")
-            if now is not None and then is not None:
-                moves.append((symbol, (now / then - 1.0) * 100.0))
-        if not moves:
-            return _unknown("big_move", threshold, "no SPX/IWM price with a rebalance reference")
-        value = _fin(max(abs(m) for _, m in moves))
-        if value is None:  # pragma: no cover - positive finite inputs
-            return _unknown("big_move", threshold, "move not finite")
-        holds = value >= threshold
-        parts = " / ".join(f"{s} {m:+.2f}%" for s, m in moves)
-        return SignalReading(
-            id="big_move",
-            value=value,
-            threshold=threshold,
-            holds=holds,
-            detail=(
-                f"since last rebalance: {parts}; max |move| {value:.2f}% "
-                f"{'>=' if holds else '<'} {threshold:g}%"
-            ),
-        )
-
-    def _event_window_reading(self, today: date) -> SignalReading:
-        window = self._params.event_window_days
-        threshold = float(window)
-        i_event = bisect_left(self._event_days, today)
-        if i_event == len(self._event_days):
-            return _unknown(
-                "event_window", threshold, f"no macro event on or after {today} in the calendar"
-            )
-        day = self._event_days[i_event]
-        kinds = "+".join(e.kind.value for e in self._events if e.day == day)
-        start = bisect_left(self._sessions, today)
-        at = bisect_left(self._sessions, day, lo=start)
-        if at == len(self._sessions):
-            return _unknown(
-                "event_window",
-                threshold,
-                f"next event {kinds} on {day} is beyond the known trading sessions",
-            )
-        sessions_ahead = at - start
-        holds = sessions_ahead <= window
-        return SignalReading(
-            id="event_window",
-            value=float(sessions_ahead),
-            threshold=threshold,
-            holds=holds,
-            detail=(
-                f"{kinds} on {day}: {sessions_ahead} session(s) ahead "
-                f"({'within' if holds else 'outside'} the {window}-session window)"
-            ),
-        )
-
-    def _backwardation_reading(self, v: _Values) -> SignalReading:
-        threshold = self._params.backwardation_ratio
-        term = v.term_ratio
-        if term is None:
-            return _unknown("backwardation", threshold, "VIX/VIX3M: no VIX3M close/quote")
-        holds = term > threshold
-        return SignalReading(
-            id="backwardation",
-            value=term,
-            threshold=threshold,
-            holds=holds,
-            detail=(
-                f"VIX/VIX3M = {term:.3f} {'>' if holds else '<='} {threshold:g} "
-                f"({'backwardation' if holds else 'contango'})"
-            ),
+            ratio_macd_line=finite_or_none(ratio_line),
+            ratio_rsi=finite_or_none(ratio_rsi),
+            vix_rsi=finite_or_none(vix_rsi),
+            vix_macd_line=finite_or_none(vix_line),
+            vix_macd_signal=finite_or_none(vix_signal),
+            iv_spread_pts=finite_or_none(spread),
+            iv_spread_mean_pts=finite_or_none(spread_mean),
+            iwm_sma_fast=finite_or_none(self._iwm_sma_fast.peek(iwm)) if iwm is not None else None,
+            iwm_sma_slow=finite_or_none(self._iwm_sma_slow.peek(iwm)) if iwm is not None else None,
+            term_ratio=finite_or_none(vix / vix3m)
+            if vix is not None and vix3m is not None
+            else None,
+            spx_pct_per_vix_pt=finite_or_none(beta_vix),
+            beta_iwm_spx_30d=finite_or_none(beta_short),
+            beta_iwm_spx_90d=finite_or_none(beta_long),
         )
 
     # ------------------------------------------------------------------ snapshots
@@ -692,8 +444,3 @@ class SignalBook:
     def last_session(self) -> date | None:
         """The last committed trading day, ``None`` before the first ``on_close``."""
         return self._last_session
-
-
-def _unknown(signal_id: str, threshold: float, detail: str) -> SignalReading:
-    """A reading whose value is unknown: ``value`` None, ``holds`` False."""
-    return SignalReading(id=signal_id, value=None, threshold=threshold, holds=False, detail=detail)

@@ -37,6 +37,8 @@ from datetime import date, timedelta
 from daemon.core.context import DayCtx, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.expiries import is_business_day
+from daemon.core.hedge_pricing import HedgeUnit
+from daemon.core.hedge_pricing import size_layer as size_layer_contracts
 from daemon.core.model import (
     Alert,
     AlertKind,
@@ -48,8 +50,7 @@ from daemon.core.model import (
     SignalReading,
 )
 from daemon.core.rolls import add_floor_dte, roll_one
-from daemon.core.scenario import HedgeUnit, year_fraction
-from daemon.core.scenario import size_layer as size_layer_contracts
+from daemon.core.scenario import year_fraction
 
 __all__ = [
     "held_gain_and_delta",

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from daemon.core import orders, rolls, sizing
+from daemon.core.hedge_pricing import hedge_unit
 from daemon.core.model import (
     Action,
     Alert,
@@ -25,7 +26,7 @@ from daemon.core.model import (
     SignalReading,
 )
 from daemon.core.params import EngineParams
-from daemon.core.scenario import hedge_unit, l2_legs
+from daemon.core.strikes import l2_legs
 from tests.unit.engine_parts import DAY, VX_APR, VX_MAR, ctx, desk, hedge, state, vix_call
 
 WHY = SignalReading(

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from adapters.replay import ReplaySource
+from daemon.core.hedge_pricing import hedge_unit
 from daemon.core.model import OptionLeg, Quote, Right, Symbol
 from daemon.core.params import LadderParams, OrderParams, ScenarioParams
 from daemon.core.prices import PriceBoard
@@ -41,9 +42,8 @@ from daemon.core.scenario import (
     FUTURE_SOURCE_SPOT,
     MarketState,
     future_and_source,
-    hedge_unit,
-    l2_legs,
 )
+from daemon.core.strikes import l2_legs
 from tests.unit.engine_parts import snapshot
 
 SCEN = ScenarioParams()

@@ -16,24 +16,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daemon.core.hedge_pricing import (
+    HedgeUnit,
+    hedge_unit,
+    mark_hedge_usd,
+    size_layer,
+    units_within_budget,
+)
 from daemon.core.model import HedgePosition, Layer, Right
 from daemon.core.params import CondorTemplate, LadderParams, OrderParams, ScenarioParams
 from daemon.core.pricing import black76_greeks
 from daemon.core.scenario import (
-    HedgeUnit,
     MarketState,
     condor_risk,
     future_for_expiry,
-    hedge_unit,
-    l1_legs,
-    l2_legs,
-    l3_legs,
-    mark_hedge_usd,
     open_template_condor,
-    size_layer,
     spx_pct_per_vix_pt_used,
-    units_within_budget,
 )
+from daemon.core.strikes import l1_legs, l2_legs, l3_legs
 from daemon.errors import InvariantViolation
 
 SESSION = date(2020, 2, 14)

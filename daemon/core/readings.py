@@ -1,0 +1,331 @@
+"""The SPEC §3 readings: value, threshold, whether it holds, and a human detail line.
+
+:func:`signal_readings` turns the indicator outputs of one evaluation
+(:class:`SignalValues`, committed or peeked by :class:`daemon.core.signals.SignalBook`)
+into the ten readings, in ``SIGNAL_IDS`` order. The ids, units and conditions, and every
+definition the SPEC left open, are in :mod:`daemon.core.signals`' docstring; this module
+is their code. A reading whose inputs are missing (warming up, no RVX/VIX3M, no rebalance
+reference, no event in the calendar) has ``value`` None and ``holds`` False, and its
+detail says why.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from daemon.core.model import SignalReading, Symbol
+from daemon.core.params import MacroEvent, SignalParams
+from daemon.errors import InvariantViolation
+
+__all__ = ["EventCalendar", "SignalValues", "checked_price", "finite_or_none", "signal_readings"]
+
+
+class EventCalendar:
+    """The macro-event calendar and the trading sessions ``event_window`` counts in.
+
+    Args:
+        macro_events: the FOMC/CPI/PPI calendar (any order; sorted here).
+        sessions: the trading days (XNYS) covering the calendar (any order; sorted and
+            de-duplicated here).
+    """
+
+    def __init__(self, macro_events: Sequence[MacroEvent], sessions: Sequence[date]) -> None:
+        self.events: tuple[MacroEvent, ...] = tuple(sorted(macro_events, key=lambda e: e.day))
+        self.event_days: tuple[date, ...] = tuple(e.day for e in self.events)
+        self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalValues:
+    """Indicator outputs for one evaluation (committed or peeked); every field finite/None."""
+
+    spx: float | None
+    iwm: float | None
+    ratio_macd_line: float | None
+    ratio_rsi: float | None
+    vix_rsi: float | None
+    vix_macd_line: float | None
+    vix_macd_signal: float | None
+    iv_spread_pts: float | None
+    iv_spread_mean_pts: float | None
+    iwm_sma_fast: float | None
+    iwm_sma_slow: float | None
+    term_ratio: float | None
+    spx_pct_per_vix_pt: float | None
+    beta_iwm_spx_30d: float | None
+    beta_iwm_spx_90d: float | None
+
+
+def finite_or_none(v: float | None) -> float | None:
+    """``v`` if it is a finite float, else ``None`` (no NaN/inf leaves this module)."""
+    return v if v is not None and math.isfinite(v) else None
+
+
+def checked_price(prices: Mapping[Symbol, float], symbol: Symbol, what: str) -> float | None:
+    """A validated positive finite price, or ``None`` when ``symbol`` is absent.
+
+    Raises:
+        InvariantViolation: the price is NaN, infinite or <= 0 (the edge must reject those).
+    """
+    raw = prices.get(symbol)
+    if raw is None:
+        return None
+    value = float(raw)
+    if not math.isfinite(value) or value <= 0.0:
+        raise InvariantViolation(f"{what}: {symbol} price {raw!r} is not a positive finite number")
+    return value
+
+
+def signal_readings(
+    v: SignalValues,
+    p: SignalParams,
+    *,
+    today: date,
+    current: Mapping[Symbol, float],
+    rebalance_ref: Mapping[Symbol, float] | None,
+    calendar: EventCalendar,
+) -> tuple[SignalReading, ...]:
+    """The ten SPEC §3 readings of one evaluation, in ``SIGNAL_IDS`` order.
+
+    Args:
+        v: the indicator outputs (committed or peeked).
+        p: signal periods and thresholds.
+        today: the trading day evaluated (``event_window`` counts from it).
+        current: the prices ``big_move`` compares (provisional prices or last closes).
+        rebalance_ref: SPX/IWM at the last rebalance (None → ``big_move`` None/False).
+        calendar: the macro events and trading sessions.
+
+    Raises:
+        InvariantViolation: a ``big_move`` price is not a positive finite number.
+    """
+    return (
+        _ratio_macd_reading(v, p),
+        _vix_rsi_reading(v, p),
+        _vix_macd_reading(v, p),
+        _ratio_rsi_reading(v, p),
+        _iv_spread_reading(v, p),
+        _small_cap_reading(v, p),
+        _big_move_reading(current, rebalance_ref, p),
+        _event_window_reading(today, calendar, p),
+        _backwardation_reading(v, p),
+        SignalReading(
+            id="ad_divergence",
+            value=None,
+            threshold=0.0,
+            holds=False,
+            detail="no breadth feed configured",
+        ),
+    )
+
+
+def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
+    line = v.ratio_macd_line
+    if line is None:
+        return _unknown("ratio_macd_negative", 0.0, f"{name}: not available (warming up)")
+    holds = line < 0.0
+    return SignalReading(
+        id="ratio_macd_negative",
+        value=line,
+        threshold=0.0,
+        holds=holds,
+        detail=f"{name} = {line:.6f} {'<' if holds else '>='} 0",
+    )
+
+
+def _vix_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    name = f"RSI({p.rsi_period}, Wilder) of VIX"
+    rsi = v.vix_rsi
+    if rsi is None:
+        return _unknown("vix_rsi_hot", p.vix_rsi_hot, f"{name}: not available (warming up)")
+    holds = rsi > p.vix_rsi_hot
+    return SignalReading(
+        id="vix_rsi_hot",
+        value=rsi,
+        threshold=p.vix_rsi_hot,
+        holds=holds,
+        detail=f"{name} = {rsi:.1f} {'>' if holds else '<='} {p.vix_rsi_hot:g}",
+    )
+
+
+def _vix_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    line, sig = v.vix_macd_line, v.vix_macd_signal
+    name = f"VIX MACD({p.macd_fast},{p.macd_slow}) line"
+    if line is None or sig is None:
+        return _unknown("vix_macd_bull_cross", 0.0, f"{name} vs signal: not available (warming up)")
+    diff = line - sig
+    holds = diff > 0.0
+    return SignalReading(
+        id="vix_macd_bull_cross",
+        value=diff,
+        threshold=0.0,
+        holds=holds,
+        detail=(
+            f"{name} {line:.3f} {'above' if holds else 'not above'} its "
+            f"EMA{p.macd_signal} signal {sig:.3f} (diff {diff:+.3f} pts)"
+        ),
+    )
+
+
+def _ratio_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
+    rsi = v.ratio_rsi
+    if rsi is None:
+        return _unknown("ratio_rsi_weak", p.ratio_rsi_weak, f"{name}: not available (warming up)")
+    holds = rsi < p.ratio_rsi_weak
+    return SignalReading(
+        id="ratio_rsi_weak",
+        value=rsi,
+        threshold=p.ratio_rsi_weak,
+        holds=holds,
+        detail=f"{name} = {rsi:.1f} {'<' if holds else '>='} {p.ratio_rsi_weak:g}",
+    )
+
+
+def _iv_spread_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    frac = p.iv_spread_blowout_frac
+    spread, mean = v.iv_spread_pts, v.iv_spread_mean_pts
+    if spread is None:
+        return _unknown("iv_spread_blowout", frac, "RVX−VIX: no RVX close/quote for today")
+    if mean is None:
+        return _unknown(
+            "iv_spread_blowout",
+            frac,
+            f"RVX−VIX = {spread:.2f} pts; {p.iv_spread_mean_days}-day mean not available",
+        )
+    if mean == 0.0:
+        return _unknown("iv_spread_blowout", frac, f"RVX−VIX = {spread:.2f} pts; mean is exactly 0")
+    excess = finite_or_none((spread - mean) / abs(mean))
+    if excess is None:  # pragma: no cover - mean != 0 and both finite
+        return _unknown("iv_spread_blowout", frac, "RVX−VIX: excess not finite")
+    holds = excess > frac
+    bar = mean + frac * abs(mean)
+    return SignalReading(
+        id="iv_spread_blowout",
+        value=excess,
+        threshold=frac,
+        holds=holds,
+        detail=(
+            f"RVX−VIX = {spread:.2f} pts {'>' if holds else '<='} {bar:.2f} "
+            f"({p.iv_spread_mean_days}-day mean {mean:.2f} + {frac:.0%} of |mean|); "
+            f"excess {excess:+.1%}"
+        ),
+    )
+
+
+def _small_cap_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    iwm, fast, slow = v.iwm, v.iwm_sma_fast, v.iwm_sma_slow
+    if iwm is None or fast is None:
+        return _unknown(
+            "small_cap_below_ma",
+            0.0,
+            f"IWM vs SMA{p.iwm_sma_fast_days}: not available (no price or warming up)",
+        )
+    gap_pct = (iwm / fast - 1.0) * 100.0
+    holds = gap_pct < 0.0
+    if slow is None:
+        stronger = f"SMA{p.iwm_sma_slow_days} not available"
+    elif iwm < slow:
+        stronger = f"also below SMA{p.iwm_sma_slow_days} {slow:.2f}"
+    else:
+        stronger = f"not below SMA{p.iwm_sma_slow_days} {slow:.2f}"
+    return SignalReading(
+        id="small_cap_below_ma",
+        value=gap_pct,
+        threshold=0.0,
+        holds=holds,
+        detail=(
+            f"IWM {iwm:.2f} is {abs(gap_pct):.2f}% {'below' if holds else 'above'} "
+            f"SMA{p.iwm_sma_fast_days} {fast:.2f}; {stronger}"
+        ),
+    )
+
+
+def _big_move_reading(
+    current: Mapping[Symbol, float], ref: Mapping[Symbol, float] | None, p: SignalParams
+) -> SignalReading:
+    threshold = p.big_move_pct
+    if ref is None:
+        return _unknown("big_move", threshold, "no rebalance reference yet")
+    moves: list[tuple[Symbol, float]] = []
+    for symbol in (Symbol.SPX, Symbol.IWM):
+        now = checked_price(current, symbol, "big_move")
+        then = checked_price(ref, symbol, "big_move reference")
+        if now is not None and then is not None:
+            moves.append((symbol, (now / then - 1.0) * 100.0))
+    if not moves:
+        return _unknown("big_move", threshold, "no SPX/IWM price with a rebalance reference")
+    value = finite_or_none(max(abs(m) for _, m in moves))
+    if value is None:  # pragma: no cover - positive finite inputs
+        return _unknown("big_move", threshold, "move not finite")
+    holds = value >= threshold
+    parts = " / ".join(f"{s} {m:+.2f}%" for s, m in moves)
+    return SignalReading(
+        id="big_move",
+        value=value,
+        threshold=threshold,
+        holds=holds,
+        detail=(
+            f"since last rebalance: {parts}; max |move| {value:.2f}% "
+            f"{'>=' if holds else '<'} {threshold:g}%"
+        ),
+    )
+
+
+def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams) -> SignalReading:
+    window = p.event_window_days
+    threshold = float(window)
+    i_event = bisect_left(calendar.event_days, today)
+    if i_event == len(calendar.event_days):
+        return _unknown(
+            "event_window", threshold, f"no macro event on or after {today} in the calendar"
+        )
+    day = calendar.event_days[i_event]
+    kinds = "+".join(e.kind.value for e in calendar.events if e.day == day)
+    start = bisect_left(calendar.sessions, today)
+    at = bisect_left(calendar.sessions, day, lo=start)
+    if at == len(calendar.sessions):
+        return _unknown(
+            "event_window",
+            threshold,
+            f"next event {kinds} on {day} is beyond the known trading sessions",
+        )
+    sessions_ahead = at - start
+    holds = sessions_ahead <= window
+    return SignalReading(
+        id="event_window",
+        value=float(sessions_ahead),
+        threshold=threshold,
+        holds=holds,
+        detail=(
+            f"{kinds} on {day}: {sessions_ahead} session(s) ahead "
+            f"({'within' if holds else 'outside'} the {window}-session window)"
+        ),
+    )
+
+
+def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
+    threshold = p.backwardation_ratio
+    term = v.term_ratio
+    if term is None:
+        return _unknown("backwardation", threshold, "VIX/VIX3M: no VIX3M close/quote")
+    holds = term > threshold
+    return SignalReading(
+        id="backwardation",
+        value=term,
+        threshold=threshold,
+        holds=holds,
+        detail=(
+            f"VIX/VIX3M = {term:.3f} {'>' if holds else '<='} {threshold:g} "
+            f"({'backwardation' if holds else 'contango'})"
+        ),
+    )
+
+
+def _unknown(signal_id: str, threshold: float, detail: str) -> SignalReading:
+    """A reading whose value is unknown: ``value`` None, ``holds`` False."""
+    return SignalReading(id=signal_id, value=None, threshold=threshold, holds=False, detail=detail)
