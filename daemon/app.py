@@ -25,7 +25,7 @@ import json
 import math
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -570,7 +570,9 @@ def _publisher(
     opts: DaemonOptions,
     endpoint: tuple[str, int],
     clock: SystemClock,
+    *,
     health: Callable[[], Sequence[str]],
+    quote_counts: Callable[[], Mapping[str, Mapping[str, int]]],
 ) -> MqttPublisher:
     service = settings.service
     return MqttPublisher(
@@ -586,10 +588,28 @@ def _publisher(
         password=(settings.mqtt_password.get_secret_value() if settings.mqtt_password else None),
         keepalive_s=settings.mqtt.keepalive_s,
         health=health,
+        quote_counts=quote_counts,
         status_every_s=service.status_every_s,
         signals_every_s=service.signals_every_s,
         tls_context=_mqtt_tls(settings),
     )
+
+
+def _rejected_counts(parts: Mapping[str, Pipeline]) -> dict[str, dict[str, int]]:
+    """Quotes refused at the edge since start, per symbol and reason (``status``'s counters).
+
+    Args:
+        parts: holds the pipeline under ``"pipeline"`` once it is built.
+
+    Returns:
+        ``{symbol: {reason: count}}``; empty before the pipeline exists.
+    """
+    out: dict[str, dict[str, int]] = {}
+    pipeline = parts.get("pipeline")
+    if pipeline is not None:
+        for (symbol, reason), n in sorted(pipeline.rejected_by.items()):
+            out.setdefault(symbol or "?", {})[reason] = n
+    return out
 
 
 async def _supervise(
@@ -635,7 +655,14 @@ async def _supervise(
                 detail="no MQTT password (secrets file mqtt_password empty or missing)",
                 username=settings.mqtt.username or None,
             )
-        publisher = _publisher(settings, opts, endpoint, clock, health)
+        publisher = _publisher(
+            settings,
+            opts,
+            endpoint,
+            clock,
+            health=health,
+            quote_counts=functools.partial(_rejected_counts, parts),
+        )
         sink = publisher
 
     async def refused(order: ProposedOrder, exc: BrokerRejected) -> None:

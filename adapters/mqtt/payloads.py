@@ -458,6 +458,9 @@ class StatusPayload(_Wire):
         clean_stop: on ``offline`` only: True after a clean stop (SIGTERM, end of a
             replay), False in the Last Will (the process died or lost the broker).
         online_since: when this MQTT session started (the Last Will was armed then).
+        quotes_rejected: quotes refused at the edge since start, per symbol and reason
+            (``{"SPX": {"implausible": 1}}``: ``implausible`` = quarantined by the
+            plausibility filter; ``nan``, ``non_positive``, ``crossed``, ``delayed``...).
     """
 
     v: int = SCHEMA_VERSION
@@ -471,6 +474,7 @@ class StatusPayload(_Wire):
     reasons: tuple[str, ...] = ()
     clean_stop: bool | None = None
     online_since: AwareDatetime | None = None
+    quotes_rejected: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class SignalsPayload(_Wire):

@@ -199,6 +199,7 @@ class MqttPublisher:
         connect_wait_s: float = 5.0,
         op_timeout_s: float = 10.0,
         health: Callable[[], Sequence[str]] | None = None,
+        quote_counts: Callable[[], Mapping[str, Mapping[str, int]]] | None = None,
         status_every_s: float = 30.0,
         status_poll_s: float = 1.0,
         signals_every_s: float = 1.0,
@@ -220,6 +221,7 @@ class MqttPublisher:
         self._connect_wait_s = connect_wait_s
         self._op_timeout_s = op_timeout_s
         self._health = health
+        self._quote_counts = quote_counts
         self._status_every_s = status_every_s
         self._status_poll_s = status_poll_s
         self._signals_every_s = signals_every_s
@@ -282,6 +284,7 @@ class MqttPublisher:
             reasons=self._reasons,
             clean_stop=None if online else clean_stop,
             online_since=self._online_since if online or clean_stop is False else None,
+            quotes_rejected={} if self._quote_counts is None else self._quote_counts(),
         ).model_dump_json()
 
     async def _connect(self) -> aiomqtt.Client:

@@ -187,8 +187,22 @@ def test_spx_30_before_the_close_is_quarantined_and_the_day_is_unchanged(
 
     try:
         with (
-            alvhd_ibkr(broker, clean_tws.port, tmp_path / "clean.sqlite", "clean", clock_start),
-            alvhd_ibkr(broker, bad_tws.port, tmp_path / "bad.sqlite", "bad", clock_start),
+            alvhd_ibkr(
+                broker,
+                clean_tws.port,
+                tmp_path / "clean.sqlite",
+                "clean",
+                clock_start,
+                ALVH_SERVICE__STATUS_EVERY_S="2",
+            ),
+            alvhd_ibkr(
+                broker,
+                bad_tws.port,
+                tmp_path / "bad.sqlite",
+                "bad",
+                clock_start,
+                ALVH_SERVICE__STATUS_EVERY_S="2",
+            ),
         ):
             listener.wait_for(lambda m: _has_quotes(m, clean) and _has_quotes(m, bad), 25)
             bad_tws.command("push SPX 30")
@@ -202,6 +216,13 @@ def test_spx_30_before_the_close_is_quarantined_and_the_day_is_unchanged(
         listener.close()
         clean_tws.stop()
         bad_tws.stop()
+
+    # the rejection counts are in the retained status (heartbeat every 2 s here)
+    def last_status(base: str) -> dict[str, Any]:
+        return [p for t, p, _ in msgs if t == f"{base}/status" and p["state"] == "online"][-1]
+
+    assert last_status(bad)["quotes_rejected"]["SPX"]["implausible"] == 1
+    assert "SPX" not in last_status(clean)["quotes_rejected"]
 
     suspect = _alerts(msgs, bad, "data_suspect")
     assert len(suspect) == 1, suspect
