@@ -34,6 +34,7 @@ replay: setup ## replay the whole real history in ../shared/data/market
 bench: setup ## engine figures on the replay, then start-up, replay and daemon wall times (issue 9)
 	$(UV) python bench/engine_bench.py
 	$(UV) python bench/e2e_bench.py
+	$(UV) python bench/burst_bench.py
 
 soak: setup ## the simulator at full speed: 10 seeds x 10,000 sessions, 0 crashes, flat RSS (~5 min)
 	$(UV) python bench/soak.py --seeds 10 --sessions 10000
