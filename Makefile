@@ -31,8 +31,10 @@ test: ## everything CI runs: mosquitto + env, lint, then the whole test suite (i
 replay: setup ## replay the whole real history in ../shared/data/market
 	$(UV) alvhd replay ../shared/data/market
 
-bench: setup ## engine throughput and latency on the replay
+bench: setup ## engine figures on the replay, then start-up, replay and daemon wall times (issue 9)
 	$(UV) python bench/engine_bench.py
+	$(UV) python bench/e2e_bench.py
+	$(UV) python bench/burst_bench.py
 
 soak: setup ## the simulator at full speed: 10 seeds x 10,000 sessions, 0 crashes, flat RSS (~5 min)
 	$(UV) python bench/soak.py --seeds 10 --sessions 10000

@@ -8,71 +8,36 @@ journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import structlog
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from daemon.errors import EXIT_CONFIG, EXIT_IOERR, ConfigError, DataError, JournalError
 
-from daemon import install, paths, status
-from daemon.app import (
-    DaemonOptions,
-    SourceKind,
-    positions_report,
-    read_retained_status,
-    replay_fast,
-    run_daemon,
-)
-from daemon.core.model import (
-    Alert,
-    AlertKind,
-    Decision,
-    LayerChange,
-    MarketEvent,
-    ProposedOrder,
-    Quote,
-    Severity,
-    Symbol,
-)
-from daemon.errors import (
-    EXIT_CONFIG,
-    EXIT_IOERR,
-    BrokerUnavailable,
-    ConfigError,
-    DataError,
-    JournalError,
-    TransientError,
-)
-from daemon.logsetup import configure_logging
-from daemon.report import (
-    StressWindow,
-    days_frame,
-    describe_decision,
-    load_stress_windows,
-    pnl_rows,
-    pnl_table,
-    report_parameters,
-    summarize,
-    summary_table,
-    write_days_csv,
-)
-from daemon.settings import Settings, load_settings, secrets_dir_from_env
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from daemon.core.model import Decision, MarketEvent, Symbol
+    from daemon.report import StressWindow
+    from daemon.settings import Settings
+
+# Start-up (issue 9): this module imports only the standard library and daemon.errors at
+# import time, so `alvhd --help` and `alvhd config` stay fast (tests/unit/test_startup.py).
+# Each command imports what it uses (pandas, rich, ib_async, aiomqtt, exchange_calendars,
+# matplotlib, apprise) inside its function; the composition root daemon.app is imported
+# only by the commands that run the daemon or a replay.
+
+SOURCES = ("sim", "replay", "ibkr")
+"""``--source`` choices: the values of ``daemon.app.SourceKind`` (kept equal by a test)."""
 
 EXIT_NOINPUT = 66
 """sysexits.h EX_NOINPUT: an input file is missing or unusable."""
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-log = structlog.get_logger(__name__)
 
 
 def _aware_datetime(text: str) -> datetime:
@@ -103,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="run the daemon (supervised, MQTT, journal)")
-    run.add_argument("--source", choices=[k.value for k in SourceKind], default="ibkr")
+    run.add_argument("--source", choices=SOURCES, default="ibkr")
     run.add_argument("--start", type=date.fromisoformat, help="replay: first session")
     run.add_argument("--end", type=date.fromisoformat, help="replay: last session")
     run.add_argument("--data-dir", type=Path, help="replay: directory of the daily CSVs")
@@ -210,7 +175,7 @@ def _add_init_and_status(
     status = sub.add_parser(
         "status", parents=[common], help="health, layers, last decisions and hedges of a journal"
     )
-    status.add_argument("--source", choices=[k.value for k in SourceKind], default="ibkr")
+    status.add_argument("--source", choices=SOURCES, default="ibkr")
     status.add_argument("--journal", type=Path, help="the journal to read (overrides journal.path)")
     status.add_argument(
         "--mqtt-timeout-s",
@@ -268,6 +233,9 @@ def _file_report(settings: Settings) -> dict[str, str]:
         files["config file"] = f"{found.path} (from {found.origin.value})"
         if len(found.searched) > 1:
             files["config searched"] = ", ".join(str(p) for p in found.searched)
+    from daemon import paths  # noqa: PLC0415
+    from daemon.settings import secrets_dir_from_env  # noqa: PLC0415
+
     secrets = secrets_dir_from_env()
     password = settings.origins.get("mqtt_password", "default")
     files["secrets dir"] = (
@@ -283,8 +251,8 @@ def _file_report(settings: Settings) -> dict[str, str]:
             files[key] = str(settings.data_file(key, name))
         except ConfigError as exc:
             files[key] = f"MISSING: {exc}"
-    for source in SourceKind:
-        files[f"journal ({source.value})"] = str(settings.journal_path_for(source.value))
+    for source in SOURCES:
+        files[f"journal ({source})"] = str(settings.journal_path_for(source))
     try:
         files["replay.data_dir"] = str(settings.replay_data_dir)
     except ConfigError:
@@ -323,6 +291,10 @@ def _cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from daemon.app import DaemonOptions, SourceKind, run_daemon  # noqa: PLC0415
+
     opts = DaemonOptions(
         source=SourceKind(args.source),
         pace_s=args.pace_s,
@@ -332,10 +304,18 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_daemon(settings, opts))
 
 
-_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
-
-
 def _terminal_view(console: Console) -> Any:
+    from daemon.core.model import (  # noqa: PLC0415
+        Alert,
+        AlertKind,
+        LayerChange,
+        ProposedOrder,
+        Severity,
+    )
+    from daemon.report import describe_decision  # noqa: PLC0415
+
+    styles = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+
     def show(decision: Decision) -> None:
         line = describe_decision(decision)
         match decision:
@@ -352,7 +332,7 @@ def _terminal_view(console: Console) -> Any:
             case Alert(kind=AlertKind.LAYER_ACTIVATED | AlertKind.LAYER_DEACTIVATED):
                 pass  # the LayerChange line above already says it, with its reasons
             case Alert():
-                console.print(f"[{_STYLE[decision.severity]}]  ! {line}[/]")
+                console.print(f"[{styles[decision.severity]}]  ! {line}[/]")
 
     return show
 
@@ -364,10 +344,12 @@ class _DemoStatus:
         self.status = console.status("warming up", spinner="dots")
         self.sessions = sessions
         self.done = 0
-        self.prices: dict[Symbol, float] = {}
+        self.prices: dict[Symbol, float] = {}  # last price per symbol
         self.layers: set[str] = set()
 
     def on_event(self, event: MarketEvent) -> None:
+        from daemon.core.model import Quote, Symbol  # noqa: PLC0415
+
         if isinstance(event, Quote):
             self.prices[event.symbol] = event.price
             return
@@ -381,6 +363,8 @@ class _DemoStatus:
         )
 
     def on_decision(self, decision: Decision) -> None:
+        from daemon.core.model import LayerChange  # noqa: PLC0415
+
         if isinstance(decision, LayerChange):
             if decision.is_active:
                 self.layers.add(decision.layer.value)
@@ -389,6 +373,12 @@ class _DemoStatus:
 
 
 def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from daemon.app import DaemonOptions, SourceKind, run_daemon  # noqa: PLC0415
+
     console = Console()
     status = _DemoStatus(console, settings.sim.sessions)
     view = _terminal_view(console)
@@ -420,6 +410,26 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from daemon.app import replay_fast  # noqa: PLC0415
+    from daemon.report import (  # noqa: PLC0415
+        days_frame,
+        load_stress_windows,
+        summarize,
+        summary_table,
+        write_days_csv,
+    )
+
     console = Console(width=max(Console().width, 180))
     windows_path = args.stress_windows or settings.data_file(
         "stress windows", Path("stress_windows.csv")
@@ -485,6 +495,8 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     Separate from the daemon's commands: it reads ``config/bridge.toml`` (or
     ``--bridge-config`` / ``$ALVH_BRIDGE_CONFIG``), not the daemon's settings.
     """
+    import asyncio  # noqa: PLC0415
+
     from daemon.bridge.app import format_test_results, run_bridge, run_test  # noqa: PLC0415
     from daemon.bridge.settings import load_bridge_settings  # noqa: PLC0415
 
@@ -515,6 +527,10 @@ def _print_pnl(
     """The P&L table of the replay (issue 12), and the HTML report when asked."""
     if "net_pnl_usd" not in frame.columns:
         return
+    from rich.console import Console  # noqa: PLC0415
+
+    from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
+
     rows = pnl_rows(frame, windows, by_year=report_dir is not None)
     whole, _, win_rows = rows
     wide = Console(width=max(console.width, 300))
@@ -540,6 +556,8 @@ def _print_pnl(
 
 def _cmd_init(_settings: Settings, args: argparse.Namespace) -> int:
     """``alvhd init``: write the starter files; refuse (73) if any exists."""
+    from daemon import install  # noqa: PLC0415
+
     prefix = args.prefix or install.default_prefix()
     the_plan = install.plan(prefix, with_systemd=args.systemd)
     clash = install.existing(the_plan)
@@ -572,6 +590,13 @@ def _status_journal(settings: Settings, source: str) -> Path | None:
 
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """``alvhd status``: journal + retained MQTT status; 66 when neither is available."""
+    import asyncio  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
+
+    from daemon import status  # noqa: PLC0415
+    from daemon.app import read_retained_status  # noqa: PLC0415
+    from daemon.errors import BrokerUnavailable  # noqa: PLC0415
+
     report = status.StatusReport()
     journal = _status_journal(settings, args.source)
     if journal is not None:
@@ -595,6 +620,14 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_positions(settings: Settings, _args: argparse.Namespace) -> int:
     """Print the reconciled books: exit 0 when the broker agrees, 1 on any difference."""
+    import asyncio  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from daemon.app import positions_report  # noqa: PLC0415
+    from daemon.errors import TransientError  # noqa: PLC0415
+
     try:
         report = asyncio.run(positions_report(settings))
     except TransientError as exc:
@@ -632,6 +665,9 @@ def _cmd_positions(settings: Settings, _args: argparse.Namespace) -> int:
     return 0 if all(r.is_ok for r in report.rows) else 1
 
 
+QUIET_COMMANDS = frozenset({"config", "init"})
+"""Commands that print their result and log nothing: no logging set-up (start-up time)."""
+
 COMMANDS = {
     "run": _cmd_run,
     "replay": _cmd_replay,
@@ -647,14 +683,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alvhd`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     # `run` logs JSON to stdout (journald); the interactive commands keep stdout for
-    # their own output and log warnings and errors to stderr.
+    # their own output and log warnings and errors to stderr. `config` and `init` log
+    # nothing, so they skip structlog (and the rich it imports): start-up < 0.3 s.
+    from daemon.settings import load_settings  # noqa: PLC0415
+
     is_daemon = args.command == "run" or (
         args.command == "bridge" and not (args.test or args.print_config)
     )
-    configure_logging(
-        getattr(args, "log_level", "info" if is_daemon else "warning"),
-        stream=sys.stdout if is_daemon else sys.stderr,
-    )
+    if args.command not in QUIET_COMMANDS:
+        from daemon.logsetup import configure_logging  # noqa: PLC0415
+
+        configure_logging(
+            getattr(args, "log_level", "info" if is_daemon else "warning"),
+            stream=sys.stdout if is_daemon else sys.stderr,
+        )
     try:
         if args.command == "bridge":
             return _cmd_bridge(args)

@@ -6,7 +6,8 @@ Tasks (started by the supervisor, names as in ``Pipeline.task_specs``):
 
 - ``pipeline.engine``: consumes ``source.events()``. A ``Quote`` goes to
   ``engine.on_quote`` (a ``Rejected`` is counted) and marks an evaluation as due; a
-  ``SessionClose`` runs ``engine.on_session_close`` and saves ``engine.snapshot()``.
+  ``SessionClose`` runs ``engine.on_session_close`` and saves ``engine.snapshot()`` when
+  it matters (see "Snapshots" below).
 - ``pipeline.evaluate`` (live only): debounced ``engine.evaluate(clock.now())`` after a
   burst of quotes (at most one per ``debounce_s``), and every ``interval_s`` when quiet.
   In replay/sim the debounce runs in *event time* inside ``pipeline.engine`` (a burst
@@ -44,6 +45,15 @@ When a replay/sim source ends, ``pipeline.engine`` closes the outbox and
 essential: after the source ends it waits for that delivery at most
 ``drain_deadline_s`` and returns, so the run stops even when the broker is down (the
 undelivered stay unpublished in the journal).
+
+Snapshots (issue 9): the engine snapshot (≈ 15 KB of JSON, as costly as the engine's own
+close) is saved after a session close that journaled a decision since the last save, after
+any close once ``snapshot_every_s`` passed since the last save (so a live daemon, with one
+close a day, saves at every close), and after the last event of a finite source. A restart
+restores the last snapshot and the source re-feeds the sessions after it: the engine is
+deterministic, so those re-derive the same decisions with the same ids, which the journal
+already holds (``append`` → False, skipped): exactly once, and the state after them is the
+one an uninterrupted run reaches (``tests/unit/test_snapshot_policy.py``).
 
 ``LogSink`` is the sink used when MQTT is disabled (demo without a broker): it writes
 each alert/proposal/layer state as a structured log line.
@@ -248,6 +258,38 @@ class Outbox:
 # --------------------------------------------------------------------------- pipeline
 
 
+@dataclass(slots=True)
+class _SnapshotPolicy:
+    """When the engine snapshot is worth writing (module docstring, "Snapshots").
+
+    Attributes:
+        every_s: a close saves once this many seconds passed since the last save.
+        last_mono: ``clock.monotonic()`` of the last save (-inf: never saved).
+        unsaved_closes: session closes since the last save.
+        decisions_at_save: the pipeline's decision count at the last save.
+        count: snapshots saved.
+    """
+
+    every_s: float
+    last_mono: float = -math.inf
+    unsaved_closes: int = 0
+    decisions_at_save: int = 0
+    count: int = 0
+
+    def is_due(self, decisions: int, mono: float, *, force: bool) -> bool:
+        """Whether to save now, given the decision count and ``clock.monotonic()``."""
+        if self.unsaved_closes == 0:
+            return False
+        return force or decisions != self.decisions_at_save or mono - self.last_mono >= self.every_s
+
+    def saved(self, decisions: int, mono: float) -> None:
+        """Record a save made at ``mono`` with ``decisions`` journaled so far."""
+        self.last_mono = mono
+        self.unsaved_closes = 0
+        self.decisions_at_save = decisions
+        self.count += 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PipelineStats:
     """Counters of one pipeline run.
@@ -312,6 +354,8 @@ class Pipeline:
         on_evaluated: called (sync, must not block) after each evaluation and session
             close, e.g. to offer the latest signal readings for publication.
         alert_timeout_s: bound of the direct journal-failure alert, seconds.
+        snapshot_every_s: a session close saves the engine snapshot when this many seconds
+            (``clock.monotonic()``) passed since the last save, even without a decision.
     """
 
     def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
@@ -341,6 +385,7 @@ class Pipeline:
         start_gate: asyncio.Event | None = None,
         on_evaluated: Callable[[datetime], None] | None = None,
         alert_timeout_s: float = 5.0,
+        snapshot_every_s: float = 60.0,
     ) -> None:
         self._engine = engine
         self._source = source
@@ -369,6 +414,7 @@ class Pipeline:
         self._on_evaluated = on_evaluated
         self._alert_timeout_s = alert_timeout_s
         self._journal_failure: JournalError | None = None
+        self._snapshots = _SnapshotPolicy(snapshot_every_s)
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -540,6 +586,7 @@ class Pipeline:
             raise InvariantViolation("the live market data stream ended")
         if self._pending_ts is not None:
             await self._evaluate(self._pending_ts)
+        await self._save_snapshot(force=True)
         log.info("source_finished", **self._n)
         await self._outbox.close()
 
@@ -578,11 +625,35 @@ class Pipeline:
                 self._n["session_closes"] += 1
                 day = event.session_date
                 await self._call(lambda: self._engine.on_session_close(day, now))
-                await self._journal.save_snapshot(self._engine.snapshot())
+                self._snapshots.unsaved_closes += 1
+                await self._save_snapshot(force=False)
                 if self._on_evaluated is not None:
                     self._on_evaluated(now)
             case _:
                 assert_never(event)
+
+    async def _save_snapshot(self, *, force: bool) -> None:
+        """Save ``engine.snapshot()`` when it matters (module docstring, "Snapshots").
+
+        Args:
+            force: save if any close is unsaved (end of a finite source); otherwise save
+                only after a decision since the last save or once ``snapshot_every_s``
+                passed.
+        """
+        policy = self._snapshots
+        mono = self._clock.monotonic()
+        if not policy.is_due(self._n["decisions"], mono, force=force):
+            return
+        async with self._engine_lock:
+            snapshot = self._engine.snapshot()
+            decisions = self._n["decisions"]
+        await self._journal.save_snapshot(snapshot)
+        policy.saved(decisions, mono)
+
+    @property
+    def snapshots_saved(self) -> int:
+        """Engine snapshots written to the journal by this pipeline."""
+        return self._snapshots.count
 
     async def _market_update(self, now: datetime) -> None:
         """Live: hand the latest quotes and layers to ``on_market`` when it is due."""

@@ -3,18 +3,32 @@
 The core never computes calendars itself: the shell passes sorted session dates to
 ``SignalBook``/``Engine`` (``event_window``, rebalance cadence, minimum hold), and the
 simulator uses them to date its sessions.
+
+Session lists are cached (issue 9: building the XNYS calendar costs ≈ 0.25 s of every
+start): in memory per process, and on disk per decade span and ``exchange_calendars``
+version in ``$ALVH_CACHE_DIR``, else ``$CACHE_DIRECTORY`` (systemd ``CacheDirectory=``),
+else ``$XDG_CACHE_HOME/alvhd`` (``~/.cache/alvhd``): one ISO date per line, written
+atomically. An unwritable or unreadable cache is ignored (the calendar is built instead);
+a new ``exchange_calendars`` release (new holidays or closures) uses a new file.
+``exchange_calendars`` and pandas are imported only when a calendar must be built.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
-import pandas as pd
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 _FIRST_YEAR = 1990
 """Earliest year served (the first date of the SPX/VIX history files)."""
@@ -40,6 +54,8 @@ def _quiet_vendor_deprecations() -> Iterator[None]:
 @lru_cache(maxsize=8)
 def _calendar(first_year: int, last_year: int) -> xcals.ExchangeCalendar:
     """An XNYS calendar spanning whole years ``first_year``..``last_year`` (cached)."""
+    import exchange_calendars as xcals  # noqa: PLC0415 - ≈ 0.15 s, only when building
+
     with _quiet_vendor_deprecations():
         return xcals.get_calendar(
             "XNYS",
@@ -73,15 +89,50 @@ def xnys_sessions(start: date, end: date) -> tuple[date, ...]:
     # Span whole decades so that nearby windows share one cached calendar.
     first = max(_FIRST_YEAR, start.year - start.year % 10)
     last = end.year - end.year % 10 + 9
-    cal = _calendar(first, last)
-    # Clamp to the calendar's own first/last session (1990-01-01 is a holiday, for one).
-    lo = max(pd.Timestamp(start), cal.first_session)
-    hi = min(pd.Timestamp(end), cal.last_session)
-    if lo > hi:
-        return ()
+    days = _span_sessions(first, last)
+    return days[bisect_left(days, start) : bisect_right(days, end)]
+
+
+def cache_dir() -> Path:
+    """Where session lists are cached on disk (see the module docstring)."""
+    for name in ("ALVH_CACHE_DIR", "CACHE_DIRECTORY"):
+        value = os.environ.get(name, "").split(":")[0]
+        if value and Path(value).is_absolute():
+            return Path(value)
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "alvhd"
+
+
+def _xcals_version() -> str:
+    try:
+        return version("exchange_calendars")
+    except PackageNotFoundError:  # pragma: no cover - a declared dependency
+        return "unknown"
+
+
+@lru_cache(maxsize=8)
+def _span_sessions(first_year: int, last_year: int) -> tuple[date, ...]:
+    """Every XNYS session of the whole years ``first_year..last_year`` (memory + disk cache)."""
+    path = cache_dir() / f"xnys-{first_year}-{last_year}-xcals{_xcals_version()}.txt"
+    try:
+        return tuple(date.fromisoformat(line) for line in path.read_text().split())
+    except (OSError, ValueError):
+        pass  # no cache yet (or a damaged one): build it
+    cal = _calendar(first_year, last_year)
     with _quiet_vendor_deprecations():
-        labels = cal.sessions_in_range(lo, hi)
-    return tuple(ts.date() for ts in labels)
+        labels = cal.sessions_in_range(cal.first_session, cal.last_session)
+    days = tuple(ts.date() for ts in labels)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".xnys-", delete=False, encoding="ascii"
+        ) as tmp:
+            tmp.write("\n".join(d.isoformat() for d in days))
+        Path(tmp.name).replace(path)
+    except OSError:
+        pass  # a read-only home (DynamicUser service): build again next time
+    return days
 
 
 def sessions_from(start: date, count: int) -> tuple[date, ...]:
@@ -117,6 +168,8 @@ def is_regular_session(now: datetime) -> bool:
     if now.tzinfo is None:
         msg = f"is_regular_session needs a tz-aware time, got {now!r}"
         raise ValueError(msg)
+    import pandas as pd  # noqa: PLC0415 - imported with the calendar, live only
+
     year = now.year
     cal = _calendar(year - year % 10, year - year % 10 + 9)
     with _quiet_vendor_deprecations():

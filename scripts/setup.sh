@@ -32,4 +32,7 @@ else
     fi
 fi
 
-"$UV" sync --frozen --quiet
+# Bytecode is compiled at install time: the service runs with a read-only tree and the
+# environment may set PYTHONDONTWRITEBYTECODE=1, so nothing would cache it later (issue 9:
+# `alvhd --help` start-up 3.7 s without .pyc vs 1.5 s with, before lazy imports).
+"$UV" sync --frozen --quiet --compile-bytecode
