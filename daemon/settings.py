@@ -84,7 +84,7 @@ DEFAULT_SECRETS_DIR = Path("/run/credentials/alvhd.service")
 
 CONFIG_ENV = paths.CONFIG_ENV
 SECRETS_DIR_ENV = "ALVH_SECRETS_DIR"
-EXTRA_ENV = frozenset({CONFIG_ENV, SECRETS_DIR_ENV, "ALVH_MARKET_DIR"})
+EXTRA_ENV = frozenset({CONFIG_ENV, SECRETS_DIR_ENV, "ALVH_MARKET_DIR", "ALVH_CACHE_DIR"})
 """``ALVH_*`` variables that are not settings: the config file, the secrets directory and
 the market-data directory of the tests and benches. ``ALVH_TEST_*`` is reserved for tests."""
 MASK = "**********"
