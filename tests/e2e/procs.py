@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,8 +34,31 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from adapters.mqtt.embedded import find_mosquitto, free_port, is_listening
+from adapters.mqtt.embedded import find_mosquitto, is_listening
 from tests.conftest import REPO_ROOT
+
+_RESTARTABLE_PORTS = range(20000, 32000)
+"""Ports for servers a test stops and starts again on the same port: below Linux's
+ephemeral range (``net.ipv4.ip_local_port_range``, 32768-60999), so no ``free_port()``
+(bind to port 0) of a test running beside it can take the port while the server is down."""
+
+
+def restartable_port() -> int:
+    """A free loopback port outside the ephemeral range (see ``_RESTARTABLE_PORTS``).
+
+    Raises:
+        RuntimeError: no free port found after 200 tries.
+    """
+    for _ in range(200):
+        port = secrets.choice(_RESTARTABLE_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port in the restartable range")
+
 
 ALVHD = Path(sys.executable).with_name("alvhd")
 PREFIX = "alvhd-fault"
@@ -67,7 +91,7 @@ class Mosquitto:
         if exe is None:
             pytest.fail("mosquitto is required for the fault tests (make test installs it)")
         self.exe = exe
-        self.port = port or free_port()
+        self.port = port or restartable_port()
         self.workdir = workdir / f"mosquitto-{self.port}"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.conf = self.workdir / "mosquitto.conf"
@@ -100,7 +124,7 @@ class FakeTwsProcess:
     """``python -m tests.fakes.tws`` on a fixed port; killed like a crashing gateway."""
 
     def __init__(self, port: int | None = None, *args: str) -> None:
-        self.port = port or free_port()
+        self.port = port or restartable_port()
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
