@@ -1,43 +1,43 @@
-"""Print the README's configuration reference, generated from config/alvhd.toml.
+"""Regenerate the README's configuration reference from config/alvhd.toml.
 
-Usage: ``uv run python scripts/config_reference.py`` (paste the output into README.md).
-``tests/unit/test_docs.py`` checks that every settings key appears in the README.
+Usage: ``uv run python scripts/config_reference.py`` rewrites the table in README.md in
+place; ``--print`` prints it instead. The table itself comes from
+:func:`daemon.install.readme_table` (``tests/unit/test_install.py`` checks the README
+matches it), so there is one generator.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
+import sys
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "alvhd.toml"
-_KEY = re.compile(r"^(?P<key>[a-z0-9_]+)\s*=\s*(?P<value>.*?)\s*(#\s*(?P<comment>.*))?$")
+from daemon.install import readme_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_HEADER = "| key | default | unit, source and allowed range |"
 
 
-def rows() -> list[tuple[str, str, str]]:
-    """(dotted key, default as written, comment) for every key of the TOML, in file order."""
-    section = ""
-    out: list[tuple[str, str, str]] = []
-    for line in CONFIG.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1]
-            continue
-        m = _KEY.match(stripped)
-        if m and section:
-            out.append((f"{section}.{m['key']}", m["value"], (m["comment"] or "").strip()))
-    tomllib.loads(CONFIG.read_text(encoding="utf-8"))  # it must parse, too
-    return out
-
-
-def main() -> None:
-    """Print the markdown table."""
-    print("| key | default | unit, source and allowed range |")
-    print("|---|---|---|")
-    for key, value, comment in rows():
-        cell = comment.replace("|", "\\|")
-        print(f"| `{key}` | `{value}` | {cell} |")
+def main(argv: list[str]) -> int:
+    """Print or rewrite the table; exit 1 if the README has no table to replace."""
+    table = readme_table()
+    if "--print" in argv:
+        print(table)
+        return 0
+    text = README.read_text(encoding="utf-8")
+    start = text.find(_HEADER)
+    if start < 0:
+        print(f"{README}: no configuration table (header {_HEADER!r})", file=sys.stderr)
+        return 1
+    end = start
+    lines = text[start:].splitlines(keepends=True)
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        end += len(line)
+    README.write_text(text[:start] + table + "\n" + text[end:], encoding="utf-8")
+    print(f"{README}: configuration table regenerated")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(sys.argv[1:]))
