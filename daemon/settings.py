@@ -33,7 +33,6 @@ import dataclasses
 import difflib
 import os
 import re
-import tomllib
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
@@ -54,10 +53,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
-    SecretsSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from daemon import paths
@@ -74,6 +71,7 @@ from daemon.core.params import (
     SignalParams,
 )
 from daemon.errors import ConfigError
+from daemon.settings_sources import nest_dotted, ordered_sources, read_toml
 
 DEFAULT_CONFIG_PATH = paths.packaged_config_dir() / paths.CONFIG_NAME
 """The packaged default TOML: ``<repo>/config/alvhd.toml`` in a checkout,
@@ -878,16 +876,13 @@ class Settings(BaseSettings):
         context variables) or, for a bare ``Settings()``, from the environment/defaults.
         """
         del dotenv_settings, file_secret_settings
-        toml_path = _toml_path_var.get() or config_path_from_env()
-        secrets_dir = _secrets_dir_var.get() or secrets_dir_from_env()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if secrets_dir.is_dir():
-            # env_prefix="" → the credential file is named after the field ("mqtt_password").
-            sources.append(
-                SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix="")
-            )
-        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+        return ordered_sources(
+            settings_cls,
+            init_settings,
+            env_settings,
+            toml_path=_toml_path_var.get() or config_path_from_env(),
+            secrets_dir=_secrets_dir_var.get() or secrets_dir_from_env(),
+        )
 
     @model_validator(mode="after")
     def _check_accounts(self) -> Self:
@@ -1150,27 +1145,6 @@ def check_environment(environ: dict[str, str] | None = None) -> None:
         )
 
 
-def _nest_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """Turn ``{"ladder.l1_cover_frac": 0.45}`` (or ``ladder__l1_cover_frac``) into nested dicts."""
-    nested: dict[str, Any] = {}
-    for raw_key, value in overrides.items():
-        parts = raw_key.replace("__", ".").split(".")
-        node = nested
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(
-                    f"config error: override {raw_key!r} conflicts with {part!r}", key=raw_key
-                )
-            node = child
-        last = node.get(parts[-1])
-        if isinstance(last, dict) and isinstance(value, dict):
-            last.update(value)
-        else:
-            node[parts[-1]] = value
-    return nested
-
-
 def _flatten(data: dict[str, Any], prefix: str = "") -> set[str]:
     """Dotted keys present in a nested dict (``{"a": {"b": 1}}`` → ``{"a.b"}``)."""
     keys: set[str] = set()
@@ -1242,18 +1216,13 @@ def load_settings(
     check_environment()
     found = paths.find_config(path)
     toml_path = found.path
-    if not toml_path.is_file():
-        raise ConfigError(f"config error: config file not found: {toml_path} ({found.origin})")
     try:
-        with toml_path.open("rb") as fh:
-            toml_data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config error: cannot parse {toml_path}: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"config error: cannot read {toml_path}: {exc}") from exc
+        toml_data = read_toml(toml_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} ({found.origin})") from exc
 
     secrets = secrets_dir or secrets_dir_from_env()
-    nested = _nest_overrides(overrides)
+    nested = nest_dotted(overrides)
     origins = _origins(toml_data, nested, flags or {}, secrets)
     tok_path = _toml_path_var.set(toml_path)
     tok_secrets = _secrets_dir_var.set(secrets)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
@@ -42,14 +41,13 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
-    SecretsSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from daemon.bridge.messages import KNOWN_KINDS, SEVERITY_RANK
 from daemon.errors import ConfigError
+from daemon.settings_sources import nest_dotted, ordered_sources, read_toml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _REPO_CONFIG = REPO_ROOT / "config" / "bridge.toml"
@@ -239,15 +237,13 @@ class BridgeSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: init > env > secrets dir > TOML (no dotenv)."""
         del dotenv_settings, file_secret_settings
-        toml_path = _toml_path_var.get() or bridge_config_path_from_env()
-        secrets_dir = _secrets_dir_var.get() or bridge_secrets_dir_from_env()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if secrets_dir.is_dir():
-            sources.append(
-                SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix="")
-            )
-        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
+        return ordered_sources(
+            settings_cls,
+            init_settings,
+            env_settings,
+            toml_path=_toml_path_var.get() or bridge_config_path_from_env(),
+            secrets_dir=_secrets_dir_var.get() or bridge_secrets_dir_from_env(),
+        )
 
     @field_validator("instances")
     @classmethod
@@ -333,17 +329,6 @@ def bridge_secrets_dir_from_env() -> Path:
     return Path(env).expanduser() if env else DEFAULT_BRIDGE_SECRETS_DIR
 
 
-def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in overrides.items():
-        parts = key.split(".")
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return nested
-
-
 def load_bridge_settings(
     path: Path | None = None, *, secrets_dir: Path | None = None, **overrides: Any
 ) -> BridgeSettings:
@@ -362,18 +347,12 @@ def load_bridge_settings(
             the key, the value and where to set it (exit 78).
     """
     toml_path = (path or bridge_config_path_from_env()).expanduser()
-    if not toml_path.is_file():
-        raise ConfigError(f"config error: bridge config file not found: {toml_path}")
-    try:
-        with toml_path.open("rb") as fh:
-            tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise ConfigError(f"config error: cannot parse {toml_path}: {exc}") from exc
+    read_toml(toml_path, "bridge config file")
     secrets = secrets_dir or bridge_secrets_dir_from_env()
     tok_path = _toml_path_var.set(toml_path)
     tok_secrets = _secrets_dir_var.set(secrets)
     try:
-        settings = BridgeSettings(**_nest(overrides))
+        settings = BridgeSettings(**nest_dotted(overrides))
     except ValidationError as exc:
         raise _config_error(exc, toml_path) from exc
     except SettingsError as exc:
