@@ -218,6 +218,8 @@ class FakeTws:
         self.not_subscribed: dict[str, int] = {}
         self.answer_option_chain = True
         """False: ``reqSecDefOptParams`` is never answered (fault injection)."""
+        self.drop_option_chain_requests = 0
+        """This many ``reqSecDefOptParams`` requests go unanswered first (then answered)."""
         """Series key → error code sent on reqMktData (354, 10167, 10168, 10197)."""
         self.hidden_series: set[str] = set()
         """Series keys whose contracts the fake pretends not to know (error 200)."""
@@ -1129,6 +1131,9 @@ class _Session:
     def on_sec_def_opt_params(self, f: list[str]) -> None:
         if not self.tws.answer_option_chain:
             return  # fault: the request is never answered (a hung reqSecDefOptParams)
+        if self.tws.drop_option_chain_requests > 0:
+            self.tws.drop_option_chain_requests -= 1
+            return  # fault: this one request is lost (the next one is answered)
         req_id = int(f[1])
         symbol = f[2]
         as_of = self.tws.as_of
