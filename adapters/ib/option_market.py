@@ -91,6 +91,9 @@ class IbOptionMarket:
         self._tickers: dict[_Key, Any] = {}
         self._ref: dict[date, float] = {}
         self._unlisted: set[_Key] = set()
+        self._rule_ids: dict[_Key, int] = {}
+        self._rules: dict[int, tuple[tuple[float, float], ...]] = {}
+        """Market rule id → ``(low_edge, increment)`` rows (``reqMarketRule``, once per id)."""
 
     # ------------------------------------------------------------------ port
     def quote(self, leg: OptionLeg) -> OptionQuote | None:
@@ -100,7 +103,8 @@ class IbOptionMarket:
             ``OptionQuote`` with bid/ask None for an empty side and the model IV of IB's
             option computation (None when not sent yet).
         """
-        ticker = self._tickers.get((leg.expiry, float(leg.strike), str(leg.right)))
+        key = (leg.expiry, float(leg.strike), str(leg.right))
+        ticker = self._tickers.get(key)
         if ticker is None or int(ticker.marketDataType) != LIVE_MARKET_DATA:
             return None
         bid, ask = clean(ticker.bid), clean(ticker.ask)
@@ -108,7 +112,35 @@ class IbOptionMarket:
             return None
         greeks = ticker.modelGreeks
         iv = clean(greeks.impliedVol) if greeks is not None else None
-        return OptionQuote(bid=bid, ask=ask, iv=iv)
+        return OptionQuote(bid=bid, ask=ask, iv=iv, increments=self.increments(key))
+
+    def increments(self, key: _Key) -> tuple[tuple[float, float], ...]:
+        """The option's price increments (its market rule), or ``()`` when not known."""
+        rule_id = self._rule_ids.get(key)
+        return () if rule_id is None else self._rules.get(rule_id, ())
+
+    async def _fetch_rules(self) -> None:
+        """``reqMarketRule`` once per market rule id the qualified options name.
+
+        IB: the price increment of a contract is its market rule (``ContractDetails
+        .marketRuleIds``, one id per valid exchange, → ``reqMarketRule`` →
+        ``PriceIncrement(lowEdge, increment)`` rows; TWS API "Market Rule", ib_async
+        ``IB.reqMarketRuleAsync``). An unanswered request leaves the rule unknown (the
+        engine then uses the configured ticks; the order sink checks the rule again).
+        """
+        missing = sorted(set(self._rule_ids.values()) - set(self._rules))
+        if not missing:
+            return
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                rows = await asyncio.gather(*(self.ib.reqMarketRuleAsync(i) for i in missing))
+        except TimeoutError:
+            log.warning("ib_market_rule_unanswered", rule_ids=missing)
+            return
+        for rule_id, found in zip(missing, rows, strict=True):
+            if found:
+                self._rules[rule_id] = tuple((float(r.lowEdge), float(r.increment)) for r in found)
+        log.info("ib_market_rules", rules={str(k): v for k, v in self._rules.items()})
 
     @property
     def streamed(self) -> list[_Key]:
@@ -157,8 +189,12 @@ class IbOptionMarket:
             for key, details in zip(new, found, strict=True):
                 if len(details) == 1 and details[0].contract is not None:
                     self._contracts[key] = details[0].contract
+                    rule_ids = [x for x in str(details[0].marketRuleIds or "").split(",") if x]
+                    if rule_ids:
+                        self._rule_ids[key] = int(rule_ids[0])
                 else:
                     self._unlisted.add(key)
+            await self._fetch_rules()
         keep = {k for k in wanted if k in self._contracts}
         for key in [k for k in self._tickers if k not in keep]:
             self.ib.cancelMktData(self._contracts[key])

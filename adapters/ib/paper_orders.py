@@ -35,6 +35,7 @@ from adapters.ib.contracts import qualify_option_details
 from adapters.ib.executions import ExecutionRecord, record_from_ib
 from adapters.ib.positions import ORDER_REF_PREFIX
 from adapters.ib.quotes import LegMarket, clean, market_limit, net_market, round_to_increment
+from daemon.core.listing import COMBO_INCREMENTS
 from daemon.core.model import (
     Action,
     AlertKind,
@@ -381,13 +382,17 @@ class IbOrderSink:
         net = net_market(
             [(leg.position_qty, m) for leg, m in zip(order.legs, markets, strict=True)]
         )
-        increments = await self._increments(details[0])
+        leg_increments = [await self._increments(d) for d in details]
+        # a combo's net price ticks in $0.01 whatever its legs' rules (Cboe complex orders)
+        increments = list(COMBO_INCREMENTS) if len(order.legs) > 1 else leg_increments[0]
         limit = market_limit(
             net,
             is_buy=order.action is Action.BUY,
             offset_frac=self.config.limit_offset_frac,
             max_spread_frac=self.config.max_spread_frac,
             increments=increments,
+            legs=markets,
+            leg_increments=leg_increments,
         )
         sent = order.limit_price
         if not isinstance(limit, str) and round_to_increment(

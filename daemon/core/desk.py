@@ -145,6 +145,27 @@ class OrderDesk:
         assert ctx.state is not None  # noqa: S101 - set before any sizing
         return price_unit(legs, ctx.state, self.params.scenario, self.quote(legs))
 
+    def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
+        """The price increments of ``legs`` from their quote, or ``()`` without one.
+
+        A single option's market rule, a combo's net increment; ``()`` → the configured
+        VIX option ticks apply.
+        """
+        q = self.quote(legs)
+        return () if q is None else q.increments
+
+    def limit(self, legs: tuple[OptionLeg, ...], mid: float, *, action: Action) -> float:
+        """The limit of ``mid`` (per share) on the contract's tick (else the configured one).
+
+        ``mid`` × (1 ± ``orders.limit_offset_frac``), BUY rounded up and SELL down, at least
+        one tick (:func:`daemon.core.orders.limit_price`).
+        """
+        op = self.params.orders
+        incs = self.increments(legs)
+        return orders.limit_price(
+            max(mid, orders.min_tick(op, incs)), op, action=action, increments=incs
+        )
+
     def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
         """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
         q = self.quote(legs)
@@ -232,7 +253,7 @@ class OrderDesk:
             The proposal (already booked in the hedge book, or pending).
         """
         op = self.params.orders
-        limit = orders.limit_price(max(mid, op.min_tick_below_3), op, action=action)
+        limit = self.limit(legs, mid, action=action)
         did = self.ids.next(ctx.session_date, "order", layer.value, intent.value)
         ref_leg = open_legs[0] if open_legs else legs[0]
         ref = orders.order_ref(
@@ -407,7 +428,7 @@ class OrderDesk:
         op = self.params.orders
         if unit.price < op.min_premium_pts:
             return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]
-        limit = orders.limit_price(max(unit.price, op.min_tick_below_3), op, action=Action.BUY)
+        limit = self.limit(legs, unit.price, action=Action.BUY)
         unit_usd = limit * legs[0].multiplier
         room = self.cap_room_usd()
         out: list[Decision] = []

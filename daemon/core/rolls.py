@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.model import (
@@ -182,9 +181,8 @@ def roll_one(
     old_mid = 0.0
     if held.expiry > ctx.session_date:
         old_mid = desk.unit(held.legs, ctx).price
-    op = desk.params.orders
     mult = new_legs[0].multiplier
-    new_limit = orders.limit_price(max(new_unit.price, op.min_tick_below_3), op, action=Action.BUY)
+    new_limit = desk.limit(new_legs, new_unit.price, action=Action.BUY)
     unit_usd = new_limit * mult
     book = desk.book
     others = book.open_premium_usd - held.premium_paid_usd + book.pending_buys_usd()

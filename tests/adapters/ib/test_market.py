@@ -137,12 +137,14 @@ async def test_fake_quotes_options_with_bid_ask_and_greeks(tws: FakeTws) -> None
         (details,) = await ib.reqContractDetailsAsync(
             Option("VIX", "20200318", 15.0, "C", "CBOE", tradingClass="VIX")
         )
-        assert details.marketRuleIds == "110"
-        rules = await ib.reqMarketRuleAsync(110)
+        # 2020: VIX options ticked 0.05 below 3.00 and 0.10 from 3.00 (Cboe cut them to
+        # 0.01/0.05 on 2022-11-29); IB serves the increments as a market rule
+        assert details.marketRuleIds == "109"
+        rules = await ib.reqMarketRuleAsync(109)
         assert rules is not None
         (rule_low, rule_high) = rules
-        assert (rule_low.lowEdge, rule_low.increment) == (0.0, 0.01)
-        assert (rule_high.lowEdge, rule_high.increment) == (3.0, 0.05)
+        assert (rule_low.lowEdge, rule_low.increment) == (0.0, 0.05)
+        assert (rule_high.lowEdge, rule_high.increment) == (3.0, 0.10)
         contract = details.contract
         assert contract is not None
         ticker = ib.reqMktData(contract, "", False, False)
