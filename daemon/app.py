@@ -301,6 +301,11 @@ class PublishThenQueue:
             PublishFailed: publishing failed (retried by the pipeline; nothing queued).
         """
         await self._publish.submit(order)
+        if not order.is_placeable:
+            # an empty or wide market: published (and alerted) so the operator sees what
+            # the rules want, never placed (issue 7)
+            log.warning("order_not_placeable", order_ref=order.order_ref, note=order.note)
+            return
         self._queue.put_nowait(order)
 
     async def run_placement(self, wait_ready: Callable[[], Awaitable[None]]) -> None:

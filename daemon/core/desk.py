@@ -45,6 +45,7 @@ from daemon.core.model import (
     Decision,
     IronCondor,
     Layer,
+    MarketCheck,
     OptionLeg,
     OrderIntent,
     ProposedOrder,
@@ -166,6 +167,11 @@ class OrderDesk:
             max(mid, orders.min_tick(op, incs)), op, action=action, increments=incs
         )
 
+    def market_check(self, legs: tuple[OptionLeg, ...]) -> MarketCheck | None:
+        """The quoted market of ``legs`` (ok / wide / empty), or None without a quote."""
+        q = self.quote(legs)
+        return None if q is None else q.check(self.params.orders.max_spread_frac)
+
     def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
         """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
         q = self.quote(legs)
@@ -226,6 +232,7 @@ class OrderDesk:
         why: str = "",
         unit: HedgeUnit | None = None,
         price_source: str = "model",
+        market: MarketCheck | None = None,
     ) -> ProposedOrder:
         """Build one ProposedOrder (limit at mid ± offset on the tick) and book it.
 
@@ -248,9 +255,13 @@ class OrderDesk:
                 its scenario inputs go into the proposal (:meth:`inputs`), and a future
                 that is not the option's own expiry's is named in the note.
             price_source: ``"market"`` (``mid`` is the quoted mid) or ``"model"``.
+            market: the quoted market it was priced from; a ``wide`` or ``empty`` one makes
+                the proposal not placeable: published (the operator sees what the rules
+                want), never placed, not booked and not counted as the layer's order of
+                the session (the next evaluation tries again).
 
         Returns:
-            The proposal (already booked in the hedge book, or pending).
+            The proposal (booked in the hedge book, or pending, unless not placeable).
         """
         op = self.params.orders
         limit = self.limit(legs, mid, action=action)
@@ -279,6 +290,9 @@ class OrderDesk:
             )
         if why:
             note += f"; {why}"
+        is_placeable = market is None or market.status == "ok"
+        if not is_placeable and market is not None:
+            note += f" [NOT PLACED: {market.status} market: {market.detail}]"
         order = ProposedOrder(
             decision_id=did,
             ts=ctx.now,
@@ -299,7 +313,11 @@ class OrderDesk:
             note=note,
             inputs=self.inputs(unit, ctx),
             price_source=price_source,
+            market=market,
+            is_placeable=is_placeable,
         )
+        if not is_placeable:
+            return order
         pending = PendingOrder(
             layer=layer,
             intent=intent,
@@ -412,26 +430,26 @@ class OrderDesk:
         """
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
-        problem = self.market_problem(legs)
-        if problem is not None:
-            return [
+        market = self.market_check(legs)
+        out: list[Decision] = []
+        if market is not None and market.status != "ok":
+            out.append(
                 market_alert(
                     self.ids,
                     ctx,
                     layer=layer,
                     intent=intent,
                     legs=legs,
-                    problem=problem,
+                    problem=market.detail,
                     reasons=reasons,
                 )
-            ]
+            )
         op = self.params.orders
         if unit.price < op.min_premium_pts:
             return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]
         limit = self.limit(legs, unit.price, action=Action.BUY)
         unit_usd = limit * legs[0].multiplier
         room = self.cap_room_usd()
-        out: list[Decision] = []
         n = contracts
         capped = False
         if unit_usd * n > room + EPS_USD:
@@ -469,6 +487,7 @@ class OrderDesk:
                 why=f"{contracts} wanted, {why}" if capped else why,
                 unit=unit,
                 price_source=unit.price_source,
+                market=market,
             )
         )
         return out

@@ -18,7 +18,8 @@ target; above the highest listed strike, the highest.
 Quotes: in broker mode the shell supplies an :class:`OptionMarket` (the adapter's streamed
 bid/ask/IV of the listed options near the money). A hedge unit is then priced at its net
 market mid, sized with the market IV of its strike, and the proposal says
-``price_source="market"``; an empty or wide market is not proposed (an alert says so).
+``price_source="market"``; an empty or wide market is proposed as not placeable, never
+placed (an alert says so).
 Without a quote (replay, simulation, or an option the adapter has no quote for) the
 Black-76 model prices it and the proposal says ``price_source="model"``.
 """
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from daemon.core.model import OptionLeg
+from daemon.core.model import MarketCheck, OptionLeg
 from daemon.errors import InvariantViolation
 
 _EPS_PTS = 1e-9
@@ -220,6 +221,27 @@ class NetQuote:
         if self.legs:
             return None
         return _side_problem(self.bid, self.ask, max_spread_frac, self.increments)
+
+    def check(self, max_spread_frac: float) -> MarketCheck:
+        """This market as a proposal carries it: ``ok``, ``wide`` or ``empty`` (:meth:`problem`).
+
+        Args:
+            max_spread_frac: the widest (ask − bid) / mid accepted, per option.
+        """
+        problem = self.problem(max_spread_frac)
+        if problem is None:
+            status = "ok"
+        elif "empty market" in problem or "no positive mid" in problem:
+            status = "empty"
+        else:
+            status = "wide"
+        return MarketCheck(
+            status=status,
+            bid=self.bid,
+            ask=self.ask,
+            spread_frac=self.spread_frac(),
+            detail=problem or "",
+        )
 
     def spread_frac(self) -> float | None:
         """(ask − bid) / mid of the net market, or None without both sides or a mid."""

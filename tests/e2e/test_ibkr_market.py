@@ -39,7 +39,7 @@ BASE = f"{PREFIX}/{INSTANCE}"
 Msgs = list[tuple[str, dict[str, Any], bool]]
 
 
-def start_fake(as_of: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_fake(as_of: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -54,6 +54,7 @@ def start_fake(as_of: str) -> tuple[subprocess.Popen[bytes], int]:
             "1",
             "--sessions",
             "1",  # only the day's closing prints: the market then stays put
+            *extra,
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
@@ -278,8 +279,9 @@ def test_2020_03_18_crash_day_trades_listed_strikes_and_books_l3_at_the_spread_n
     mine = [e for e in execs if e.get("order_ref") == l3["order_ref"]]
     bag = [e for e in mine if not e["is_combo_leg"]]
     legs = [e for e in mine if e["is_combo_leg"]]
-    assert len(bag) == 1 and len(legs) == 2
-    leg_net = sum((1 if e["side"] == "BUY" else -1) * e["price"] for e in legs) / 1.0
+    assert len(bag) == 1
+    assert len(legs) == 2
+    leg_net = sum((1 if e["side"] == "BUY" else -1) * e["price"] for e in legs)
     assert abs(leg_net - net) < 0.011  # the legs net to the BAG's price
     (fill,) = [e for e in log_events(log, "fill") if e["order_ref"] == l3["order_ref"]]
     assert fill["price"] == net  # booked at the spread's net, not the long leg's price
@@ -295,3 +297,51 @@ def test_2020_03_18_crash_day_trades_listed_strikes_and_books_l3_at_the_spread_n
     assert shown.returncode == 0, shown.stdout + shown.stderr
     (l3_row,) = [x for x in shown.stdout.splitlines() if x.startswith("│ L3")]
     assert f"{premium_usd:,.2f}" in l3_row, shown.stdout
+
+
+@pytest.fixture
+def fake_0224_wide() -> Iterator[int]:
+    proc, port = start_fake("2020-02-24", "--spread-frac", "1.2")
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_a_wide_market_is_proposed_as_not_placeable_alerted_and_never_placed(
+    broker: Broker, fake_0224_wide: int, tmp_path: Path
+) -> None:
+    # Every VIX option quoted 120% of its value wide: what the rules want is still
+    # published (the operator sees it), says why it is not traded, and is never placed.
+    def done(m: Msgs) -> bool:
+        return bool(of(m, "orders/proposed")) and any(
+            "NOT PLACED" in a["message"] for a in of(m, "alerts/order")
+        )
+
+    msgs, log = run_alvhd(
+        broker,
+        fake_0224_wide,
+        tmp_path / "journal.sqlite",
+        "2020-02-24T16:14:50-05:00",
+        until=done,
+        timeout_s=60,
+    )
+    orders = of(msgs, "orders/proposed")
+    assert orders
+    for order in orders:
+        assert order["is_placeable"] is False
+        assert order["price_source"] == "market"
+        market = order["market"]
+        assert market["status"] == "wide"
+        assert market["spread_frac"] > 0.5
+        assert market["bid"] < market["ask"]
+        assert "NOT PLACED" in order["note"]
+    alerts = [a for a in of(msgs, "alerts/order") if "NOT PLACED" in a["message"]]
+    assert {a["layer"] for a in alerts} == {o["layer"] for o in orders}
+    assert all("wide market" in a["message"] for a in alerts)
+    # never placed: no what-if, no order, no status
+    assert log_events(log, "ib_order_placed") == []
+    assert log_events(log, "ib_what_if") == []
+    assert of(msgs, "orders/status") == []
+    assert {e["order_ref"] for e in log_events(log, "order_not_placeable")} == {
+        o["order_ref"] for o in orders
+    }
