@@ -8,7 +8,9 @@ already be there. :class:`IbOptionMarket` keeps streaming ``reqMktData`` subscri
 * expiries: the listed VIX expiries (``reqSecDefOptParams``) 7 to 75 days out (L1/L3's
   front expiry ≥ 14 days, L2's 30–60 days, roll targets), at most three;
 * strikes: the listed strikes from 0.95× to 2.6× the expiry's VX future (L1 = F + 2,
-  L2 ≈ F × e^(1.5σ√T), L3 = L1 and L1 + width), at most ``max_strikes`` per expiry.
+  L2 ≈ F × e^(1.5σ√T), L3 = L1 and L1 + width), at most ``max_strikes`` per expiry;
+* the VIX options the account holds, whatever their expiry and strike (a roll under 7
+  days or a close prices each leg from its quote).
 
 The set is refreshed when the VX futures move more than ``refresh_move_frac`` or after a
 reconnect. Only contracts that qualified are subscribed; the engine falls back to the model
@@ -162,11 +164,25 @@ class IbOptionMarket:
             return False
         if not self._ref:
             return True
+        if any(k not in self._tickers and k not in self._unlisted for k in self.held_keys()):
+            return True  # a new option held (a fill): stream it
         for expiry, price in futures.items():
             ref = self._ref.get(expiry)
             if ref is None or abs(price - ref) > self.refresh_move_frac * ref:
                 return True
         return False
+
+    def held_keys(self) -> list[_Key]:
+        """(expiry, strike, right) of every VIX option the account holds (``ib.positions``)."""
+        out: list[_Key] = []
+        for pos in self.ib.positions():
+            c = pos.contract
+            if c.secType != "OPT" or c.symbol != "VIX" or not pos.position:
+                continue
+            ymd = str(c.lastTradeDateOrContractMonth)[:8]
+            expiry = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:8]))
+            out.append((expiry, float(c.strike), str(c.right)[:1]))
+        return sorted(set(out))
 
     def forget(self) -> None:
         """Drop every subscription record (after a reconnect the tickers are dead)."""
@@ -179,7 +195,11 @@ class IbOptionMarket:
         Raises:
             TimeoutError: contract details did not come within the request timeout.
         """
-        wanted = [k for k in candidate_options(chain, futures, today) if k not in self._unlisted]
+        candidates = candidate_options(chain, futures, today)
+        # the options held stay quoted too (a roll or a close prices each leg from its
+        # quote, even under 7 days or far from the money)
+        held = [k for k in self.held_keys() if k not in candidates]
+        wanted = [k for k in (*candidates, *held) if k not in self._unlisted]
         new = [k for k in wanted if k not in self._contracts]
         if new:
             async with asyncio.timeout(self.request_timeout_s):

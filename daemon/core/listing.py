@@ -211,16 +211,14 @@ class NetQuote:
             bad = _side_problem(leg.bid, leg.ask, max_spread_frac, leg.increments)
             if bad is not None:
                 return f"leg {i}: {bad}"
-        if self.ask is None or self.ask <= 0.0:
-            return "no ask (empty market)"
-        if self.bid is None or (not self.legs and self.bid <= 0.0):
-            return "no bid (empty market)"
-        mid = self.mid
-        if mid is None:
-            return "no positive mid"
-        if self.legs:
-            return None
-        return _side_problem(self.bid, self.ask, max_spread_frac, self.increments)
+        if not self.legs:
+            return _side_problem(self.bid, self.ask, max_spread_frac, self.increments)
+        # a combination: a credit (a roll into a cheaper option) has a negative net
+        if self.bid is None or self.ask is None:
+            return "no net market (empty market)"
+        if abs(self.bid + self.ask) / 2.0 <= _EPS_PTS:
+            return "no net price (empty market)"
+        return None
 
     def check(self, max_spread_frac: float) -> MarketCheck:
         """This market as a proposal carries it: ``ok``, ``wide`` or ``empty`` (:meth:`problem`).
@@ -244,11 +242,11 @@ class NetQuote:
         )
 
     def spread_frac(self) -> float | None:
-        """(ask − bid) / mid of the net market, or None without both sides or a mid."""
-        mid = self.mid
-        if mid is None or self.bid is None or self.ask is None:
+        """(ask − bid) / |mid| of the net market, or None without both sides or a mid."""
+        if self.bid is None or self.ask is None:
             return None
-        return (self.ask - self.bid) / mid
+        mid = abs(self.bid + self.ask) / 2.0
+        return None if mid <= _EPS_PTS else (self.ask - self.bid) / mid
 
 
 def _side_problem(
