@@ -4,7 +4,8 @@ A roll closes the held option and opens the new one as one combo. IB's semantics
 combo: a SELL of a BAG reverses every ComboLeg's action (TWS API "Spread Orders"; ib_async
 ``ComboLeg.action``), so a roll sold for a credit must go as SELL BAG(BUY old, SELL new)
 for the old option to be sold and the new one bought. The options the account holds stay
-streamed (their legs are quoted under 7 days and far from the money too).
+streamed (their legs are quoted under 7 days and far from the money too). And a limit off
+the contract's tick never reaches the exchange, which would refuse it (error 110).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from ib_async import LimitOrder, Option
 
 from adapters.ib.connection import IbConnection
 from adapters.ib.market_data import IbMarketDataSource
 from adapters.ib.paper_orders import IbOrderSink
 from daemon.core.model import Action, Fill, Layer, OptionLeg, OrderIntent, Right
+from daemon.errors import BrokerRejected
 from tests.adapters.ib.conftest import eventually, fast_config, running
 from tests.adapters.ib.orders_helpers import VIX_MAR20, vix_call_order
 from tests.fakes.tws import FakeTws
@@ -105,3 +108,30 @@ async def test_held_options_are_quoted_even_under_7_days_and_far_from_the_money(
         option = md.option_market
         await eventually(lambda: option.quote(leg(100.0, VIX_MAR20, 1)) is not None, timeout_s=5)
         assert (VIX_MAR20, 100.0, "C") in option.held_keys()
+
+
+async def test_an_off_tick_limit_is_refused_by_the_sink_and_by_the_exchange(tws: FakeTws) -> None:
+    """IB error 110: "The price does not conform to the minimum price variation for this
+    contract" (TWS API message codes). 2020: VIX options tick 0.05 below 3.00.
+    """
+    q = tws.option_market(tws.option("VIX", "VIX", VIX_MAR20, 22.0, "C"))
+    assert q is not None
+    off_tick = round(q.ask + 0.02, 2)  # marketable, but 0.02 off the 0.05 grid
+    assert round(off_tick / 0.05, 6) % 1 != 0
+    order = vix_call_order(strike=22.0, limit_price=off_tick, decision_id="offtick000000001")
+    conn = IbConnection(fast_config(tws.port))
+    sink = IbOrderSink(conn)
+    async with running(conn):
+        with pytest.raises(BrokerRejected, match="off the contract's price increment"):
+            await sink.submit(order)
+        assert tws.placed_orders == []  # the sink checks the market rule first
+        # the fake answers an off-tick order as IB does (error 110), never fills it
+        ib = conn.ib
+        (details,) = await ib.reqContractDetailsAsync(
+            Option("VIX", "20200318", 22.0, "C", "CBOE", tradingClass="VIX")
+        )
+        errors: list[int] = []
+        ib.errorEvent += lambda _req, code, *_: errors.append(code)
+        ib.placeOrder(details.contract, LimitOrder("BUY", 1, off_tick))
+        await eventually(lambda: 110 in errors)
+    assert tws.placed_orders == []
