@@ -130,6 +130,7 @@ async def test_an_off_tick_limit_is_refused_by_the_sink_and_by_the_exchange(tws:
         (details,) = await ib.reqContractDetailsAsync(
             Option("VIX", "20200318", 22.0, "C", "CBOE", tradingClass="VIX")
         )
+        assert details.contract is not None
         errors: list[int] = []
         ib.errorEvent += lambda _req, code, *_: errors.append(code)
         ib.placeOrder(details.contract, LimitOrder("BUY", 1, off_tick))
