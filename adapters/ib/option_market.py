@@ -114,12 +114,22 @@ class IbOptionMarket:
             return None
         greeks = ticker.modelGreeks
         iv = clean(greeks.impliedVol) if greeks is not None else None
-        return OptionQuote(bid=bid, ask=ask, iv=iv, increments=self.increments(key))
+        return OptionQuote(bid=bid, ask=ask, iv=iv, increments=self._increments_of(key))
 
-    def increments(self, key: _Key) -> tuple[tuple[float, float], ...]:
-        """The option's price increments (its market rule), or ``()`` when not known."""
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        """The price increments of ``leg``'s option, with or without a live quote.
+
+        Its own market rule once it qualified; else the rule every VIX option seen so
+        far has (one rule for the class); ``()`` before any rule arrived.
+        """
+        return self._increments_of((leg.expiry, float(leg.strike), str(leg.right)))
+
+    def _increments_of(self, key: _Key) -> tuple[tuple[float, float], ...]:
         rule_id = self._rule_ids.get(key)
-        return () if rule_id is None else self._rules.get(rule_id, ())
+        if rule_id is not None and rule_id in self._rules:
+            return self._rules[rule_id]
+        known = set(self._rules.values())
+        return next(iter(known)) if len(known) == 1 else ()
 
     async def _fetch_rules(self) -> None:
         """``reqMarketRule`` once per market rule id the qualified options name.

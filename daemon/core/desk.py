@@ -37,7 +37,13 @@ from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
 from daemon.core.hedge_book import HedgeBook, PendingOrder
 from daemon.core.hedge_pricing import HedgeUnit
-from daemon.core.listing import NetQuote, OptionMarket, StrikeListing, net_quote
+from daemon.core.listing import (
+    COMBO_INCREMENTS,
+    NetQuote,
+    OptionMarket,
+    StrikeListing,
+    net_quote,
+)
 from daemon.core.model import (
     Action,
     Alert,
@@ -149,11 +155,16 @@ class OrderDesk:
     def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
         """The price increments of ``legs`` from their quote, or ``()`` without one.
 
-        A single option's market rule, a combo's net increment; ``()`` → the configured
-        VIX option ticks apply.
+        A single option's market rule, a combo's net increment (from the market even when
+        the option has no live quote); ``()`` → the configured VIX option ticks apply.
         """
         q = self.quote(legs)
-        return () if q is None else q.increments
+        if q is not None:
+            return q.increments
+        if self.market is None:
+            return ()
+        # no live quote (model-priced): the contract's rule is still known
+        return COMBO_INCREMENTS if len(legs) > 1 else self.market.increments(legs[0])
 
     def limit(self, legs: tuple[OptionLeg, ...], mid: float, *, action: Action) -> float:
         """The limit of ``mid`` (per share) on the contract's tick (else the configured one).

@@ -158,6 +158,15 @@ class OptionMarket(Protocol):
         """The latest quote of ``leg``'s option, or None when none is known."""
         ...
 
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        """The price increments of ``leg``'s option, even without a live quote, or ``()``.
+
+        The contract's market rule, ``(low_edge_pts, increment_pts)`` rows. A model-priced
+        proposal (no quote at the close) still has to sit on the
+        contract's tick, or the broker refuses it.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetQuote:

@@ -31,6 +31,9 @@ class Quotes:
     def quote(self, leg: OptionLeg) -> OptionQuote | None:
         return self.by_expiry.get(leg.expiry)
 
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        return RULE_2020
+
 
 def roll_of(by_expiry: dict[date, OptionQuote]) -> list[ProposedOrder | Alert]:
     d = desk(assume_fills=False)

@@ -44,6 +44,9 @@ class Quotes:
     def quote(self, leg: OptionLeg) -> OptionQuote | None:
         return self.quotes.get(leg.strike)
 
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        return RULE_2020
+
 
 def desk(quotes: dict[float, OptionQuote]) -> OrderDesk:
     return OrderDesk(
@@ -67,9 +70,12 @@ def test_a_limit_is_rounded_to_the_contracts_market_rule_on_both_sides_of_3(
     legs = (call(50.0),)
     assert quoted.limit(legs, (bid + ask) / 2, action=Action.BUY) == pytest.approx(buy)
     assert quoted.limit(legs, (bid + ask) / 2, action=Action.SELL) == pytest.approx(sell)
-    # without the contract's rule (replay, no quote) the configured 0.01/0.05 grid applies
+    # live but no quote of it (model-priced): still the contract's rule, else IB refuses it
     unquoted = desk({})
-    assert unquoted.limit(legs, (bid + ask) / 2, action=Action.BUY) == pytest.approx(config_buy)
+    assert unquoted.limit(legs, (bid + ask) / 2, action=Action.BUY) == pytest.approx(buy)
+    # no broker at all (replay, simulation): the configured 0.01/0.05 grid applies
+    replay = OrderDesk(EngineParams(), HedgeBook(), DecisionIds(), assume_fills=True)
+    assert replay.limit(legs, (bid + ask) / 2, action=Action.BUY) == pytest.approx(config_buy)
 
 
 def test_a_spread_is_priced_on_the_combo_net_tick_not_its_legs() -> None:
