@@ -245,6 +245,26 @@ def test_2020_02_24_is_traded_at_the_quotes_and_a_restart_keeps_every_book(
     reconciled = log_events(log2, "ib_orders_reconciled")
     assert reconciled[0]["missed_fills"] == 0
 
+    # restart between two sessions: the next day's close (2020-02-25, the same prints)
+    # is evaluated with every layer's book from the journal, and nothing is bought again
+    def next_close(m: Msgs) -> bool:
+        return any(
+            p.get("session_date") == "2020-02-25" and not p.get("is_provisional")
+            for p in of(m, "signals")
+        )
+
+    msgs3, log3 = run_alvhd(
+        broker, fake_0224, journal, "2020-02-25T16:14:50-05:00", until=next_close, timeout_s=60
+    )
+    assert [e["session_date"] for e in log_events(log3, "ib_session_closed")] == ["2020-02-25"]
+    assert log_events(log3, "ib_order_placed") == []
+    assert [o for o in of(msgs3, "orders/proposed") if o["is_placeable"]] == []
+    (positions3,) = log_events(log3, "broker_positions")
+    assert positions3["hedges"] == len(layers)
+    assert log_events(log3, "ib_position_mismatch") == []
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT count(*) FROM executions").fetchone()[0] == execs_before
+
 
 def test_2020_03_18_crash_day_trades_listed_strikes_and_books_l3_at_the_spread_net(
     broker: Broker, fake_0318: int, tmp_path: Path
