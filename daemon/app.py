@@ -58,7 +58,6 @@ from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon import paths
 from daemon.core.engine import Engine
-from daemon.core.listing import ListedStrikes
 from daemon.core.model import (
     REQUIRED_SYMBOLS,
     Alert,
@@ -302,6 +301,11 @@ class PublishThenQueue:
             PublishFailed: publishing failed (retried by the pipeline; nothing queued).
         """
         await self._publish.submit(order)
+        if not order.is_placeable:
+            # an empty or wide market: published (and alerted) so the operator sees what
+            # the rules want, never placed (issue 7)
+            log.warning("order_not_placeable", order_ref=order.order_ref, note=order.note)
+            return
         self._queue.put_nowait(order)
 
     async def run_placement(self, wait_ready: Callable[[], Awaitable[None]]) -> None:
@@ -477,6 +481,10 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             # the listed strikes arrive with the option chain, after start-up (ib.startup)
             option_market=ib.market_data.option_market if ib is not None else None,
         )
+        if ib is not None:
+            # every chain that arrives (ib.startup's or a later ib.option_quotes retry)
+            # replaces Cboe's strike convention with the broker's listed strikes
+            ib.follow_listing(engine.set_listing)
         snapshot = await journal.load_snapshot()
         is_restored = snapshot is not None
         if snapshot is not None:
@@ -834,12 +842,8 @@ def _ib_startup(  # noqa: PLR0917 - one closure over the start-up parts
         engine.set_positions(condor=held.condor, hedges=held.hedges, satellite=held.satellite)
         gate.set()
         log.info("ib_started", account=conn.account)
+        # the chain goes to the engine through ib.follow_listing, whichever task gets it
         await ib.market_data.fetch_option_chain()
-        chain = ib.market_data.book.vix_chain
-        if chain is not None and chain.strikes:
-            # strikes from the broker's listed chain from now on (until then, and in
-            # replay/sim: Cboe's strike-interval convention)
-            engine.set_listing(ListedStrikes(chain.strikes))
         await conn.run()
 
     return startup

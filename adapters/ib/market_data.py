@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import date, time
 from typing import Any
 
@@ -39,6 +39,7 @@ from adapters.ib.connection import IbConnection
 from adapters.ib.contracts import (
     VX_SYMBOLS,
     ContractBook,
+    OptionChain,
     describe,
     option_chain,
     qualify_series,
@@ -128,6 +129,9 @@ class IbMarketDataSource:
             conn.ib, request_timeout_s=self.config.request_timeout_s
         )
         """Streamed quotes of the VIX options near the money (the engine's OptionMarket)."""
+        self.on_option_chain: Callable[[OptionChain], None] | None = None
+        """Called (synchronously, must not raise) with every chain that arrives, whichever
+        task fetched it: ``ib.startup`` after ready or ``ib.option_quotes`` on a retry."""
         conn.add_on_connected(self._on_connected)
         conn.ib.pendingTickersEvent += self._on_pending_tickers
 
@@ -215,8 +219,9 @@ class IbMarketDataSource:
         """Request the VIX option chain (optional: off the start-up path; never raises).
 
         A request that is not answered within ``request_timeout_s`` (or a dropped link)
-        raises one ``broker`` warning alert and leaves ``book.vix_chain`` None; orders are
-        still built from the strike grid (``scenario.vix_strike_step_pts``).
+        raises one ``broker`` warning alert and leaves ``book.vix_chain`` None (the task
+        ``ib.option_quotes`` asks again); until a chain arrives the engine snaps strikes to
+        Cboe's interval convention. A chain that arrives goes to :attr:`on_option_chain`.
         """
         vix = self.book.contracts.get(Symbol.VIX)
         if vix is None or self.book.vix_chain is not None:
@@ -235,7 +240,10 @@ class IbMarketDataSource:
                 "running without it (strikes come from the configured grid)",
             )
             return
-        log.info("ib_option_chain", found=self.book.vix_chain is not None)
+        chain = self.book.vix_chain
+        log.info("ib_option_chain", found=chain is not None)
+        if chain is not None and self.on_option_chain is not None:
+            self.on_option_chain(chain)
 
     def rejected_count(self) -> int:
         """Ticks refused at the edge so far (NaN, -1, 0, delayed, frozen, bid > ask)."""

@@ -8,7 +8,9 @@ already be there. :class:`IbOptionMarket` keeps streaming ``reqMktData`` subscri
 * expiries: the listed VIX expiries (``reqSecDefOptParams``) 7 to 75 days out (L1/L3's
   front expiry ≥ 14 days, L2's 30–60 days, roll targets), at most three;
 * strikes: the listed strikes from 0.95× to 2.6× the expiry's VX future (L1 = F + 2,
-  L2 ≈ F × e^(1.5σ√T), L3 = L1 and L1 + width), at most ``max_strikes`` per expiry.
+  L2 ≈ F × e^(1.5σ√T), L3 = L1 and L1 + width), at most ``max_strikes`` per expiry;
+* the VIX options the account holds, whatever their expiry and strike (a roll under 7
+  days or a close prices each leg from its quote).
 
 The set is refreshed when the VX futures move more than ``refresh_move_frac`` or after a
 reconnect. Only contracts that qualified are subscribed; the engine falls back to the model
@@ -91,6 +93,9 @@ class IbOptionMarket:
         self._tickers: dict[_Key, Any] = {}
         self._ref: dict[date, float] = {}
         self._unlisted: set[_Key] = set()
+        self._rule_ids: dict[_Key, int] = {}
+        self._rules: dict[int, tuple[tuple[float, float], ...]] = {}
+        """Market rule id → ``(low_edge, increment)`` rows (``reqMarketRule``, once per id)."""
 
     # ------------------------------------------------------------------ port
     def quote(self, leg: OptionLeg) -> OptionQuote | None:
@@ -100,7 +105,8 @@ class IbOptionMarket:
             ``OptionQuote`` with bid/ask None for an empty side and the model IV of IB's
             option computation (None when not sent yet).
         """
-        ticker = self._tickers.get((leg.expiry, float(leg.strike), str(leg.right)))
+        key = (leg.expiry, float(leg.strike), str(leg.right))
+        ticker = self._tickers.get(key)
         if ticker is None or int(ticker.marketDataType) != LIVE_MARKET_DATA:
             return None
         bid, ask = clean(ticker.bid), clean(ticker.ask)
@@ -108,7 +114,45 @@ class IbOptionMarket:
             return None
         greeks = ticker.modelGreeks
         iv = clean(greeks.impliedVol) if greeks is not None else None
-        return OptionQuote(bid=bid, ask=ask, iv=iv)
+        return OptionQuote(bid=bid, ask=ask, iv=iv, increments=self._increments_of(key))
+
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        """The price increments of ``leg``'s option, with or without a live quote.
+
+        Its own market rule once it qualified; else the rule every VIX option seen so
+        far has (one rule for the class); ``()`` before any rule arrived.
+        """
+        return self._increments_of((leg.expiry, float(leg.strike), str(leg.right)))
+
+    def _increments_of(self, key: _Key) -> tuple[tuple[float, float], ...]:
+        rule_id = self._rule_ids.get(key)
+        if rule_id is not None and rule_id in self._rules:
+            return self._rules[rule_id]
+        known = set(self._rules.values())
+        return next(iter(known)) if len(known) == 1 else ()
+
+    async def _fetch_rules(self) -> None:
+        """``reqMarketRule`` once per market rule id the qualified options name.
+
+        IB: the price increment of a contract is its market rule (``ContractDetails
+        .marketRuleIds``, one id per valid exchange, → ``reqMarketRule`` →
+        ``PriceIncrement(lowEdge, increment)`` rows; TWS API "Market Rule", ib_async
+        ``IB.reqMarketRuleAsync``). An unanswered request leaves the rule unknown (the
+        engine then uses the configured ticks; the order sink checks the rule again).
+        """
+        missing = sorted(set(self._rule_ids.values()) - set(self._rules))
+        if not missing:
+            return
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                rows = await asyncio.gather(*(self.ib.reqMarketRuleAsync(i) for i in missing))
+        except TimeoutError:
+            log.warning("ib_market_rule_unanswered", rule_ids=missing)
+            return
+        for rule_id, found in zip(missing, rows, strict=True):
+            if found:
+                self._rules[rule_id] = tuple((float(r.lowEdge), float(r.increment)) for r in found)
+        log.info("ib_market_rules", rules={str(k): v for k, v in self._rules.items()})
 
     @property
     def streamed(self) -> list[_Key]:
@@ -130,11 +174,25 @@ class IbOptionMarket:
             return False
         if not self._ref:
             return True
+        if any(k not in self._tickers and k not in self._unlisted for k in self.held_keys()):
+            return True  # a new option held (a fill): stream it
         for expiry, price in futures.items():
             ref = self._ref.get(expiry)
             if ref is None or abs(price - ref) > self.refresh_move_frac * ref:
                 return True
         return False
+
+    def held_keys(self) -> list[_Key]:
+        """(expiry, strike, right) of every VIX option the account holds (``ib.positions``)."""
+        out: list[_Key] = []
+        for pos in self.ib.positions():
+            c = pos.contract
+            if c.secType != "OPT" or c.symbol != "VIX" or not pos.position:
+                continue
+            ymd = str(c.lastTradeDateOrContractMonth)[:8]
+            expiry = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:8]))
+            out.append((expiry, float(c.strike), str(c.right)[:1]))
+        return sorted(set(out))
 
     def forget(self) -> None:
         """Drop every subscription record (after a reconnect the tickers are dead)."""
@@ -147,7 +205,11 @@ class IbOptionMarket:
         Raises:
             TimeoutError: contract details did not come within the request timeout.
         """
-        wanted = [k for k in candidate_options(chain, futures, today) if k not in self._unlisted]
+        candidates = candidate_options(chain, futures, today)
+        # the options held stay quoted too (a roll or a close prices each leg from its
+        # quote, even under 7 days or far from the money)
+        held = [k for k in self.held_keys() if k not in candidates]
+        wanted = [k for k in (*candidates, *held) if k not in self._unlisted]
         new = [k for k in wanted if k not in self._contracts]
         if new:
             async with asyncio.timeout(self.request_timeout_s):
@@ -157,8 +219,12 @@ class IbOptionMarket:
             for key, details in zip(new, found, strict=True):
                 if len(details) == 1 and details[0].contract is not None:
                     self._contracts[key] = details[0].contract
+                    rule_ids = [x for x in str(details[0].marketRuleIds or "").split(",") if x]
+                    if rule_ids:
+                        self._rule_ids[key] = int(rule_ids[0])
                 else:
                     self._unlisted.add(key)
+            await self._fetch_rules()
         keep = {k for k in wanted if k in self._contracts}
         for key in [k for k in self._tickers if k not in keep]:
             self.ib.cancelMktData(self._contracts[key])

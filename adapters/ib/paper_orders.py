@@ -35,10 +35,12 @@ from adapters.ib.contracts import qualify_option_details
 from adapters.ib.executions import ExecutionRecord, record_from_ib
 from adapters.ib.positions import ORDER_REF_PREFIX
 from adapters.ib.quotes import LegMarket, clean, market_limit, net_market, round_to_increment
+from daemon.core.listing import COMBO_INCREMENTS
 from daemon.core.model import (
     Action,
     AlertKind,
     Fill,
+    OrderIntent,
     OrderState,
     OrderStatusReport,
     ProposedOrder,
@@ -79,6 +81,11 @@ def orders_allowed(account: str, config: IbConfig) -> tuple[bool, str]:
     if account not in config.live_account_allowlist:
         return False, f"live account {account} is not in live_account_allowlist"
     return True, f"live account {account} (allow-listed)"
+
+
+def is_credit_roll(order: ProposedOrder) -> bool:
+    """A multi-leg ROLL sold for a credit (its ComboLeg actions are flipped for IB)."""
+    return order.intent is OrderIntent.ROLL and order.action is Action.SELL and len(order.legs) > 1
 
 
 class IbOrderSink:
@@ -302,6 +309,12 @@ class IbOrderSink:
         legs: list[Contract] = [d.contract for d in details if d.contract is not None]
         if len(order.legs) == 1:
             return legs[0], details
+        # IB: SELL of a BAG reverses every ComboLeg's action. A ROLL's legs are the signed
+        # change (old −, new +) and its action says debit (BUY) or credit (SELL), so a
+        # credit roll's ComboLegs are flipped: SELL BAG(BUY old, SELL new) sells the old
+        # and buys the new option, as proposed. Other combos (an L3 spread bought or
+        # sold) are the held combination: IB's semantics already.
+        flip = is_credit_roll(order)
         return Contract(
             symbol=legs[0].symbol,
             secType="BAG",
@@ -311,7 +324,7 @@ class IbOrderSink:
                 ComboLeg(
                     conId=c.conId,
                     ratio=abs(leg.position_qty),
-                    action="BUY" if leg.position_qty > 0 else "SELL",
+                    action="BUY" if (leg.position_qty > 0) != flip else "SELL",
                     exchange=c.exchange or "CBOE",
                 )
                 for c, leg in zip(legs, order.legs, strict=True)
@@ -381,13 +394,23 @@ class IbOrderSink:
         net = net_market(
             [(leg.position_qty, m) for leg, m in zip(order.legs, markets, strict=True)]
         )
-        increments = await self._increments(details[0])
+        if is_credit_roll(order):
+            # the legs' signed net is the credit with its sign reversed: price the SELL
+            net = LegMarket(
+                bid=None if net.ask is None else -net.ask,
+                ask=None if net.bid is None else -net.bid,
+            )
+        leg_increments = [await self._increments(d) for d in details]
+        # a combo's net price ticks in $0.01 whatever its legs' rules (Cboe complex orders)
+        increments = list(COMBO_INCREMENTS) if len(order.legs) > 1 else leg_increments[0]
         limit = market_limit(
             net,
             is_buy=order.action is Action.BUY,
             offset_frac=self.config.limit_offset_frac,
             max_spread_frac=self.config.max_spread_frac,
             increments=increments,
+            legs=markets,
+            leg_increments=leg_increments,
         )
         sent = order.limit_price
         if not isinstance(limit, str) and round_to_increment(

@@ -65,6 +65,14 @@ def net_market(legs: Sequence[tuple[int, LegMarket]]) -> LegMarket:
     return LegMarket(bid=bid, ask=ask)
 
 
+def _tick_at(increments: Sequence[tuple[float, float]], price: float) -> float:
+    tick = increments[0][1]
+    for low_edge, increment in increments:
+        if price >= low_edge - 1e-12:
+            tick = increment
+    return tick
+
+
 def round_to_increment(
     price: float, increments: Sequence[tuple[float, float]], *, is_buy: bool
 ) -> float:
@@ -89,6 +97,26 @@ def round_to_increment(
     return round(steps * tick, places)
 
 
+def _spread_problem(
+    m: LegMarket, max_spread_frac: float, increments: Sequence[tuple[float, float]] = ()
+) -> str | None:
+    """Why one market is empty or wide (None: fine; one tick wide is never wide)."""
+    if m.ask is None:
+        return "no ask (empty market)"
+    if m.bid is None or m.bid <= 0.0:
+        return "no bid (empty market)"
+    if increments and m.ask - m.bid <= _tick_at(increments, m.bid) + 1e-9:
+        return None
+    mid = (m.bid + m.ask) / 2.0
+    spread_frac = (m.ask - m.bid) / mid
+    if spread_frac > max_spread_frac:
+        return (
+            f"wide market {m.bid:g}/{m.ask:g}: spread {spread_frac:.0%} of mid "
+            f"> {max_spread_frac:.0%}"
+        )
+    return None
+
+
 def market_limit(
     market: LegMarket,
     *,
@@ -96,32 +124,47 @@ def market_limit(
     offset_frac: float,
     max_spread_frac: float,
     increments: Sequence[tuple[float, float]],
+    legs: Sequence[LegMarket] = (),
+    leg_increments: Sequence[Sequence[tuple[float, float]]] = (),
 ) -> float | str:
     """The limit from the market: mid × (1 ± offset) on the increment, or why not.
+
+    A single option is judged on its own spread; a combination (``legs`` given, more
+    than one) per leg, each by the same rule, with a net market that has both sides and a
+    positive mid: a vertical's net spread is the sum of its legs' spreads over the
+    difference of their prices, a measure of its width, not of its market (the same rule
+    as the engine's, :meth:`daemon.core.listing.NetQuote.problem`).
 
     Args:
         market: the (net) market per unit.
         is_buy: BUY or SELL.
         offset_frac: the configured offset (0 = the mid).
-        max_spread_frac: largest (ask − bid) / mid traded.
+        max_spread_frac: largest (ask − bid) / mid traded (per option).
         increments: the market rule.
+        legs: a combination's legs' markets (empty or one: a single option).
+        leg_increments: each leg's market rule (a one-tick-wide leg is never wide).
 
     Returns:
         The limit per unit (> 0), or a one-line reason: ``"no bid"``, ``"no ask"``,
-        ``"wide market ..."``.
+        ``"wide market ..."`` (``"leg 2: ..."`` for a combination).
     """
-    if market.ask is None:
-        return "no ask (empty market)"
-    if market.bid is None or market.bid <= 0.0:
-        return "no bid (empty market)"
-    mid = (market.bid + market.ask) / 2.0
-    if mid <= 0.0:
-        return f"non-positive mid {mid:g}"
-    spread_frac = (market.ask - market.bid) / mid
-    if spread_frac > max_spread_frac:
-        return (
-            f"wide market {market.bid:g}/{market.ask:g}: spread {spread_frac:.0%} of mid "
-            f"> {max_spread_frac:.0%}"
-        )
+    if len(legs) > 1:
+        incs = list(leg_increments) or [() for _ in legs]
+        for i, (leg, inc) in enumerate(zip(legs, incs, strict=True), start=1):
+            bad = _spread_problem(leg, max_spread_frac, inc)
+            if bad is not None:
+                return f"leg {i}: {bad}"
+        if market.ask is None or market.bid is None:
+            return "no net market (empty market)"
+        mid = (market.bid + market.ask) / 2.0
+        if mid <= 0.0:
+            return f"non-positive mid {mid:g}"
+    else:
+        bad = _spread_problem(market, max_spread_frac, increments)
+        if bad is not None:
+            return bad
+        assert market.bid is not None  # noqa: S101 - checked above
+        assert market.ask is not None  # noqa: S101 - checked above
+        mid = (market.bid + market.ask) / 2.0
     target = mid * (1.0 + offset_frac if is_buy else 1.0 - offset_frac)
     return round_to_increment(target, increments, is_buy=is_buy)

@@ -22,10 +22,12 @@ import structlog
 from adapters.ib.books import with_journal_books
 from adapters.ib.config import IbConfig
 from adapters.ib.connection import IbConnection
+from adapters.ib.contracts import OptionChain
 from adapters.ib.executions import ExecutionRecord
 from adapters.ib.market_data import IbMarketDataSource
 from adapters.ib.paper_orders import IbOrderSink
 from adapters.ib.positions import AccountPositions, account_positions, held_from_ib
+from daemon.core.listing import ListedStrikes, StrikeListing
 from daemon.core.model import AlertKind, Severity, Symbol
 from daemon.ports import Clock
 
@@ -77,6 +79,21 @@ class IbAdapter:
             ("ib.market_data", self.market_data.run),
             ("ib.option_quotes", self.market_data.run_option_quotes),
         ]
+
+    def follow_listing(self, set_listing: Callable[[StrikeListing], None]) -> None:
+        """Hand every VIX option chain that arrives to ``set_listing`` (``Engine.set_listing``).
+
+        Whichever task fetches the chain (``ib.startup`` after ready, or ``ib.option_quotes``
+        retrying after the first request went unanswered), the engine snaps strikes to the
+        broker's listed strikes from then on; a chain without strikes is ignored.
+        """
+
+        def on_chain(chain: OptionChain) -> None:
+            if chain.strikes:
+                set_listing(ListedStrikes(chain.strikes))
+                log.info("ib_listing_set", strikes=len(chain.strikes))
+
+        self.market_data.on_option_chain = on_chain
 
     async def positions(
         self, *, opened_on: date, executions: Sequence[ExecutionRecord] = ()

@@ -25,6 +25,7 @@ from daemon.core.model import (
     Decision,
     Layer,
     LayerChange,
+    MarketCheck,
     OptionLeg,
     OrderIntent,
     OrderState,
@@ -45,7 +46,10 @@ SCHEMA_VERSION = 1
 ORDER_SCHEMA_VERSION = 2
 """Current ``v`` of ``orders/proposed``: v2 adds ``inputs`` (every input of the SPEC §5
 scenario, so that a proposal can be recomputed from its own payload; issue 10). v1 rows
-(no ``inputs``) still read from an older journal."""
+(no ``inputs``) still read from an older journal. Issue 7 added, within v2 (consumers
+ignore unknown fields; the defaults keep every earlier v2 order's meaning), ``market``
+(the quoted market behind a live proposal) and ``is_placeable`` (False: an empty or
+wide market; published so the operator sees it, never placed)."""
 
 _ORDER_VERSIONS = frozenset({1, ORDER_SCHEMA_VERSION})
 
@@ -260,6 +264,39 @@ class InputsPayload(_Wire):
         )
 
 
+class MarketCheckPayload(_Wire):
+    """The quoted market behind a proposal (``orders/proposed`` ``market``; issue 7).
+
+    ``status``: ``ok``, ``wide`` (spread above ``orders.max_spread_frac`` of the mid; a
+    combination: a leg's) or ``empty`` (no bid or no ask); ``bid``/``ask`` per share, the
+    unit's net; ``spread_frac`` = (ask − bid) / mid; ``detail`` says what is wrong.
+    """
+
+    status: Literal["ok", "wide", "empty"]
+    bid: float | None
+    ask: float | None
+    spread_frac: float | None
+    detail: str = ""
+
+    @classmethod
+    def of(cls, m: MarketCheck) -> MarketCheckPayload:
+        """Wire form of a core market check."""
+        status: Literal["ok", "wide", "empty"] = (
+            "ok" if m.status == "ok" else "empty" if m.status == "empty" else "wide"
+        )
+        return cls(status=status, bid=m.bid, ask=m.ask, spread_frac=m.spread_frac, detail=m.detail)
+
+    def to_core(self) -> MarketCheck:
+        """The core market check."""
+        return MarketCheck(
+            status=self.status,
+            bid=self.bid,
+            ask=self.ask,
+            spread_frac=self.spread_frac,
+            detail=self.detail,
+        )
+
+
 class OrderPayload(_Wire):
     """A proposed limit order (``orders/proposed``): every ``ProposedOrder`` field.
 
@@ -289,6 +326,8 @@ class OrderPayload(_Wire):
     note: str
     inputs: InputsPayload | None = None
     price_source: Literal["market", "model"] = "model"
+    market: MarketCheckPayload | None = None
+    is_placeable: bool = True
 
     @classmethod
     def of(cls, o: ProposedOrder) -> OrderPayload:
@@ -313,6 +352,8 @@ class OrderPayload(_Wire):
             note=o.note,
             inputs=None if o.inputs is None else InputsPayload.of(o.inputs),
             price_source="market" if o.price_source == "market" else "model",
+            market=None if o.market is None else MarketCheckPayload.of(o.market),
+            is_placeable=o.is_placeable,
         )
 
     def to_core(self) -> ProposedOrder:
@@ -337,6 +378,8 @@ class OrderPayload(_Wire):
             note=self.note,
             inputs=None if self.inputs is None else self.inputs.to_core(),
             price_source=self.price_source,
+            market=None if self.market is None else self.market.to_core(),
+            is_placeable=self.is_placeable,
         )
 
 

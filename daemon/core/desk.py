@@ -37,7 +37,13 @@ from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
 from daemon.core.hedge_book import HedgeBook, PendingOrder
 from daemon.core.hedge_pricing import HedgeUnit
-from daemon.core.listing import NetQuote, OptionMarket, StrikeListing, net_quote
+from daemon.core.listing import (
+    COMBO_INCREMENTS,
+    NetQuote,
+    OptionMarket,
+    StrikeListing,
+    net_quote,
+)
 from daemon.core.model import (
     Action,
     Alert,
@@ -45,6 +51,7 @@ from daemon.core.model import (
     Decision,
     IronCondor,
     Layer,
+    MarketCheck,
     OptionLeg,
     OrderIntent,
     ProposedOrder,
@@ -145,6 +152,37 @@ class OrderDesk:
         assert ctx.state is not None  # noqa: S101 - set before any sizing
         return price_unit(legs, ctx.state, self.params.scenario, self.quote(legs))
 
+    def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
+        """The price increments of ``legs`` from their quote, or ``()`` without one.
+
+        A single option's market rule, a combo's net increment (from the market even when
+        the option has no live quote); ``()`` → the configured VIX option ticks apply.
+        """
+        q = self.quote(legs)
+        if q is not None:
+            return q.increments
+        if self.market is None:
+            return ()
+        # no live quote (model-priced): the contract's rule is still known
+        return COMBO_INCREMENTS if len(legs) > 1 else self.market.increments(legs[0])
+
+    def limit(self, legs: tuple[OptionLeg, ...], mid: float, *, action: Action) -> float:
+        """The limit of ``mid`` (per share) on the contract's tick (else the configured one).
+
+        ``mid`` × (1 ± ``orders.limit_offset_frac``), BUY rounded up and SELL down, at least
+        one tick (:func:`daemon.core.orders.limit_price`).
+        """
+        op = self.params.orders
+        incs = self.increments(legs)
+        return orders.limit_price(
+            max(mid, orders.min_tick(op, incs)), op, action=action, increments=incs
+        )
+
+    def market_check(self, legs: tuple[OptionLeg, ...]) -> MarketCheck | None:
+        """The quoted market of ``legs`` (ok / wide / empty), or None without a quote."""
+        q = self.quote(legs)
+        return None if q is None else q.check(self.params.orders.max_spread_frac)
+
     def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
         """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
         q = self.quote(legs)
@@ -205,6 +243,7 @@ class OrderDesk:
         why: str = "",
         unit: HedgeUnit | None = None,
         price_source: str = "model",
+        market: MarketCheck | None = None,
     ) -> ProposedOrder:
         """Build one ProposedOrder (limit at mid ± offset on the tick) and book it.
 
@@ -227,12 +266,16 @@ class OrderDesk:
                 its scenario inputs go into the proposal (:meth:`inputs`), and a future
                 that is not the option's own expiry's is named in the note.
             price_source: ``"market"`` (``mid`` is the quoted mid) or ``"model"``.
+            market: the quoted market it was priced from; a ``wide`` or ``empty`` one makes
+                the proposal not placeable: published (the operator sees what the rules
+                want), never placed, not booked and not counted as the layer's order of
+                the session (the next evaluation tries again).
 
         Returns:
-            The proposal (already booked in the hedge book, or pending).
+            The proposal (booked in the hedge book, or pending, unless not placeable).
         """
         op = self.params.orders
-        limit = orders.limit_price(max(mid, op.min_tick_below_3), op, action=action)
+        limit = self.limit(legs, mid, action=action)
         did = self.ids.next(ctx.session_date, "order", layer.value, intent.value)
         ref_leg = open_legs[0] if open_legs else legs[0]
         ref = orders.order_ref(
@@ -258,6 +301,9 @@ class OrderDesk:
             )
         if why:
             note += f"; {why}"
+        is_placeable = market is None or market.status == "ok"
+        if not is_placeable and market is not None:
+            note += f" [NOT PLACED: {market.status} market: {market.detail}]"
         order = ProposedOrder(
             decision_id=did,
             ts=ctx.now,
@@ -278,7 +324,11 @@ class OrderDesk:
             note=note,
             inputs=self.inputs(unit, ctx),
             price_source=price_source,
+            market=market,
+            is_placeable=is_placeable,
         )
+        if not is_placeable:
+            return order
         pending = PendingOrder(
             layer=layer,
             intent=intent,
@@ -391,26 +441,26 @@ class OrderDesk:
         """
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
-        problem = self.market_problem(legs)
-        if problem is not None:
-            return [
+        market = self.market_check(legs)
+        out: list[Decision] = []
+        if market is not None and market.status != "ok":
+            out.append(
                 market_alert(
                     self.ids,
                     ctx,
                     layer=layer,
                     intent=intent,
                     legs=legs,
-                    problem=problem,
+                    problem=market.detail,
                     reasons=reasons,
                 )
-            ]
+            )
         op = self.params.orders
         if unit.price < op.min_premium_pts:
             return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]
-        limit = orders.limit_price(max(unit.price, op.min_tick_below_3), op, action=Action.BUY)
+        limit = self.limit(legs, unit.price, action=Action.BUY)
         unit_usd = limit * legs[0].multiplier
         room = self.cap_room_usd()
-        out: list[Decision] = []
         n = contracts
         capped = False
         if unit_usd * n > room + EPS_USD:
@@ -448,6 +498,7 @@ class OrderDesk:
                 why=f"{contracts} wanted, {why}" if capped else why,
                 unit=unit,
                 price_source=unit.price_source,
+                market=market,
             )
         )
         return out

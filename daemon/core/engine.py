@@ -191,6 +191,11 @@ class Engine:
         self._desk.listing = listing
 
     @property
+    def listing(self) -> StrikeListing | None:
+        """The listed VIX option strikes hedge strikes snap to now."""
+        return self._desk.listing
+
+    @property
     def last_day(self) -> DaySummary | None:
         """The summary of the last session close (None before the first)."""
         return self._days[-1] if self._days else None

@@ -437,6 +437,26 @@ class LayerChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MarketCheck:
+    """The quoted market a proposal was priced from, and whether it may be traded.
+
+    Attributes:
+        status: ``"ok"``, ``"wide"`` (spread above ``orders.max_spread_frac`` of the mid;
+            a combination: a leg's) or ``"empty"`` (no bid or no ask).
+        bid: the unit's net bid per share (index points), or None (no bid).
+        ask: the unit's net ask per share, or None (no ask).
+        spread_frac: (ask − bid) / mid of the net market, or None without both sides.
+        detail: one line on what is wrong (empty when ``status`` is ``"ok"``).
+    """
+
+    status: str
+    bid: float | None
+    ask: float | None
+    spread_frac: float | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProposedOrder:
     """A limit order proposed for a hedge layer (SPEC §6).
 
@@ -482,6 +502,11 @@ class ProposedOrder:
     price_source: str = "model"
     """Where ``limit_price`` came from: ``"market"`` (the legs' quoted bid/ask mid) or
     ``"model"`` (Black-76 at ``scenario.vix_option_iv``: replay/sim, or no quote)."""
+    market: MarketCheck | None = None
+    """The quoted market behind it (None: no quote, model-priced)."""
+    is_placeable: bool = True
+    """False: published so the operator sees what the rules want, but its market is empty
+    or wide (``market.status``), so it is never placed and not booked (issue 7)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -123,17 +123,37 @@ def order_ref(
     return ref
 
 
-def tick_for(price: float, params: OrderParams) -> float:
+Increments = tuple[tuple[float, float], ...]
+"""A contract's price increments: ``(low_edge_pts, increment_pts)`` rows, ascending by
+low edge (IB's market rule, ``ContractDetails.marketRuleIds`` → ``reqMarketRule``; TWS API
+"Market Rule"). Empty: not known (the configured VIX option ticks apply)."""
+
+
+def tick_for(price: float, params: OrderParams, increments: Increments = ()) -> float:
     """Minimum price increment for a VIX option premium.
 
     Args:
         price: premium per share, index points.
         params: order parameters (``min_tick_above_3``, ``min_tick_below_3``).
+        increments: the contract's market rule (from the broker); empty → ``params``.
 
     Returns:
-        ``params.min_tick_above_3`` when ``price >= 3.00``, else ``params.min_tick_below_3``.
+        With ``increments``: the increment of the last row whose low edge is ``<= price``
+        (the first row's below every edge). Without: ``params.min_tick_above_3`` when
+        ``price >= 3.00``, else ``params.min_tick_below_3``.
     """
+    if increments:
+        tick = increments[0][1]
+        for low_edge, increment in increments:
+            if price >= low_edge - 1e-12:
+                tick = increment
+        return tick
     return params.min_tick_above_3 if price >= TICK_SWITCH_PRICE else params.min_tick_below_3
+
+
+def min_tick(params: OrderParams, increments: Increments = ()) -> float:
+    """The smallest price a limit can have (one tick at the bottom of the grid), points."""
+    return increments[0][1] if increments else params.min_tick_below_3
 
 
 def _decimals(tick: float) -> int:
@@ -142,17 +162,21 @@ def _decimals(tick: float) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def round_to_tick(price: float, params: OrderParams, *, action: Action) -> float:
+def round_to_tick(
+    price: float, params: OrderParams, *, action: Action, increments: Increments = ()
+) -> float:
     """Round a premium to the VIX option tick grid, never in the trader's favour.
 
-    BUY rounds UP (a buy limit at or above the target), SELL rounds DOWN. The tick is
-    0.05 at or above 3.00 and 0.01 below (from ``params``). A SELL that would round to 0 is
-    held at one tick, because a limit must be > 0.
+    BUY rounds UP (a buy limit at or above the target), SELL rounds DOWN. The tick is the
+    contract's market rule when known (``increments``), else 0.05 at or above 3.00 and
+    0.01 below (from ``params``). A SELL that would round to 0 is held at one tick,
+    because a limit must be > 0.
 
     Args:
         price: premium per share, index points (finite, > 0).
         params: order parameters (tick sizes).
         action: BUY or SELL.
+        increments: the contract's market rule; empty → the configured ticks.
 
     Returns:
         The rounded price, per share, on the tick grid, > 0.
@@ -163,7 +187,7 @@ def round_to_tick(price: float, params: OrderParams, *, action: Action) -> float
     if not math.isfinite(price) or price <= 0.0:
         msg = f"price must be finite and > 0, got {price!r}"
         raise InvariantViolation(msg)
-    tick = tick_for(price, params)
+    tick = tick_for(price, params, increments)
     ticks = price / tick
     if action is Action.BUY:
         n = math.ceil(ticks - _EPS_TICKS)
@@ -173,7 +197,9 @@ def round_to_tick(price: float, params: OrderParams, *, action: Action) -> float
     return round(n * tick, _decimals(tick))
 
 
-def limit_price(mid: float, params: OrderParams, *, action: Action) -> float:
+def limit_price(
+    mid: float, params: OrderParams, *, action: Action, increments: Increments = ()
+) -> float:
     """Limit price of a proposal: the mid plus the configured offset, rounded to the tick.
 
     BUY: ``mid × (1 + limit_offset_frac)`` rounded up; SELL: ``mid × (1 − limit_offset_frac)``
@@ -183,6 +209,8 @@ def limit_price(mid: float, params: OrderParams, *, action: Action) -> float:
         mid: mid price per share, index points (finite, > 0).
         params: order parameters (offset, ticks).
         action: BUY or SELL.
+        increments: the contract's market rule (broker mode); empty → the configured
+            VIX option ticks (replay/sim, or no rule known).
 
     Returns:
         The limit price per share on the tick grid, > 0.
@@ -195,4 +223,4 @@ def limit_price(mid: float, params: OrderParams, *, action: Action) -> float:
         raise InvariantViolation(msg)
     sign = 1.0 if action is Action.BUY else -1.0
     target = mid * (1.0 + sign * params.limit_offset_frac)
-    return round_to_tick(max(target, 1e-12), params, action=action)
+    return round_to_tick(max(target, 1e-12), params, action=action, increments=increments)

@@ -135,7 +135,7 @@ class OrderParams:
     0 disables the floor."""
     max_spread_frac: float = 0.5
     """Widest quoted market traded: (ask − bid) / mid (fraction); wider or empty markets
-    are not proposed (broker mode; an ``order`` alert says so)."""
+    are published as not placeable (broker mode; an ``order`` alert says so)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

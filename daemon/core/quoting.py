@@ -4,8 +4,8 @@
   market IV of its (long) strike when every leg is quoted (``price_source="market"``;
   broker mode), else Black-76 at ``scenario.vix_option_iv`` (``"model"``). A quoted IV
   at or above :data:`MAX_MARKET_IV` is a bad print: the model IV is used.
-* :func:`market_alert`: the ``order`` warning of a proposal withheld because its market
-  is empty or too wide (never traded blindly).
+* :func:`market_alert`: the ``order`` warning beside a proposal published as not
+  placeable because its market is empty or too wide (never traded blindly).
 * :func:`scenario_result` and :func:`scenario_inputs`: the SPEC §5 figures and every
   input behind them (SPEC §5.7), so a proposal can be recomputed from its own payload.
 """
@@ -82,7 +82,7 @@ def market_alert(
     problem: str,
     reasons: tuple[SignalReading, ...],
 ) -> Alert:
-    """The ``order`` warning for a proposal withheld because its market is empty/wide.
+    """The ``order`` warning for a proposal not placed because its market is empty/wide.
 
     Args:
         ids: the decision-id sequence.
@@ -99,8 +99,8 @@ def market_alert(
         kind=AlertKind.ORDER,
         severity=Severity.WARNING,
         key=f"market:{layer.value}",
-        message=f"{layer.value} {intent.value}: {leg_text(legs)} not proposed: {problem}; "
-        "not traded blindly (the next evaluation tries again)",
+        message=f"{layer.value} {intent.value}: {leg_text(legs)} proposed but NOT PLACED: "
+        f"{problem}; not traded blindly (the next evaluation tries again)",
         layer=layer,
         reasons=reasons,
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.model import (
@@ -34,12 +33,14 @@ from daemon.core.model import (
     Decision,
     HedgePosition,
     Layer,
+    MarketCheck,
     OptionLeg,
     OrderIntent,
     Severity,
     SignalReading,
 )
 from daemon.core.params import LadderParams
+from daemon.core.quoting import market_alert
 
 __all__ = ["add_floor_dte", "cadence_calendar_days", "drop_expired", "min_dte", "roll_one", "rolls"]
 
@@ -145,6 +146,32 @@ def drop_expired(desk: OrderDesk, ctx: DayCtx, held: HedgePosition) -> Alert:
     )
 
 
+def _roll_market(
+    desk: OrderDesk,
+    ctx: DayCtx,
+    *,
+    layer: Layer,
+    roll_legs: tuple[OptionLeg, ...],
+    reasons: tuple[SignalReading, ...],
+    out: list[Decision],
+) -> MarketCheck | None:
+    """The roll's quoted market (None: no quote); an empty/wide one appends the alert."""
+    market = desk.market_check(roll_legs)
+    if market is not None and market.status != "ok":
+        out.append(
+            market_alert(
+                desk.ids,
+                ctx,
+                layer=layer,
+                intent=OrderIntent.ROLL,
+                legs=roll_legs,
+                problem=market.detail,
+                reasons=reasons,
+            )
+        )
+    return market
+
+
 def roll_one(
     desk: OrderDesk,
     ctx: DayCtx,
@@ -180,11 +207,15 @@ def roll_one(
         return out
     new_unit = desk.unit(new_legs, ctx)
     old_mid = 0.0
+    # each leg at its market mid when the live source quotes it, else the model (named)
+    model_priced: list[str] = [] if new_unit.price_source == "market" else [leg_text(new_legs)]
     if held.expiry > ctx.session_date:
-        old_mid = desk.unit(held.legs, ctx).price
-    op = desk.params.orders
+        old_unit = desk.unit(held.legs, ctx)
+        old_mid = old_unit.price
+        if old_unit.price_source != "market":
+            model_priced.insert(0, leg_text(held.legs))
     mult = new_legs[0].multiplier
-    new_limit = orders.limit_price(max(new_unit.price, op.min_tick_below_3), op, action=Action.BUY)
+    new_limit = desk.limit(new_legs, new_unit.price, action=Action.BUY)
     unit_usd = new_limit * mult
     book = desk.book
     others = book.open_premium_usd - held.premium_paid_usd + book.pending_buys_usd()
@@ -239,12 +270,19 @@ def roll_one(
     net = open_k * new_unit.price - close_k * old_mid
     action = Action.BUY if net >= 0.0 else Action.SELL
     size = "" if n == held.contracts else f"; {held.contracts} units rolled into {n}"
+    roll_legs = close_legs + open_ratio_legs
+    # quoted at all (live): the roll's market is judged like any combination (per leg);
+    # a leg without a quote falls back to the model and the note names it
+    market = _roll_market(desk, ctx, layer=layer, roll_legs=roll_legs, reasons=reasons, out=out)
+    is_market = market is not None and not model_priced
+    if model_priced and desk.market is not None:
+        size += f"; priced by the model (no quote): {', '.join(model_priced)}"
     out.append(
         desk.propose(
             ctx,
             layer=layer,
             intent=OrderIntent.ROLL,
-            legs=close_legs + open_ratio_legs,
+            legs=roll_legs,
             action=action,
             contracts=g,
             mid=abs(net),
@@ -256,6 +294,8 @@ def roll_one(
             new_leg_mid=new_limit,
             why=(f"{wanted} wanted, " if capped else "") + why + size,
             unit=new_unit,
+            price_source="market" if is_market else "model",
+            market=market,
         )
     )
     return out

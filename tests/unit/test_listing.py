@@ -62,6 +62,9 @@ class Quotes:
     def quote(self, leg: OptionLeg) -> OptionQuote | None:
         return self.book.get(leg.strike)
 
+    def increments(self, leg: OptionLeg) -> tuple[tuple[float, float], ...]:
+        return ()
+
 
 def test_net_quote_of_a_call_spread_buys_the_long_ask_and_sells_the_short_bid() -> None:
     market = Quotes(

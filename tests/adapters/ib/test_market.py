@@ -137,12 +137,14 @@ async def test_fake_quotes_options_with_bid_ask_and_greeks(tws: FakeTws) -> None
         (details,) = await ib.reqContractDetailsAsync(
             Option("VIX", "20200318", 15.0, "C", "CBOE", tradingClass="VIX")
         )
-        assert details.marketRuleIds == "110"
-        rules = await ib.reqMarketRuleAsync(110)
+        # 2020: VIX options ticked 0.05 below 3.00 and 0.10 from 3.00 (Cboe cut them to
+        # 0.01/0.05 on 2022-11-29); IB serves the increments as a market rule
+        assert details.marketRuleIds == "109"
+        rules = await ib.reqMarketRuleAsync(109)
         assert rules is not None
         (rule_low, rule_high) = rules
-        assert (rule_low.lowEdge, rule_low.increment) == (0.0, 0.01)
-        assert (rule_high.lowEdge, rule_high.increment) == (3.0, 0.05)
+        assert (rule_low.lowEdge, rule_low.increment) == (0.0, 0.05)
+        assert (rule_high.lowEdge, rule_high.increment) == (3.0, 0.10)
         contract = details.contract
         assert contract is not None
         ticker = ib.reqMktData(contract, "", False, False)
@@ -222,6 +224,29 @@ async def test_partial_fills_are_reported(tws: FakeTws) -> None:
     assert [r.filled_qty for r in reports] == [0, 2, 4, 5]
     assert reports[-1].decision_id == "partial000000001"
     assert [f.contracts for f in sink.drain_fills()] == [2, 2, 1]
+
+
+async def test_a_partial_fill_left_at_the_close_is_reported_with_what_filled(
+    tws: FakeTws,
+) -> None:
+    tws.fill_max_qty = 2
+    tws.auto_fill = False
+    conn = IbConnection(fast_config(tws.port))
+    sink = IbOrderSink(conn)
+    order = vix_call_order(contracts=5, decision_id="partexp000000001")
+    async with running(conn):
+        await sink.submit(order)
+        tws.fill(order.order_ref, 1.20)
+        await eventually(
+            lambda: any(r.status is OrderState.PARTIALLY_FILLED for r in sink._reports)
+        )
+        tws.expire_day_orders()  # the session ends with 3 of 5 unfilled
+        await eventually(lambda: conn.alerts.is_active(f"order_expired:{order.order_ref}"))
+    reports = sink.drain_reports()
+    assert [(r.status, r.filled_qty) for r in reports][-1] == (OrderState.EXPIRED, 2)
+    (alert,) = [a for a in conn.alerts.emitted if a.key.startswith("order_expired")]
+    assert "expired at the close (DAY order) with 2 of 5 filled" in alert.message
+    assert [f.contracts for f in sink.drain_fills()] == [2]  # only what filled is booked
 
 
 async def test_combo_fill_books_the_spread_net_once_even_after_a_reconnect(tws: FakeTws) -> None:

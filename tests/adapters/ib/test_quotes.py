@@ -9,10 +9,15 @@ import pytest
 
 from adapters.ib.connection import IbConnection, LinkState
 from adapters.ib.market_data import IbMarketDataSource
+from adapters.ib.wiring import build_ib_adapter
+from daemon.core.engine import Engine
+from daemon.core.listing import CboeVixListing, ListedStrikes
 from daemon.core.model import Quote, Symbol
-from tests.adapters.ib.conftest import AS_OF, fast_config, running
+from daemon.core.params import EngineParams
+from tests.adapters.ib.conftest import AS_OF, eventually, fast_config, running
 from tests.fakes.ports import FakeClock
-from tests.fakes.tws import FakeTws
+from tests.fakes.tws import FakeTws, listing
+from tests.fakes.tws import protocol as p
 
 MID_SESSION = datetime(2020, 2, 24, 16, 0, tzinfo=UTC)  # 11:00 New York
 
@@ -82,3 +87,21 @@ async def test_history_warm_up_has_200_sessions_before_today(tws: FakeTws) -> No
         assert all(b.session_date < AS_OF for b in bars)
         vix = await md.history(Symbol.VIX, 250)
         assert len(vix) == 250
+
+
+async def test_a_chain_that_arrives_on_a_retry_reaches_the_engine(tws: FakeTws) -> None:
+    # The first reqSecDefOptParams is lost (ib.startup's); the option-quote task asks
+    # again. Whichever task gets the chain, the engine must snap to the listed strikes
+    # from then on, not stay on Cboe's convention until a restart.
+    tws.drop_option_chain_requests = 1
+    adapter = build_ib_adapter(fast_config(tws.port, request_timeout_s=0.3))
+    engine = Engine(EngineParams(), sessions=[AS_OF], assume_fills=False)
+    adapter.follow_listing(engine.set_listing)
+    assert isinstance(engine.listing, CboeVixListing)
+    md = adapter.market_data
+    async with running(adapter.connection, md.run_option_quotes):
+        await eventually(lambda: isinstance(engine.listing, ListedStrikes), timeout_s=5.0)
+    assert engine.listing.strikes() == listing.vix_strikes()
+    assert tws.message_count(p.REQ_SEC_DEF_OPT_PARAMS) == 2
+    lost = [a for a in adapter.connection.alerts.emitted if a.key == "broker:option_chain"]
+    assert len(lost) == 1  # the lost request said so, once

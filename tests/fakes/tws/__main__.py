@@ -92,6 +92,7 @@ async def serve(
     sessions: int | None = None,
     condor_contracts: int = 10,
     answer_option_chain: bool = True,
+    spread_frac: float | None = None,
 ) -> None:
     """Serve until cancelled, advancing one session per ``tick_s`` seconds (``sessions`` max).
 
@@ -101,6 +102,8 @@ async def serve(
     tws = FakeTws(find_market_dir(), as_of=as_of, account=account)
     tws.port = port
     tws.answer_option_chain = answer_option_chain
+    if spread_frac is not None:
+        tws.spread_frac = spread_frac
     if condor:
         seed_condor(tws, condor_contracts)
     async with tws, asyncio.TaskGroup() as group:
@@ -146,6 +149,12 @@ def main() -> None:
         action="store_true",
         help="fault: never answer reqSecDefOptParams (the option chain request)",
     )
+    parser.add_argument(
+        "--spread-frac",
+        type=float,
+        default=None,
+        help="option bid/ask width as a fraction of value (default 0.06; 1.0 = wide markets)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fake_tws %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
@@ -161,6 +170,7 @@ def main() -> None:
                 sessions=args.sessions,
                 condor_contracts=args.condor_contracts,
                 answer_option_chain=not args.hang_option_chain,
+                spread_frac=args.spread_frac,
             )
         )
 

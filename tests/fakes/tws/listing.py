@@ -12,9 +12,13 @@ Strike listing follows the Cboe contract specifications' strike-interval convent
   25% of the index, 25-point strikes further out to ±50%.
 
 Premium ticks are IB market rules (``reqMarketRule``, ``ContractDetails.marketRuleIds``;
-https://interactivebrokers.github.io/tws-api/minimum_increment.html): VIX options trade in
-0.01 below 3.00 and 0.05 from 3.00 (Cboe penny class); SPX options 0.05 below 3.00 and 0.10
-from 3.00.
+https://interactivebrokers.github.io/tws-api/minimum_increment.html, ib_async
+``IB.reqMarketRuleAsync``). VIX options single-leg: 0.05 below 3.00 and 0.10 from 3.00
+until Cboe cut them (notice "Cboe Announces Options Tick Increment Change For VIX
+Options", 2022-11-29) to 0.01 below 3.00 and 0.05 from 3.00; the fake serves the rule of
+its ``as_of`` date (rule 109 before, 110 from then). Complex (combo) orders in VIX options
+trade in $0.01 net at every price level, before and after (same notice). SPX options
+0.05 below 3.00 and 0.10 from 3.00.
 
 VX futures: CFE lists the monthly contracts (trading class ``VX``, expiring the Wednesday
 30 days before the next month's third Friday) and, beside them, weekly contracts whose
@@ -34,17 +38,35 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 VIX_RULE_ID = 110
-"""Fake market-rule id of VIX options: 0.01 below 3.00, 0.05 from 3.00."""
+"""Fake market-rule id of VIX options since 2022-11-29: 0.01 below 3.00, 0.05 from 3.00."""
+VIX_RULE_PRE_2022_ID = 109
+"""Fake market-rule id of VIX options before: 0.05 below 3.00, 0.10 from 3.00."""
+VIX_PENNY_FROM = date(2022, 11, 29)
+"""First day of the VIX options' 0.01/0.05 single-leg ticks (the Cboe notice's date)."""
+COMBO_TICK = 0.01
+"""Net-price increment of a VIX option combo, at every price level."""
 SPX_RULE_ID = 239
 """Fake market-rule id of SPX options: 0.05 below 3.00, 0.10 from 3.00."""
 FUT_RULE_ID = 32
 """VX futures: 0.05 everywhere."""
 MARKET_RULES: dict[int, tuple[tuple[float, float], ...]] = {
     VIX_RULE_ID: ((0.0, 0.01), (3.0, 0.05)),
+    VIX_RULE_PRE_2022_ID: ((0.0, 0.05), (3.0, 0.10)),
     SPX_RULE_ID: ((0.0, 0.05), (3.0, 0.10)),
     FUT_RULE_ID: ((0.0, 0.05),),
 }
 VIX_MAX_STRIKE = 200.0
+
+
+def vix_rule_id(as_of: date) -> int:
+    """The market rule of VIX options on ``as_of`` (the tick cut of 2022-11-29)."""
+    return VIX_RULE_ID if as_of >= VIX_PENNY_FROM else VIX_RULE_PRE_2022_ID
+
+
+def is_on_tick(price: float, tick: float) -> bool:
+    """Whether ``price`` is a whole number of ``tick`` (up to float error)."""
+    n = price / tick
+    return abs(n - round(n)) < 1e-6
 
 
 def vix_strikes() -> tuple[float, ...]:
@@ -163,15 +185,22 @@ def quote_option(
     vega = df * future * _norm_pdf(d1) * math.sqrt(t) / 100.0
     theta = -df * future * _norm_pdf(d1) * iv / (2 * math.sqrt(t)) / 365.0
     value = max(value, 0.0)
-    half = max(value * spread_frac / 2.0, tick_of(rule_id, value))
-    raw_bid = value - half
-    raw_ask = value + half
+    # A market maker's quote: ``spread_frac`` of the value wide, at least one tick, on the
+    # contract's ticks (ask rounded up, bid down, never more than the width plus one tick
+    # apart: a cheap option is a one-tick market, 0.10/0.15, as VIX options were quoted).
+    # An option worth less than half a tick has no bid (IB: bid -1, size 0).
+    tick = tick_of(rule_id, value)
+    width = max(value * spread_frac, tick)
+    raw_ask = value + width / 2.0
+    raw_bid = value - width / 2.0
     ask_tick = tick_of(rule_id, raw_ask)
     ask = round(math.ceil(raw_ask / ask_tick - 1e-9) * ask_tick, 2)
     bid: float | None = None
-    bid_tick = tick_of(rule_id, max(raw_bid, 0.0))
-    if raw_bid >= bid_tick:
-        bid = round(math.floor(raw_bid / bid_tick + 1e-9) * bid_tick, 2)
+    if raw_bid >= tick / 2.0:
+        bid_tick = tick_of(rule_id, max(raw_bid, 0.0))
+        floor_bid = math.floor(raw_bid / bid_tick + 1e-9) * bid_tick
+        tight_bid = ask - math.ceil(width / bid_tick - 1e-9) * bid_tick
+        bid = round(max(floor_bid, tight_bid, bid_tick), 2)
     return OptionQuote(
         bid=bid,
         ask=max(ask, tick_of(rule_id, 0.0)),

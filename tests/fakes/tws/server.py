@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -42,6 +43,7 @@ OPEN_STATES = frozenset({"PreSubmitted", "Submitted", "PendingSubmit"})
 DONE_STATES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
 ERROR_TEXTS: dict[int, str] = {
+    110: "The price does not conform to the minimum price variation for this contract.",
     200: "No security definition has been found for the request",
     201: "Order rejected - reason:",
     202: "Order Canceled - reason:",
@@ -218,6 +220,8 @@ class FakeTws:
         self.not_subscribed: dict[str, int] = {}
         self.answer_option_chain = True
         """False: ``reqSecDefOptParams`` is never answered (fault injection)."""
+        self.drop_option_chain_requests = 0
+        """This many ``reqSecDefOptParams`` requests go unanswered first (then answered)."""
         """Series key → error code sent on reqMktData (354, 10167, 10168, 10197)."""
         self.hidden_series: set[str] = set()
         """Series keys whose contracts the fake pretends not to know (error 200)."""
@@ -432,7 +436,9 @@ class FakeTws:
                 right=right,
                 min_tick=0.01,
                 long_name=f"{symbol} {ymd} {strike:g} {right}",
-                market_rule_id=listing.VIX_RULE_ID if symbol == "VIX" else listing.SPX_RULE_ID,
+                market_rule_id=listing.vix_rule_id(self.as_of)
+                if symbol == "VIX"
+                else listing.SPX_RULE_ID,
             )
             self.instruments[con_id] = inst
         return inst
@@ -510,7 +516,7 @@ class FakeTws:
             future=future,
             vix=vix,
             years=max((expiry - self.today).days, 0) / 365.0,
-            rule_id=inst.market_rule_id or listing.VIX_RULE_ID,
+            rule_id=inst.market_rule_id or listing.vix_rule_id(self.as_of),
             spread_frac=self.wide_con_ids.get(inst.con_id, self.spread_frac),
         )
         if inst.con_id in self.no_bid_con_ids:
@@ -536,18 +542,9 @@ class FakeTws:
         """
         buy = order.action == "BUY"
         if order.combo_legs:
-            net = 0.0
-            for con_id, ratio, leg_action, _ in order.combo_legs:
-                inst = self.instruments.get(con_id)
-                q = self.option_market(inst) if inst is not None else None
-                if q is None:
-                    return None
-                leg_buys = (leg_action == "BUY") == buy
-                side = q.ask if leg_buys else q.bid
-                if side is None:
-                    return None
-                net += (1 if leg_action == "BUY" else -1) * ratio * side
-            price = round(net, 2)
+            price = self.combo_price(order.combo_legs, buy=buy)
+            if price is None:
+                return None
         else:
             q = self.option_market(order.instrument)
             if q is None:
@@ -558,6 +555,41 @@ class FakeTws:
             price = side
         marketable = order.lmt_price >= price - 1e-9 if buy else order.lmt_price <= price + 1e-9
         return price if marketable else None
+
+    def combo_price(
+        self, combo_legs: list[tuple[int, int, str, str]], *, buy: bool
+    ) -> float | None:
+        """Where a combo (BAG) trades now: the complex order book's quote, or the legs'.
+
+        Cboe's complex order book executes a spread either against the legs' quotes
+        ("legging": long legs at their ask, short legs at their bid, for a BUY) or against
+        a market maker's quote for the spread itself, at any $0.01 net price (Cboe Options
+        Rules, complex orders). A market maker quotes a vertical on its own risk, which is
+        the legs' difference, so its quote is ``spread_frac`` of the spread's net value
+        wide, not the sum of the legs' widths (a 65/70 call spread worth 2.20 trades near
+        2.27, though its legs net 1.30/3.10). The better of the two is the execution
+        price; a leg with no quote or an empty side makes the combo untradable (None).
+        """
+        legged = 0.0
+        value = 0.0
+        for con_id, ratio, leg_action, _ in combo_legs:
+            inst = self.instruments.get(con_id)
+            q = self.option_market(inst) if inst is not None else None
+            if q is None:
+                return None
+            leg_buys = (leg_action == "BUY") == buy
+            side = q.ask if leg_buys else q.bid
+            if side is None:
+                return None
+            sign = 1 if leg_action == "BUY" else -1
+            legged += sign * ratio * side
+            value += sign * ratio * q.value
+        half = max(listing.COMBO_TICK, abs(value) * self.spread_frac / 2.0)
+        if buy:
+            book = math.ceil((value + half) / listing.COMBO_TICK - 1e-9) * listing.COMBO_TICK
+            return round(min(legged, book), 2)
+        book = math.floor((value - half) / listing.COMBO_TICK + 1e-9) * listing.COMBO_TICK
+        return round(max(legged, book), 2)
 
     def expire_day_orders(self) -> list[FakeOrder]:
         """End of session: unfilled DAY orders are cancelled by the exchange (IB: Cancelled)."""
@@ -1129,6 +1161,9 @@ class _Session:
     def on_sec_def_opt_params(self, f: list[str]) -> None:
         if not self.tws.answer_option_chain:
             return  # fault: the request is never answered (a hung reqSecDefOptParams)
+        if self.tws.drop_option_chain_requests > 0:
+            self.tws.drop_option_chain_requests -= 1
+            return  # fault: this one request is lost (the next one is answered)
         req_id = int(f[1])
         symbol = f[2]
         as_of = self.tws.as_of
@@ -1324,6 +1359,11 @@ class _Session:
         o["instrument"] = inst
         order_id = int(str(o["orderId"]))
         self.next_order_id = max(self.next_order_id, order_id + 1)
+        if not self.is_on_tick(inst, float(str(o["lmtPrice"]) or 0.0)):
+            # IB error 110: "The price does not conform to the minimum price variation for
+            # this contract." (TWS API message codes)
+            self.error(order_id, 110)
+            return
         if o["whatIf"]:
             self.send_what_if(order_id, inst, o)
             return
@@ -1332,6 +1372,18 @@ class _Session:
             self.error(order_id, 103, "Duplicate order id")
             return
         self.tws._new_order(self, o)
+
+    def is_on_tick(self, inst: Instrument, limit: float) -> bool:
+        """Whether a limit conforms to the contract's price increment (else IB error 110).
+
+        A single contract: its market rule at that price. A combo (BAG) of VIX options:
+        the $0.01 net increment of Cboe complex orders.
+        """
+        if inst.sec_type == "BAG":
+            return listing.is_on_tick(limit, listing.COMBO_TICK)
+        if inst.market_rule_id in listing.MARKET_RULES:
+            return listing.is_on_tick(abs(limit), listing.tick_of(inst.market_rule_id, abs(limit)))
+        return True
 
     def on_cancel_order(self, f: list[str]) -> None:
         order_id = int(f[2])
