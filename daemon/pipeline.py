@@ -17,7 +17,8 @@ Tasks (started by the supervisor, names as in ``Pipeline.task_specs``):
 - ``pipeline.heartbeat``: every ``heartbeat_s`` calls ``on_watchdog`` (sd_notify
   ``WATCHDOG=1``) and, live only, ``engine.on_heartbeat``.
 - ``pipeline.publish``: first re-sends what the journal holds unpublished (restart
-  safety), then drains the outbox in order to the sinks with tenacity (only
+  safety), then drains the outbox in order to the sinks, pipelined (see "Pipelined
+  publishing" below), with tenacity (only
   ``TransientError`` is retried, forever by default: exponential backoff with jitter
   capped at ``retry_max_s``, so a broker outage of any length delays delivery but never
   stops the daemon; decisions are delivered in journal order, each once), then
@@ -32,6 +33,18 @@ Journal faults: a ``JournalError`` escaping any pipeline task (disk full, read-o
 sends one critical ``journal`` alert straight to the alert sink (it cannot be
 journaled), bounded by ``alert_timeout_s``, logs it, and re-raises: the supervisor
 exits 74 (EX_IOERR).
+
+Pipelined publishing (issue 9): the decisions of one engine call (a session close's
+burst) are journaled in one transaction (``append_many`` when the journal has it: one
+fsync), then queued. With ``publish_window`` > 1 the publisher takes up to that many
+queued decisions at once and sends them concurrently (QoS 1: they leave on the one MQTT
+connection in journal order, and their PUBACKs come back in that order), then marks the
+acknowledged ones published in one transaction (``mark_published_many``). A decision
+whose send failed is then retried alone, in journal order, by the retry-forever path;
+one acknowledged after a failed one is still marked published (never sent twice). A
+broker outage fails every send of the window from the first unacknowledged one on, so
+the resend keeps journal order. ``publish_window`` = 1 (the default) is the strictly
+sequential path.
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -110,6 +123,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+PUBLISH_WINDOW = 16
+"""Decisions in flight at once on a pipelined sink (below paho's 20 in-flight QoS 1)."""
+
 MarketCallback = Callable[[dict[Symbol, Quote], tuple[Layer, ...], datetime], Awaitable[None]]
 """Receives the latest valid quote per symbol, the active layers and the time (live)."""
 
@@ -171,7 +187,7 @@ class Outbox:
         self._maxsize = maxsize
         self._items: deque[Decision] = deque()
         self._cond = asyncio.Condition()
-        self._in_flight = False
+        self._in_flight = 0
         self._closed = False
 
     def __len__(self) -> int:
@@ -192,8 +208,7 @@ class Outbox:
         return tuple(self._items)
 
     def _coalesce(self, alert: Alert) -> str | None:
-        start = 1 if self._in_flight else 0
-        for i in range(start, len(self._items)):
+        for i in range(self._in_flight, len(self._items)):
             queued = self._items[i]
             if isinstance(queued, Alert) and queued.key == alert.key:
                 self._items[i] = alert
@@ -231,21 +246,34 @@ class Outbox:
             await self._cond.wait_for(lambda: bool(self._items) or self._closed)
             if not self._items:
                 return None
-            self._in_flight = True
+            self._in_flight = 1
             return self._items[0]
+
+    async def peek_window(self, size: int) -> tuple[Decision, ...]:
+        """Wait for the head; mark up to ``size`` head decisions in flight and return them.
+
+        Returns:
+            The in-flight decisions, head first; empty once closed and empty.
+        """
+        async with self._cond:
+            await self._cond.wait_for(lambda: bool(self._items) or self._closed)
+            window = tuple(self._items[i] for i in range(min(size, len(self._items))))
+            self._in_flight = len(window)
+            return window
 
     def head(self) -> Decision | None:
         """The head without waiting (shutdown drain)."""
         if not self._items:
             return None
-        self._in_flight = True
+        self._in_flight = 1
         return self._items[0]
 
-    async def done(self) -> None:
-        """Remove the delivered head and wake a waiting ``put``."""
+    async def done(self, count: int = 1) -> None:
+        """Remove the ``count`` delivered head decisions and wake a waiting ``put``."""
         async with self._cond:
-            self._items.popleft()
-            self._in_flight = False
+            for _ in range(count):
+                self._items.popleft()
+            self._in_flight = 0
             self._cond.notify_all()
 
     async def close(self) -> None:
@@ -256,6 +284,17 @@ class Outbox:
 
 
 # --------------------------------------------------------------------------- pipeline
+
+
+def _checked_window(size: int) -> int:
+    """``publish_window`` validated.
+
+    Raises:
+        ValueError: ``size`` < 1.
+    """
+    if size < 1:
+        raise ValueError(f"publish_window must be >= 1, got {size}")
+    return size
 
 
 @dataclass(slots=True)
@@ -356,6 +395,11 @@ class Pipeline:
         alert_timeout_s: bound of the direct journal-failure alert, seconds.
         snapshot_every_s: a session close saves the engine snapshot when this many seconds
             (``clock.monotonic()``) passed since the last save, even without a decision.
+        publish_window: decisions sent concurrently (1: one at a time; see "Pipelined
+            publishing" in the module docstring).
+
+    Raises:
+        ValueError: ``publish_window`` < 1.
     """
 
     def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
@@ -386,6 +430,7 @@ class Pipeline:
         on_evaluated: Callable[[datetime], None] | None = None,
         alert_timeout_s: float = 5.0,
         snapshot_every_s: float = 60.0,
+        publish_window: int = 1,
     ) -> None:
         self._engine = engine
         self._source = source
@@ -415,6 +460,7 @@ class Pipeline:
         self._alert_timeout_s = alert_timeout_s
         self._journal_failure: JournalError | None = None
         self._snapshots = _SnapshotPolicy(snapshot_every_s)
+        self._publish_window = _checked_window(publish_window)
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -681,7 +727,7 @@ class Pipeline:
         dropped), then the outbox.
         """
         async with self._engine_lock:
-            await self._admit(decision)
+            await self._admit([decision])
 
     async def _run_due_evaluation(self, ts: datetime) -> None:
         """Replay/sim: run the pending evaluation if its debounce window ended by ``ts``."""
@@ -722,15 +768,28 @@ class Pipeline:
     async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
         """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
         async with self._engine_lock:
-            for decision in produce():
-                await self._admit(decision)
+            await self._admit(produce())
 
-    async def _admit(self, decision: Decision) -> None:
-        """Journal (write-ahead), then queue a new decision."""
-        if not await self._journal.append(decision):
-            self._n["duplicates"] += 1
-            log.info("decision_duplicate", decision_id=decision.decision_id)
+    async def _admit(self, decisions: Sequence[Decision]) -> None:
+        """Journal a burst (write-ahead, one transaction when it can), then queue the new."""
+        if not decisions:
             return
+        append_many: Callable[[Sequence[Decision]], Awaitable[list[bool]]] | None = getattr(
+            self._journal, "append_many", None
+        )
+        if append_many is not None and len(decisions) > 1:
+            news = await append_many(decisions)
+        else:
+            news = [await self._journal.append(d) for d in decisions]
+        for decision, is_new in zip(decisions, news, strict=True):
+            if is_new:
+                await self._queue(decision)
+            else:
+                self._n["duplicates"] += 1
+                log.info("decision_duplicate", decision_id=decision.decision_id)
+
+    async def _queue(self, decision: Decision) -> None:
+        """Count, show and queue a decision just journaled."""
         self._n["decisions"] += 1
         self.decisions_by_kind[decision_kind(decision)] += 1
         self._journaled_mono[decision.decision_id] = self._clock.monotonic()
@@ -797,9 +856,9 @@ class Pipeline:
             self._layers = set(self._engine.active_layers)
         await self._announce_layers()
         self._ready.set()
-        while (decision := await self._outbox.peek()) is not None:
-            await self._deliver(decision)
-            await self._outbox.done()
+        while window := await self._outbox.peek_window(self._publish_window):
+            await self._deliver_window(window)
+            await self._outbox.done(len(window))
         if self._on_finished is not None:
             await self._on_finished()
         self._finished.set()
@@ -827,6 +886,53 @@ class Pipeline:
             retry_in_s=round(state.upcoming_sleep, 3),
         )
 
+    async def _deliver_window(self, window: Sequence[Decision]) -> None:
+        """Send ``window`` concurrently, mark the acknowledged published, retry the rest.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+        """
+        if len(window) == 1:
+            await self._deliver(window[0])
+            return
+        results = await asyncio.gather(*(self._send(d) for d in window), return_exceptions=True)
+        await self._published([d for d, r in zip(window, results, strict=True) if r is None])
+        for decision, result in zip(window, results, strict=True):
+            if result is None:
+                continue
+            if isinstance(result, BrokerRejected):
+                if not isinstance(decision, ProposedOrder):
+                    raise InvariantViolation("only an order sink may raise BrokerRejected")
+                await self._order_refused(decision, result)
+                await self._published([decision])
+                continue
+            if not isinstance(result, TransientError):
+                raise result
+            log.warning(
+                "publish_retrying", attempt=1, error=str(result), decision_id=decision.decision_id
+            )
+            await self._deliver(decision)  # alone, in journal order, retried forever
+
+    async def _published(self, decisions: Sequence[Decision]) -> None:
+        """Mark delivered decisions published (one transaction when the journal can)."""
+        if not decisions:
+            return
+        many: Callable[[Sequence[str]], Awaitable[None]] | None = getattr(
+            self._journal, "mark_published_many", None
+        )
+        ids = [d.decision_id for d in decisions]
+        if many is not None and len(ids) > 1:
+            await many(ids)
+        else:
+            for decision_id in ids:
+                await self._journal.mark_published(decision_id)
+        now = self._clock.monotonic()
+        for decision_id in ids:
+            self._n["published"] += 1
+            journaled = self._journaled_mono.pop(decision_id, None)
+            if journaled is not None:
+                self.publish_latency.observe(now - journaled)
+
     async def _deliver(self, decision: Decision) -> None:
         """Send ``decision`` to its sink (with retries), then mark it published."""
         retrying = AsyncRetrying(
@@ -850,11 +956,7 @@ class Pipeline:
             if not isinstance(decision, ProposedOrder):
                 raise InvariantViolation("only an order sink may raise BrokerRejected") from exc
             await self._order_refused(decision, exc)
-        await self._journal.mark_published(decision.decision_id)
-        self._n["published"] += 1
-        journaled = self._journaled_mono.pop(decision.decision_id, None)
-        if journaled is not None:
-            self.publish_latency.observe(self._clock.monotonic() - journaled)
+        await self._published([decision])
 
     async def _send(self, decision: Decision) -> None:
         match decision:

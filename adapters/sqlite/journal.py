@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +117,24 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One explicit transaction: committed on success, rolled back on any error.
+
+    Raises:
+        sqlite3.Error: the statement or the commit failed (nothing was written).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
@@ -255,23 +273,45 @@ class SqliteJournal:
         Returns:
             False when the same ``decision_id`` is already stored: do not publish again.
         """
-        session = None if isinstance(decision, Alert) else decision.session_date.isoformat()
-        row = (
-            decision.decision_id,
-            decision_kind(decision),
-            decision.ts.isoformat(),
-            session,
-            decision_to_json(decision),
-        )
+        (is_new,) = await self.append_many([decision])
+        return is_new
 
-        def insert(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING",
-                row,
+    async def append_many(self, decisions: Sequence[Decision]) -> list[bool]:
+        """Store a burst of decisions in ONE transaction (one fsync), in order.
+
+        Issue 9: a session close's burst (up to ~10 decisions) was ten transactions, each
+        waiting for its own fsync. All or nothing: a failure rolls the burst back.
+
+        Returns:
+            Per decision, False when its ``decision_id`` was already stored (or repeated
+            earlier in the burst): do not publish it again.
+
+        Raises:
+            JournalError: SQLite could not write the file (nothing of the burst is stored).
+        """
+        rows = [
+            (
+                d.decision_id,
+                decision_kind(d),
+                d.ts.isoformat(),
+                None if isinstance(d, Alert) else d.session_date.isoformat(),
+                decision_to_json(d),
             )
-            return cur.rowcount == 1
+            for d in decisions
+        ]
 
+        def insert(conn: sqlite3.Connection) -> list[bool]:
+            sql = (
+                "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING"
+            )
+            if len(rows) == 1:
+                return [conn.execute(sql, rows[0]).rowcount == 1]
+            with _transaction(conn):
+                return [conn.execute(sql, row).rowcount == 1 for row in rows]
+
+        if not rows:
+            return []
         return await self._run(insert)
 
     async def append_execution(self, exec_id: str, order_ref: str, ts: str, payload: str) -> bool:
@@ -338,6 +378,25 @@ class SqliteJournal:
             )
 
         await self._run(update)
+
+    async def mark_published_many(self, decision_ids: Sequence[str]) -> None:
+        """``mark_published`` for several ids in ONE transaction (a pipelined window)."""
+        stamp = _utc_now_iso()
+        rows = [(stamp, decision_id) for decision_id in decision_ids]
+
+        def update(conn: sqlite3.Connection) -> None:
+            sql = (
+                "UPDATE decisions SET published = 1, published_at = ?"
+                " WHERE decision_id = ? AND published = 0"
+            )
+            if len(rows) == 1:
+                conn.execute(sql, rows[0])
+                return
+            with _transaction(conn):
+                conn.executemany(sql, rows)
+
+        if rows:
+            await self._run(update)
 
     async def unpublished(self) -> Sequence[JournalRecord]:
         """Decisions stored but not yet published, oldest first.
