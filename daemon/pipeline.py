@@ -36,15 +36,18 @@ exits 74 (EX_IOERR).
 
 Pipelined publishing (issue 9): the decisions of one engine call (a session close's
 burst) are journaled in one transaction (``append_many`` when the journal has it: one
-fsync), then queued. With ``publish_window`` > 1 the publisher takes up to that many
-queued decisions at once and sends them concurrently (QoS 1: they leave on the one MQTT
-connection in journal order, and their PUBACKs come back in that order), then marks the
-acknowledged ones published in one transaction (``mark_published_many``). A decision
-whose send failed is then retried alone, in journal order, by the retry-forever path;
-one acknowledged after a failed one is still marked published (never sent twice). A
-broker outage fails every send of the window from the first unacknowledged one on, so
-the resend keeps journal order. ``publish_window`` = 1 (the default) is the strictly
-sequential path.
+fsync), then queued. With ``publish_window`` > 1 (MQTT-only runs) each queued decision is
+sent at once, in its own task, while fewer than ``publish_window`` are unacknowledged (a
+sliding window: QoS 1 publishes leave on the one MQTT connection in journal order); the
+acknowledged head of the in-flight decisions is marked published in one transaction
+(``mark_published_many``) as the PUBACKs arrive, so a late acknowledgement never holds
+back the next burst, and nothing is marked published before an earlier decision is. A
+failed send stops new sends until every send in flight has settled in journal order: an
+acknowledged one is marked published (never sent twice), a failed one is retried alone by
+the retry-forever path, so after a broker outage the undelivered go out again in journal
+order. The shutdown drain waits for the sends in flight and marks the acknowledged ones
+without sending them again. ``publish_window`` = 1 (the default; with IB orders placed,
+one at a time) is the strictly sequential path.
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -188,7 +191,10 @@ class Outbox:
         self._items: deque[Decision] = deque()
         self._cond = asyncio.Condition()
         self._in_flight = 0
+        """Head decisions handed to the sender (not replaced by a coalescing alert)."""
         self._closed = False
+        self.on_change: Callable[[], object] | None = None
+        """Called (sync) whenever decisions are queued or the outbox is closed."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -229,6 +235,7 @@ class Outbox:
             await self._cond.wait_for(lambda: len(self._items) < self._maxsize)
             self._items.append(decision)
             self._cond.notify_all()
+            self._changed()
             return None
 
     async def put_unbounded(self, decisions: Iterable[Decision], *, front: bool = False) -> None:
@@ -239,6 +246,7 @@ class Outbox:
             else:
                 self._items.extend(decisions)
             self._cond.notify_all()
+            self._changed()
 
     async def peek(self) -> Decision | None:
         """Wait for the head and mark it in flight; None once closed and empty."""
@@ -246,26 +254,33 @@ class Outbox:
             await self._cond.wait_for(lambda: bool(self._items) or self._closed)
             if not self._items:
                 return None
-            self._in_flight = 1
+            self._in_flight = max(self._in_flight, 1)
             return self._items[0]
 
-    async def peek_window(self, size: int) -> tuple[Decision, ...]:
-        """Wait for the head; mark up to ``size`` head decisions in flight and return them.
+    def take_nowait(self, limit: int) -> tuple[Decision, ...]:
+        """Hand out up to ``limit`` queued decisions not yet in flight (pipelined sender).
+
+        They stay queued (and are never coalesced away) until ``done()`` removes them, so
+        a shutdown drain still finds them.
 
         Returns:
-            The in-flight decisions, head first; empty once closed and empty.
+            The decisions newly in flight, oldest first (empty: nothing new).
         """
-        async with self._cond:
-            await self._cond.wait_for(lambda: bool(self._items) or self._closed)
-            window = tuple(self._items[i] for i in range(min(size, len(self._items))))
-            self._in_flight = len(window)
-            return window
+        start = self._in_flight
+        end = min(len(self._items), start + max(limit, 0))
+        self._in_flight = end
+        return tuple(self._items[i] for i in range(start, end))
+
+    @property
+    def is_drained(self) -> bool:
+        """Closed and empty: nothing more will be queued or is left to deliver."""
+        return self._closed and not self._items
 
     def head(self) -> Decision | None:
         """The head without waiting (shutdown drain)."""
         if not self._items:
             return None
-        self._in_flight = 1
+        self._in_flight = max(self._in_flight, 1)
         return self._items[0]
 
     async def done(self, count: int = 1) -> None:
@@ -273,7 +288,7 @@ class Outbox:
         async with self._cond:
             for _ in range(count):
                 self._items.popleft()
-            self._in_flight = 0
+            self._in_flight = max(self._in_flight - count, 0)
             self._cond.notify_all()
 
     async def close(self) -> None:
@@ -281,9 +296,32 @@ class Outbox:
         async with self._cond:
             self._closed = True
             self._cond.notify_all()
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
 
 # --------------------------------------------------------------------------- pipeline
+
+
+_SEND_TURNS = 3
+"""Loop turns ``_let_sends_leave`` yields (see there)."""
+
+
+async def _let_sends_leave() -> None:
+    """Yield the event loop for the few turns a just-started MQTT send needs to go out.
+
+    A send's first step hands the packet to paho, which asks the loop for a write
+    callback; the loop polls the socket at the start of its next turn and runs that
+    callback after the callbacks already ready. Three turns (``asyncio.sleep(0)`` each)
+    cover the three steps, so a burst's packets are on the wire before the engine task
+    goes on with its bookkeeping (log lines, the display, the engine snapshot). Costs
+    nothing when no send is waiting.
+    """
+    for _ in range(_SEND_TURNS):
+        await asyncio.sleep(0)
 
 
 def _checked_window(size: int) -> int:
@@ -402,7 +440,7 @@ class Pipeline:
         ValueError: ``publish_window`` < 1.
     """
 
-    def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
+    def __init__(  # noqa: PLR0917, PLR0915 - positional order fixed by the shell contract
         self,
         engine: EngineApi,
         source: MarketDataSource,
@@ -461,6 +499,10 @@ class Pipeline:
         self._journal_failure: JournalError | None = None
         self._snapshots = _SnapshotPolicy(snapshot_every_s)
         self._publish_window = _checked_window(publish_window)
+        # pipelined sends not yet settled, in journal order (the shutdown drain awaits them)
+        self._inflight: deque[tuple[Decision, asyncio.Task[None]]] = deque()
+        self._wake = asyncio.Event()
+        self._dispatching = False
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -771,7 +813,12 @@ class Pipeline:
             await self._admit(produce())
 
     async def _admit(self, decisions: Sequence[Decision]) -> None:
-        """Journal a burst (write-ahead, one transaction when it can), then queue the new."""
+        """Journal a burst (write-ahead, one transaction when it can), then queue the new.
+
+        The new decisions are queued first (a pipelined publisher starts their sends at
+        once), the loop is yielded so those sends reach the socket, and only then come the
+        log lines and ``on_decision``: the bookkeeping is not on the path to the broker.
+        """
         if not decisions:
             return
         append_many: Callable[[Sequence[Decision]], Awaitable[list[bool]]] | None = getattr(
@@ -781,35 +828,35 @@ class Pipeline:
             news = await append_many(decisions)
         else:
             news = [await self._journal.append(d) for d in decisions]
+        queued: list[tuple[Decision, str | None]] = []
         for decision, is_new in zip(decisions, news, strict=True):
-            if is_new:
-                await self._queue(decision)
-            else:
+            if not is_new:
                 self._n["duplicates"] += 1
                 log.info("decision_duplicate", decision_id=decision.decision_id)
-
-    async def _queue(self, decision: Decision) -> None:
-        """Count, show and queue a decision just journaled."""
-        self._n["decisions"] += 1
-        self.decisions_by_kind[decision_kind(decision)] += 1
-        self._journaled_mono[decision.decision_id] = self._clock.monotonic()
-        log.info(
-            "decision_journaled",
-            decision_id=decision.decision_id,
-            kind=type(decision).__name__,
-        )
-        if self._on_decision is not None:
-            self._on_decision(decision)
-        superseded = await self._outbox.put(decision)
-        if superseded is not None:
-            self._n["coalesced"] += 1
-            await self._journal.mark_published(superseded)
-            log.warning(
-                "alert_coalesced",
-                superseded=superseded,
+                continue
+            self._n["decisions"] += 1
+            self.decisions_by_kind[decision_kind(decision)] += 1
+            self._journaled_mono[decision.decision_id] = self._clock.monotonic()
+            queued.append((decision, await self._outbox.put(decision)))
+        if queued:
+            await _let_sends_leave()
+        for decision, superseded in queued:
+            log.info(
+                "decision_journaled",
                 decision_id=decision.decision_id,
-                outbox=len(self._outbox),
+                kind=type(decision).__name__,
             )
+            if self._on_decision is not None:
+                self._on_decision(decision)
+            if superseded is not None:
+                self._n["coalesced"] += 1
+                await self._journal.mark_published(superseded)
+                log.warning(
+                    "alert_coalesced",
+                    superseded=superseded,
+                    decision_id=decision.decision_id,
+                    outbox=len(self._outbox),
+                )
 
     async def run_evaluator(self) -> None:
         """Task ``pipeline.evaluate`` (live): debounced and interval evaluations."""
@@ -856,9 +903,12 @@ class Pipeline:
             self._layers = set(self._engine.active_layers)
         await self._announce_layers()
         self._ready.set()
-        while window := await self._outbox.peek_window(self._publish_window):
-            await self._deliver_window(window)
-            await self._outbox.done(len(window))
+        if self._publish_window == 1:
+            while (decision := await self._outbox.peek()) is not None:
+                await self._deliver(decision)
+                await self._outbox.done()
+        else:
+            await self._run_pipelined()
         if self._on_finished is not None:
             await self._on_finished()
         self._finished.set()
@@ -886,32 +936,106 @@ class Pipeline:
             retry_in_s=round(state.upcoming_sleep, 3),
         )
 
-    async def _deliver_window(self, window: Sequence[Decision]) -> None:
-        """Send ``window`` concurrently, mark the acknowledged published, retry the rest.
+    async def _run_pipelined(self) -> None:
+        """Send queued decisions with up to ``publish_window`` in flight (sliding window).
+
+        A decision is sent as soon as it is queued (``_dispatch``, called by the outbox on
+        every ``put``), each send its own task, while fewer than ``publish_window`` are
+        unacknowledged; the acknowledged prefix of the in-flight decisions is marked
+        published in one transaction and leaves the outbox, so a slow acknowledgement never
+        holds back the next burst's sends. A failed send stops new sends: ``_recover``
+        settles everything in flight in journal order. Returns once the outbox is closed
+        and everything was delivered.
 
         Raises:
             TransientError: a retried delivery still failed after ``publish_retry_s``.
         """
-        if len(window) == 1:
-            await self._deliver(window[0])
+        inflight = self._inflight
+        self._outbox.on_change = self._dispatch
+        self._dispatching = True
+        try:
+            while True:
+                self._wake.clear()
+                self._start_sends()
+                if inflight and inflight[0][1].done():
+                    await self._settle(inflight)
+                    continue
+                if not inflight and self._outbox.is_drained:
+                    return
+                await self._wake.wait()
+        finally:
+            self._dispatching = False
+            self._outbox.on_change = None
+
+    def _dispatch(self) -> None:
+        """The outbox changed: start the sends that fit and wake the publisher (sync)."""
+        self._start_sends()
+        self._wake.set()
+
+    def _start_sends(self) -> None:
+        """Start the sends of queued decisions while the window has room (sync)."""
+        if not self._dispatching:
             return
-        results = await asyncio.gather(*(self._send(d) for d in window), return_exceptions=True)
-        await self._published([d for d, r in zip(window, results, strict=True) if r is None])
-        for decision, result in zip(window, results, strict=True):
+        room = self._publish_window - len(self._inflight)
+        for decision in self._outbox.take_nowait(room):
+            task = asyncio.create_task(self._send(decision))
+            task.add_done_callback(self._woken)
+            self._inflight.append((decision, task))
+
+    def _woken(self, _: object) -> None:
+        self._wake.set()
+
+    async def _settle(self, inflight: deque[tuple[Decision, asyncio.Task[None]]]) -> None:
+        """Mark the acknowledged head of ``inflight`` published; recover from a failed send.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+        """
+        acked: list[Decision] = []
+        while inflight and inflight[0][1].done() and inflight[0][1].exception() is None:
+            acked.append(inflight.popleft()[0])
+        if acked:
+            await self._published(acked)
+            await self._outbox.done(len(acked))
+        if inflight and inflight[0][1].done():
+            self._dispatching = False  # a failed send: no new one until all are settled
+            await self._recover(inflight)
+            self._dispatching = True
+
+    async def _recover(self, inflight: deque[tuple[Decision, asyncio.Task[None]]]) -> None:
+        """A send of the window failed: settle every decision in flight in journal order.
+
+        No new send starts meanwhile. Each acknowledged one is marked published (never
+        sent twice); a failed one is retried alone by ``_deliver`` (forever by default),
+        so after a broker outage the undelivered go out again in journal order.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+            Exception: a send failed with anything but ``TransientError``/``BrokerRejected``.
+        """
+        await asyncio.wait([task for _, task in inflight])
+        while inflight:
+            decision, task = inflight[0]
+            result = task.exception()
             if result is None:
-                continue
-            if isinstance(result, BrokerRejected):
+                await self._published([decision])
+            elif isinstance(result, BrokerRejected):
                 if not isinstance(decision, ProposedOrder):
                     raise InvariantViolation("only an order sink may raise BrokerRejected")
                 await self._order_refused(decision, result)
                 await self._published([decision])
-                continue
-            if not isinstance(result, TransientError):
+            elif isinstance(result, TransientError):
+                log.warning(
+                    "publish_retrying",
+                    attempt=1,
+                    error=str(result),
+                    decision_id=decision.decision_id,
+                )
+                await self._deliver(decision)  # alone, in journal order, retried
+            else:
                 raise result
-            log.warning(
-                "publish_retrying", attempt=1, error=str(result), decision_id=decision.decision_id
-            )
-            await self._deliver(decision)  # alone, in journal order, retried forever
+            inflight.popleft()
+            await self._outbox.done()
 
     async def _published(self, decisions: Sequence[Decision]) -> None:
         """Mark delivered decisions published (one transaction when the journal can)."""
@@ -1002,16 +1126,23 @@ class Pipeline:
         """Shutdown: deliver what is left in the outbox within ``timeout_s``.
 
         Runs after the tasks were cancelled; what cannot be delivered stays unpublished
-        in the journal and is re-sent by the next start. Never raises for a broker that
-        is down or a journal that failed (it only logs how much is left).
+        in the journal and is re-sent by the next start. Pipelined sends still in flight
+        are awaited first: an acknowledged one is marked published without being sent
+        again. Never raises for a broker that is down or a journal that failed (it only
+        logs how much is left).
 
         Returns:
             How many decisions are still queued.
         """
+        inflight = {decision.decision_id: task for decision, task in self._inflight}
         try:
             async with asyncio.timeout(timeout_s):
+                if inflight:
+                    await asyncio.wait(inflight.values())
                 while (decision := self._outbox.head()) is not None:
-                    await self._send(decision)
+                    task = inflight.pop(decision.decision_id, None)
+                    if task is None or task.cancelled() or task.exception() is not None:
+                        await self._send(decision)
                     await self._journal.mark_published(decision.decision_id)
                     self._n["published"] += 1
                     await self._outbox.done()
@@ -1019,6 +1150,13 @@ class Pipeline:
             log.warning("outbox_drain_timed_out", remaining=len(self._outbox))
         except (TransientError, JournalError) as exc:
             log.warning("outbox_drain_failed", remaining=len(self._outbox), error=str(exc))
+        finally:
+            for task in inflight.values():
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled():
+                    task.exception()  # retrieved: the journal keeps it unpublished
+            self._inflight.clear()
         return len(self._outbox)
 
 
