@@ -78,6 +78,7 @@ each alert/proposal/layer state as a structured log line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 from collections import Counter, deque
@@ -257,6 +258,17 @@ class Outbox:
             self._in_flight = max(self._in_flight, 1)
             return self._items[0]
 
+    @property
+    def room(self) -> int:
+        """Decisions that fit before the outbox is full."""
+        return max(self._maxsize - len(self._items), 0)
+
+    async def wait_room(self, count: int) -> None:
+        """Wait until ``count`` more decisions fit (all of the capacity when more)."""
+        need = min(count, self._maxsize)
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self._items) + need <= self._maxsize)
+
     def take_nowait(self, limit: int) -> tuple[Decision, ...]:
         """Hand out up to ``limit`` queued decisions not yet in flight (pipelined sender).
 
@@ -333,6 +345,18 @@ def _checked_window(size: int) -> int:
     if size < 1:
         raise ValueError(f"publish_window must be >= 1, got {size}")
     return size
+
+
+_WRITES_QUEUED = 64
+"""Engine calls (and snapshots) the replay's engine task may run ahead of the journal."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What one engine call produced for the journal: its decisions, or a snapshot."""
+
+    decisions: tuple[Decision, ...]
+    snapshot: bytes | None
 
 
 @dataclass(slots=True)
@@ -503,6 +527,11 @@ class Pipeline:
         self._inflight: deque[tuple[Decision, asyncio.Task[None]]] = deque()
         self._wake = asyncio.Event()
         self._dispatching = False
+        # replay/sim group commit (see _write_journal); _produced drives the snapshot policy
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue(_WRITES_QUEUED)
+        self._writer: asyncio.Task[None] | None = None
+        self._engine_task: asyncio.Task[Any] | None = None
+        self._produced = 0
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -662,6 +691,19 @@ class Pipeline:
         """
         await self._ready.wait()
         await self._wait_started()
+        if not self._is_live:
+            self._engine_task = asyncio.current_task()
+            self._writer = asyncio.create_task(self._write_journal(), name="pipeline.journal")
+        try:
+            await self._feed_engine()
+            await self._until_written(self._writes.join())
+        finally:
+            await self._stop_writer()
+        log.info("source_finished", **self._n)
+        await self._outbox.close()
+
+    async def _feed_engine(self) -> None:
+        """Every event of the source to the engine; a finite source's end settled."""
         events = self._source.events()
         try:
             async for event in events:
@@ -675,8 +717,113 @@ class Pipeline:
         if self._pending_ts is not None:
             await self._evaluate(self._pending_ts)
         await self._save_snapshot(force=True)
-        log.info("source_finished", **self._n)
-        await self._outbox.close()
+
+    # ------------------------------------------------------------------ journal (group commit)
+
+    def _defers(self) -> bool:
+        """Whether this call journals through the writer (replay/sim, the engine task)."""
+        return self._writer is not None and asyncio.current_task() is self._engine_task
+
+    async def _defer(self, write: _Write) -> None:
+        """Hand ``write`` to the journal writer (waits for room: back-pressure).
+
+        Raises:
+            JournalError: the writer failed (disk full, read-only).
+        """
+        self._raise_writer_failure()
+        if self._writes.full():
+            await self._until_written(self._writes.put(write))
+        else:
+            self._writes.put_nowait(write)
+
+    def _raise_writer_failure(self) -> None:
+        writer = self._writer
+        if writer is not None and writer.done() and not writer.cancelled():
+            exc = writer.exception()
+            if exc is not None:
+                raise exc
+
+    async def _until_written(self, waiting: Awaitable[object]) -> None:
+        """Await ``waiting`` (room in, or the end of, the writes) unless the writer fails.
+
+        Raises:
+            JournalError: the writer failed first.
+        """
+        writer = self._writer
+        if writer is None:
+            await waiting
+            return
+        waiter = asyncio.ensure_future(waiting)
+        try:
+            await asyncio.wait((waiter, writer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+        if not waiter.done() or waiter.cancelled():
+            self._raise_writer_failure()
+            raise InvariantViolation("the journal writer stopped")
+
+    async def _stop_writer(self) -> None:
+        """Cancel the journal writer (after the flush, or when the engine task fails)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait((writer,))
+        self._writer = writer
+        try:
+            self._raise_writer_failure()
+        finally:
+            self._writer = None
+
+    async def _write_journal(self) -> None:
+        """Task ``pipeline.journal`` (replay/sim): commit what the engine produced, in order.
+
+        Waits until the outbox has room for the next write's decisions, takes it and the
+        writes queued after it as far as their decisions fit too, stores them in one
+        transaction (``write_batch`` when the journal has it: the decisions in production
+        order, then the latest snapshot) and queues the new decisions for publishing. So
+        a fast replay never fills the outbox by itself (a full outbox would coalesce
+        queued alerts away: only an engine call with more decisions than the outbox holds
+        can still do that, as on the live path); the engine stops once
+        ``_WRITES_QUEUED`` writes wait.
+
+        Raises:
+            JournalError: the journal could not be written.
+        """
+        writes = self._writes
+        carried: _Write | None = None
+        while True:
+            batch = [carried if carried is not None else await writes.get()]
+            carried = None
+            await self._outbox.wait_room(len(batch[0].decisions))
+            room = self._outbox.room - len(batch[0].decisions)
+            while not writes.empty():
+                write = writes.get_nowait()
+                if len(write.decisions) > room:
+                    carried = write  # the next batch's first
+                    break
+                batch.append(write)
+                room -= len(write.decisions)
+            await self._commit(batch)
+            for _ in batch:
+                writes.task_done()
+
+    async def _commit(self, batch: Sequence[_Write]) -> None:
+        """Store ``batch`` (one transaction when the journal can), then queue the new."""
+        write_batch: Callable[[Sequence[Decision], bytes | None], Awaitable[list[bool]]] | None
+        write_batch = getattr(self._journal, "write_batch", None)
+        if write_batch is not None:
+            decisions = [d for write in batch for d in write.decisions]
+            snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
+            await self._queue_new(decisions, await write_batch(decisions, snapshot))
+            return
+        for write in batch:  # a journal without batches: each write as it came
+            if write.decisions:
+                await self._admit_now(write.decisions)
+            if write.snapshot is not None:
+                await self._journal.save_snapshot(write.snapshot)
 
     async def _wait_started(self) -> None:
         if self._start_gate is not None:
@@ -730,13 +877,16 @@ class Pipeline:
         """
         policy = self._snapshots
         mono = self._clock.monotonic()
-        if not policy.is_due(self._n["decisions"], mono, force=force):
+        if not policy.is_due(self._produced, mono, force=force):
             return
         async with self._engine_lock:
             snapshot = self._engine.snapshot()
-            decisions = self._n["decisions"]
-        await self._journal.save_snapshot(snapshot)
-        policy.saved(decisions, mono)
+            produced = self._produced
+            if self._defers():
+                await self._defer(_Write((), snapshot))
+            else:
+                await self._journal.save_snapshot(snapshot)
+        policy.saved(produced, mono)
 
     @property
     def snapshots_saved(self) -> int:
@@ -813,14 +963,27 @@ class Pipeline:
             await self._admit(produce())
 
     async def _admit(self, decisions: Sequence[Decision]) -> None:
-        """Journal a burst (write-ahead, one transaction when it can), then queue the new.
+        """Journal a burst (write-ahead), then queue the new decisions for publishing.
 
-        The new decisions are queued first (a pipelined publisher starts their sends at
-        once), the loop is yielded so those sends reach the socket, and only then come the
-        log lines and ``on_decision``: the bookkeeping is not on the path to the broker.
+        Replay/sim, from the engine task: handed to the journal writer (group commit; the
+        engine goes on meanwhile). Otherwise (live, or another task) journaled now, after
+        whatever the writer still holds (journal order = production order).
+
+        Raises:
+            JournalError: the journal could not be written.
         """
         if not decisions:
             return
+        self._produced += len(decisions)
+        if self._defers():
+            await self._defer(_Write(tuple(decisions), None))
+            return
+        if self._writer is not None:
+            await self._until_written(self._writes.join())
+        await self._admit_now(decisions)
+
+    async def _admit_now(self, decisions: Sequence[Decision]) -> None:
+        """Journal a burst now (one transaction when the journal can), then queue the new."""
         append_many: Callable[[Sequence[Decision]], Awaitable[list[bool]]] | None = getattr(
             self._journal, "append_many", None
         )
@@ -828,6 +991,15 @@ class Pipeline:
             news = await append_many(decisions)
         else:
             news = [await self._journal.append(d) for d in decisions]
+        await self._queue_new(decisions, news)
+
+    async def _queue_new(self, decisions: Sequence[Decision], news: Sequence[bool]) -> None:
+        """Queue the journaled decisions that are new (``news``); count the duplicates.
+
+        The new decisions are queued first (a pipelined publisher starts their sends at
+        once), the loop is yielded so those sends reach the socket, and only then come the
+        log lines and ``on_decision``: the bookkeeping is not on the path to the broker.
+        """
         queued: list[tuple[Decision, str | None]] = []
         for decision, is_new in zip(decisions, news, strict=True):
             if not is_new:

@@ -20,8 +20,9 @@ so the journal and the broker see the same JSON.
 Disk faults: an ``sqlite3.Error`` of any call after ``open`` (``database or disk is
 full``, ``attempt to write a readonly database``, ``disk I/O error``) is translated to
 ``daemon.errors.JournalError`` naming the file and SQLite's cause. SQLite rolls the
-failed statement back (every write is one autocommit statement), so the file stays
-consistent; the shell alerts and exits 74 (EX_IOERR).
+failed statement back (every other write is one autocommit statement), so the file stays
+consistent (a batch, ``append_many``/``write_batch``/``mark_published_many``, is one
+explicit transaction, rolled back whole); the shell alerts and exits 74 (EX_IOERR).
 """
 
 from __future__ import annotations
@@ -196,6 +197,12 @@ class JournalIdentity:
     """True when this call recorded it (first run on the file)."""
 
 
+_SNAPSHOT_UPSERT = (
+    "INSERT INTO snapshot (id, saved_at, data) VALUES (1, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data"
+)
+
+
 def _utc_now_iso() -> str:
     """Wall-clock UTC now as ISO 8601 (bookkeeping column only, never a decision input)."""
     return datetime.now(UTC).isoformat()
@@ -289,6 +296,30 @@ class SqliteJournal:
         Raises:
             JournalError: SQLite could not write the file (nothing of the burst is stored).
         """
+        return await self.write_batch(decisions, None)
+
+    async def write_batch(
+        self, decisions: Sequence[Decision], snapshot: bytes | None
+    ) -> list[bool]:
+        """Store ``decisions`` and then the engine ``snapshot`` in ONE transaction (one fsync).
+
+        Issue 9 (group commit): the replay's engine task runs ahead while the journal
+        commits; what it produced meanwhile (several closes' decisions and the snapshot of
+        the latest state) is committed together. The snapshot is of a state at or after
+        every decision in the batch, and both land or neither does, so a restart never
+        restores a state whose decisions are missing from the journal.
+
+        Args:
+            decisions: in production order (their ``seq`` order).
+            snapshot: the engine snapshot to store (None: keep the stored one).
+
+        Returns:
+            Per decision, False when its ``decision_id`` was already stored (or repeated
+            earlier in the batch): do not publish it again.
+
+        Raises:
+            JournalError: SQLite could not write the file (nothing of the batch is stored).
+        """
         rows = [
             (
                 d.decision_id,
@@ -299,18 +330,20 @@ class SqliteJournal:
             )
             for d in decisions
         ]
+        stamp = _utc_now_iso()
 
         def insert(conn: sqlite3.Connection) -> list[bool]:
             sql = (
                 "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING"
             )
-            if len(rows) == 1:
-                return [conn.execute(sql, rows[0]).rowcount == 1]
             with _transaction(conn):
-                return [conn.execute(sql, row).rowcount == 1 for row in rows]
+                news = [conn.execute(sql, row).rowcount == 1 for row in rows]
+                if snapshot is not None:
+                    conn.execute(_SNAPSHOT_UPSERT, (stamp, sqlite3.Binary(snapshot)))
+                return news
 
-        if not rows:
+        if not rows and snapshot is None:
             return []
         return await self._run(insert)
 
@@ -444,12 +477,7 @@ class SqliteJournal:
         stamp = _utc_now_iso()
 
         def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO snapshot (id, saved_at, data) VALUES (1, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at,"
-                " data = excluded.data",
-                (stamp, sqlite3.Binary(snapshot)),
-            )
+            conn.execute(_SNAPSHOT_UPSERT, (stamp, sqlite3.Binary(snapshot)))
 
         await self._run(upsert)
 
