@@ -977,6 +977,9 @@ class Pipeline:
         self._produced += len(decisions)
         if self._defers():
             await self._defer(_Write(tuple(decisions), None))
+            # the writer starts its commit now (the fsync runs in its thread) while this
+            # task goes on with the snapshot and the next events
+            await asyncio.sleep(0)
             return
         if self._writer is not None:
             await self._until_written(self._writes.join())

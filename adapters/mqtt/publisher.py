@@ -65,16 +65,15 @@ from tenacity import (
 )
 
 from adapters.mqtt.payloads import (
-    AlertPayload,
     LayerChangePayload,
     LayerPayload,
     MarketPayload,
-    OrderPayload,
     OrderStatusPayload,
     QuotePayload,
     ReadingPayload,
     SignalsPayload,
     StatusPayload,
+    decision_to_json,
 )
 from adapters.mqtt.topics import QOS_EVENT, QOS_SIGNALS, QOS_STATE, Topics
 from daemon.core.model import (
@@ -611,7 +610,7 @@ class MqttPublisher:
         """
         if alert.decision_id in self._sent:
             return
-        payload = AlertPayload.of(alert).model_dump_json()
+        payload = decision_to_json(alert)
         await self._publish(self._topics.alert(alert.kind), payload, qos=QOS_EVENT, retain=False)
         self._remember(alert.decision_id)
 
@@ -623,7 +622,7 @@ class MqttPublisher:
         """
         if order.decision_id in self._sent:
             return
-        payload = OrderPayload.of(order).model_dump_json()
+        payload = decision_to_json(order)
         await self._publish(self._topics.orders_proposed, payload, qos=QOS_EVENT, retain=False)
         self._remember(order.decision_id)
 

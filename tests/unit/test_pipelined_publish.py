@@ -319,3 +319,16 @@ async def test_sqlite_batch_calls_are_one_transaction_and_dedup(tmp_path: Path) 
         ]
     finally:
         await journal.aclose()
+
+
+def test_wire_json_is_reused_only_for_the_same_decision_object() -> None:
+    """The journal and the publisher share one serialisation of a decision; a different
+    decision with the same id (never the same object) is serialised afresh."""
+    from adapters.mqtt.payloads import AlertPayload, decision_to_json  # noqa: PLC0415
+
+    first = alert("same-id", key="k1")
+    other = alert("same-id", key="k2")
+    assert decision_to_json(first) is decision_to_json(first)
+    assert decision_to_json(other) == AlertPayload.of(other).model_dump_json()
+    assert decision_to_json(first) == AlertPayload.of(first).model_dump_json()
+    assert '"k2"' in decision_to_json(other)
