@@ -113,22 +113,31 @@ def subscribe_main(port: int, topic: str) -> None:
     """Subscriber process: print ``<time.monotonic()> <decision_id>`` per message received.
 
     ``CLOCK_MONOTONIC`` is system-wide on Linux, so the bench compares these times with
-    its own. Prints ``ready`` once subscribed; runs until stdin closes.
+    its own. Each message is only stamped and kept on paho's thread (so the stamps of a
+    burst's later messages do not include printing the earlier ones); the main thread
+    extracts the ids and prints them every 2 ms. Prints ``ready`` once subscribed; runs
+    until stdin closes.
     """
     import json  # noqa: PLC0415 - the subscriber process only
 
     out = sys.stdout
     subscribed = threading.Event()
+    stdin_closed = threading.Event()
+    received: list[tuple[float, bytes]] = []
 
     def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        now = time.monotonic()
-        try:
-            decision_id = json.loads(msg.payload).get("decision_id")
-        except ValueError:
-            return
-        if isinstance(decision_id, str):
-            out.write(f"{now:.6f} {decision_id}\n")
-            out.flush()
+        received.append((time.monotonic(), msg.payload))  # list.append is atomic
+
+    def flush() -> None:
+        while received:
+            stamp, payload = received.pop(0)
+            try:
+                decision_id = json.loads(payload).get("decision_id")
+            except ValueError:
+                continue
+            if isinstance(decision_id, str):
+                out.write(f"{stamp:.6f} {decision_id}\n")
+        out.flush()
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-subscriber-{port}")
     client.on_message = on_message
@@ -140,9 +149,12 @@ def subscribe_main(port: int, topic: str) -> None:
         raise SystemExit("subscriber: no SUBACK within 10 s")
     out.write("ready\n")
     out.flush()
-    sys.stdin.read()  # until the bench closes the pipe
+    threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()
+    while not stdin_closed.wait(0.002):  # until the bench closes the pipe
+        flush()
     client.loop_stop()
     client.disconnect()
+    flush()
 
 
 class Subscriber:
