@@ -35,6 +35,7 @@ bench: setup ## engine figures on the replay, then start-up, replay and daemon w
 	$(UV) python bench/engine_bench.py
 	$(UV) python bench/e2e_bench.py
 	$(UV) python bench/burst_bench.py
+	$(UV) python bench/live_bench.py
 
 soak: setup ## the simulator at full speed: 10 seeds x 10,000 sessions, 0 crashes, flat RSS (~5 min)
 	$(UV) python bench/soak.py --seeds 10 --sessions 10000

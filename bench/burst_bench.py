@@ -3,13 +3,14 @@
 Run: ``uv run python bench/burst_bench.py [--closes N] [--burst K]``
 
 In one process: the real ``Pipeline`` with the real SQLite journal (WAL, synchronous=FULL)
-and the real ``MqttPublisher`` on a private mosquitto; a scripted engine whose every
-session close yields a burst of ``K`` alerts; an independent paho subscriber (its own
-thread and connection). For each close the clock starts when the ``SessionClose`` is handed
-to the pipeline and stops when the subscriber has received the burst's last message.
-Figures are printed, not asserted. (The pipelined publisher of issue 9 is not merged yet:
-this measures the sequential path, each decision journaled, acknowledged and marked
-published one after another.)
+and the real ``MqttPublisher`` on a private mosquitto, pipelined as ``alvhd run`` builds
+it without IB (a burst journaled in one transaction, up to ``PUBLISH_WINDOW`` QoS 1
+publishes in flight), logging at the daemon's info level (JSON lines to /dev/null); a
+scripted engine whose every session close yields a burst of ``K`` alerts; an independent
+paho subscriber in its own process (its own interpreter: no GIL shared with the daemon).
+For each close the clock starts when the ``SessionClose`` is handed to the pipeline and
+stops when the subscriber has received the burst's last message (``CLOCK_MONOTONIC`` is
+system-wide). Figures are printed, not asserted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -45,9 +48,10 @@ from daemon.core.model import (
     Severity,
 )
 from daemon.logsetup import configure_logging
-from daemon.pipeline import Pipeline
+from daemon.pipeline import PUBLISH_WINDOW, Pipeline
 
 PREFIX = "alvhd-burst"
+SCRIPT = str(Path(__file__).resolve())
 
 
 class BurstEngine:
@@ -105,36 +109,117 @@ class QueueSource:
         return 0
 
 
-class Subscriber:
-    """Independent paho subscriber: ``time.monotonic()`` of each decision id's arrival."""
+def subscribe_main(port: int, topic: str) -> None:
+    """Subscriber process: print ``<time.monotonic()> <decision_id>`` per message received.
 
-    def __init__(self, port: int) -> None:
+    ``CLOCK_MONOTONIC`` is system-wide on Linux, so the bench compares these times with
+    its own. Each message is only stamped and kept on paho's thread (so the stamps of a
+    burst's later messages do not include printing the earlier ones); the main thread
+    extracts the ids and prints them every 2 ms. Prints ``ready`` once subscribed; runs
+    until stdin closes.
+    """
+    import json  # noqa: PLC0415 - the subscriber process only
+
+    out = sys.stdout
+    subscribed = threading.Event()
+    stdin_closed = threading.Event()
+    received: list[tuple[float, bytes]] = []
+
+    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        received.append((time.monotonic(), msg.payload))  # list.append is atomic
+
+    def flush() -> None:
+        while received:
+            stamp, payload = received.pop(0)
+            try:
+                decision_id = json.loads(payload).get("decision_id")
+            except ValueError:
+                continue
+            if isinstance(decision_id, str):
+                out.write(f"{stamp:.6f} {decision_id}\n")
+        out.flush()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-subscriber-{port}")
+    client.on_message = on_message
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    if not subscribed.wait(10.0):
+        raise SystemExit("subscriber: no SUBACK within 10 s")
+    out.write("ready\n")
+    out.flush()
+    threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()
+    while not stdin_closed.wait(0.002):  # until the bench closes the pipe
+        flush()
+    client.loop_stop()
+    client.disconnect()
+    flush()
+
+
+class Subscriber:
+    """An independent MQTT subscriber in its own process (its own interpreter and GIL).
+
+    Records the ``time.monotonic()`` at which each ``decision_id`` arrived (its first
+    arrival; later ones count as duplicates). Start with ``await Subscriber.start(...)``.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.arrived: dict[str, float] = {}
         self.duplicates = 0
-        self._lock = threading.Lock()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id="burst-subscriber")
-        self._client.on_message = self._on_message
-        self._client.connect("127.0.0.1", port)
-        self._client.subscribe(f"{PREFIX}/+/alerts/#", qos=1)
-        self._client.loop_start()
+        self._proc = proc
+        self._reader: asyncio.Task[None] | None = None
 
-    def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        now = time.monotonic()
-        decision_id = msg.payload.split(b'"decision_id":"', 1)[1].split(b'"', 1)[0].decode()
-        with self._lock:
+    @classmethod
+    async def start(cls, port: int, topic: str) -> Subscriber:
+        """Spawn the subscriber on ``topic`` and wait until it is subscribed."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            SCRIPT,
+            "--subscribe",
+            str(port),
+            topic,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        if proc.stdout is None:
+            raise SystemExit("subscriber: no stdout pipe")
+        line = await asyncio.wait_for(proc.stdout.readline(), 15.0)
+        if line.strip() != b"ready":
+            raise SystemExit(f"subscriber did not start: {line!r}")
+        sub = cls(proc)
+        sub._reader = asyncio.create_task(sub._read())
+        return sub
+
+    async def _read(self) -> None:
+        if self._proc.stdout is None:
+            return
+        async for line in self._proc.stdout:
+            stamp, decision_id = line.decode().split()
             if decision_id in self.arrived:
                 self.duplicates += 1
-            self.arrived.setdefault(decision_id, now)
+            else:
+                self.arrived[decision_id] = float(stamp)
 
     def last_of(self, ids: Sequence[str]) -> float | None:
-        with self._lock:
-            if not all(i in self.arrived for i in ids):
-                return None
-            return max(self.arrived[i] for i in ids)
+        """When the last of ``ids`` arrived, None while one is missing."""
+        if not all(i in self.arrived for i in ids):
+            return None
+        return max(self.arrived[i] for i in ids)
 
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
+    async def close(self) -> None:
+        """Stop the subscriber process."""
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            await asyncio.wait_for(self._proc.wait(), 5.0)
+        except TimeoutError:
+            self._proc.kill()
+            await self._proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
 
 
 async def run_case(port: int, workdir: Path, *, closes: int, burst: int) -> None:
@@ -151,7 +236,7 @@ async def run_case(port: int, workdir: Path, *, closes: int, burst: int) -> None
         source="bench",
         version="bench",
     )
-    subscriber = Subscriber(port)
+    subscriber = await Subscriber.start(port, f"{PREFIX}/+/alerts/#")
     source = QueueSource()
     pipeline = Pipeline(
         BurstEngine(burst, tag),
@@ -164,6 +249,7 @@ async def run_case(port: int, workdir: Path, *, closes: int, burst: int) -> None
         interval_s=60.0,
         is_live=False,
         outbox_size=1000,
+        publish_window=PUBLISH_WINDOW,
     )
     tasks = [
         asyncio.create_task(publisher.run()),
@@ -182,7 +268,7 @@ async def run_case(port: int, workdir: Path, *, closes: int, burst: int) -> None
             t0 = time.monotonic()
             await source.queue.put(SessionClose(session_date=day, ts=datetime.now(UTC)))
             deadline = t0 + 10.0
-            # the subscriber is another thread: poll it every 0.2 ms
+            # the subscriber is another process: look at its arrivals every 0.2 ms
             while (last := subscriber.last_of(ids)) is None and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.0002)
             if last is None:
@@ -200,7 +286,7 @@ async def run_case(port: int, workdir: Path, *, closes: int, burst: int) -> None
         await publisher.aclose()
         unpublished = len(await journal.unpublished())
         await journal.aclose()
-        subscriber.close()
+        await subscriber.close()
     lat = np.asarray(latencies_ms)
     p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
     print(
@@ -227,9 +313,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--closes", type=int, default=200)
     parser.add_argument("--burst", type=int, default=10)
+    parser.add_argument("--log-level", default="info", help="the daemon's log level (info)")
+    parser.add_argument("--subscribe", nargs=2, metavar=("PORT", "TOPIC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    configure_logging("warning")
-    asyncio.run(amain(args.closes, args.burst))
+    if args.subscribe is not None:
+        subscribe_main(int(args.subscribe[0]), args.subscribe[1])
+        return
+    # the daemon's default level, JSON lines (as under systemd), written to /dev/null
+    with Path(os.devnull).open("w", encoding="utf-8") as sink:
+        configure_logging(args.log_level, stream=sink, is_tty=False)
+        asyncio.run(amain(args.closes, args.burst))
 
 
 if __name__ == "__main__":

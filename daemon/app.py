@@ -82,7 +82,7 @@ from daemon.errors import (
     TransientError,
 )
 from daemon.metrics import DaemonCollector, serve_metrics
-from daemon.pipeline import LogSink, MarketCallback, Pipeline
+from daemon.pipeline import PUBLISH_WINDOW, LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
 from daemon.settings import Settings
@@ -702,6 +702,9 @@ async def _supervise(
         start_gate=gate,
         on_evaluated=_signals_reporter(engine, publisher),
         alert_timeout_s=OFFLINE_SHARE * service.shutdown_timeout_s,
+        # issue 9: MQTT-only sinks take a window of concurrent QoS 1 publishes; with IB the
+        # orders are placed one at a time, in journal order.
+        publish_window=PUBLISH_WINDOW if ib is None else 1,
     )
     parts["pipeline"] = pipeline
     tasks = pipeline.task_specs(

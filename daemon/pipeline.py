@@ -17,7 +17,8 @@ Tasks (started by the supervisor, names as in ``Pipeline.task_specs``):
 - ``pipeline.heartbeat``: every ``heartbeat_s`` calls ``on_watchdog`` (sd_notify
   ``WATCHDOG=1``) and, live only, ``engine.on_heartbeat``.
 - ``pipeline.publish``: first re-sends what the journal holds unpublished (restart
-  safety), then drains the outbox in order to the sinks with tenacity (only
+  safety), then drains the outbox in order to the sinks, pipelined (see "Pipelined
+  publishing" below), with tenacity (only
   ``TransientError`` is retried, forever by default: exponential backoff with jitter
   capped at ``retry_max_s``, so a broker outage of any length delays delivery but never
   stops the daemon; decisions are delivered in journal order, each once), then
@@ -32,6 +33,21 @@ Journal faults: a ``JournalError`` escaping any pipeline task (disk full, read-o
 sends one critical ``journal`` alert straight to the alert sink (it cannot be
 journaled), bounded by ``alert_timeout_s``, logs it, and re-raises: the supervisor
 exits 74 (EX_IOERR).
+
+Pipelined publishing (issue 9): the decisions of one engine call (a session close's
+burst) are journaled in one transaction (``append_many`` when the journal has it: one
+fsync), then queued. With ``publish_window`` > 1 (MQTT-only runs) each queued decision is
+sent at once, in its own task, while fewer than ``publish_window`` are unacknowledged (a
+sliding window: QoS 1 publishes leave on the one MQTT connection in journal order); the
+acknowledged head of the in-flight decisions is marked published in one transaction
+(``mark_published_many``) as the PUBACKs arrive, so a late acknowledgement never holds
+back the next burst, and nothing is marked published before an earlier decision is. A
+failed send stops new sends until every send in flight has settled in journal order: an
+acknowledged one is marked published (never sent twice), a failed one is retried alone by
+the retry-forever path, so after a broker outage the undelivered go out again in journal
+order. The shutdown drain waits for the sends in flight and marks the acknowledged ones
+without sending them again. ``publish_window`` = 1 (the default; with IB orders placed,
+one at a time) is the strictly sequential path.
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -62,6 +78,7 @@ each alert/proposal/layer state as a structured log line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 from collections import Counter, deque
@@ -109,6 +126,9 @@ if TYPE_CHECKING:
     from daemon.ports import AlertSink, Clock, Journal, MarketDataSource, OrderSink
 
 log = structlog.get_logger(__name__)
+
+PUBLISH_WINDOW = 16
+"""Decisions in flight at once on a pipelined sink (below paho's 20 in-flight QoS 1)."""
 
 MarketCallback = Callable[[dict[Symbol, Quote], tuple[Layer, ...], datetime], Awaitable[None]]
 """Receives the latest valid quote per symbol, the active layers and the time (live)."""
@@ -171,8 +191,11 @@ class Outbox:
         self._maxsize = maxsize
         self._items: deque[Decision] = deque()
         self._cond = asyncio.Condition()
-        self._in_flight = False
+        self._in_flight = 0
+        """Head decisions handed to the sender (not replaced by a coalescing alert)."""
         self._closed = False
+        self.on_change: Callable[[], object] | None = None
+        """Called (sync) whenever decisions are queued or the outbox is closed."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -192,8 +215,7 @@ class Outbox:
         return tuple(self._items)
 
     def _coalesce(self, alert: Alert) -> str | None:
-        start = 1 if self._in_flight else 0
-        for i in range(start, len(self._items)):
+        for i in range(self._in_flight, len(self._items)):
             queued = self._items[i]
             if isinstance(queued, Alert) and queued.key == alert.key:
                 self._items[i] = alert
@@ -214,6 +236,7 @@ class Outbox:
             await self._cond.wait_for(lambda: len(self._items) < self._maxsize)
             self._items.append(decision)
             self._cond.notify_all()
+            self._changed()
             return None
 
     async def put_unbounded(self, decisions: Iterable[Decision], *, front: bool = False) -> None:
@@ -224,6 +247,7 @@ class Outbox:
             else:
                 self._items.extend(decisions)
             self._cond.notify_all()
+            self._changed()
 
     async def peek(self) -> Decision | None:
         """Wait for the head and mark it in flight; None once closed and empty."""
@@ -231,21 +255,52 @@ class Outbox:
             await self._cond.wait_for(lambda: bool(self._items) or self._closed)
             if not self._items:
                 return None
-            self._in_flight = True
+            self._in_flight = max(self._in_flight, 1)
             return self._items[0]
+
+    @property
+    def room(self) -> int:
+        """Decisions that fit before the outbox is full."""
+        return max(self._maxsize - len(self._items), 0)
+
+    async def wait_room(self, count: int) -> None:
+        """Wait until ``count`` more decisions fit (all of the capacity when more)."""
+        need = min(count, self._maxsize)
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self._items) + need <= self._maxsize)
+
+    def take_nowait(self, limit: int) -> tuple[Decision, ...]:
+        """Hand out up to ``limit`` queued decisions not yet in flight (pipelined sender).
+
+        They stay queued (and are never coalesced away) until ``done()`` removes them, so
+        a shutdown drain still finds them.
+
+        Returns:
+            The decisions newly in flight, oldest first (empty: nothing new).
+        """
+        start = self._in_flight
+        end = min(len(self._items), start + max(limit, 0))
+        self._in_flight = end
+        return tuple(self._items[i] for i in range(start, end))
+
+    @property
+    def is_drained(self) -> bool:
+        """Closed and empty: nothing more will be queued or is left to deliver."""
+        return self._closed and not self._items
 
     def head(self) -> Decision | None:
         """The head without waiting (shutdown drain)."""
         if not self._items:
             return None
-        self._in_flight = True
+        self._in_flight = max(self._in_flight, 1)
         return self._items[0]
 
-    async def done(self) -> None:
-        """Remove the delivered head and wake a waiting ``put``."""
+    async def done(self, count: int = 1) -> None:
+        """Remove the ``count`` delivered head decisions and wake a waiting ``put``."""
         async with self._cond:
-            self._items.popleft()
-            self._in_flight = False
+            for _ in range(count):
+                self._items.popleft()
+            self._in_flight = max(self._in_flight - count, 0)
             self._cond.notify_all()
 
     async def close(self) -> None:
@@ -253,9 +308,55 @@ class Outbox:
         async with self._cond:
             self._closed = True
             self._cond.notify_all()
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
 
 # --------------------------------------------------------------------------- pipeline
+
+
+_SEND_TURNS = 3
+"""Loop turns ``_let_sends_leave`` yields (see there)."""
+
+
+async def _let_sends_leave() -> None:
+    """Yield the event loop for the few turns a just-started MQTT send needs to go out.
+
+    A send's first step hands the packet to paho, which asks the loop for a write
+    callback; the loop polls the socket at the start of its next turn and runs that
+    callback after the callbacks already ready. Three turns (``asyncio.sleep(0)`` each)
+    cover the three steps, so a burst's packets are on the wire before the engine task
+    goes on with its bookkeeping (log lines, the display, the engine snapshot). Costs
+    nothing when no send is waiting.
+    """
+    for _ in range(_SEND_TURNS):
+        await asyncio.sleep(0)
+
+
+def _checked_window(size: int) -> int:
+    """``publish_window`` validated.
+
+    Raises:
+        ValueError: ``size`` < 1.
+    """
+    if size < 1:
+        raise ValueError(f"publish_window must be >= 1, got {size}")
+    return size
+
+
+_WRITES_QUEUED = 64
+"""Engine calls (and snapshots) the replay's engine task may run ahead of the journal."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What one engine call produced for the journal: its decisions, or a snapshot."""
+
+    decisions: tuple[Decision, ...]
+    snapshot: bytes | None
 
 
 @dataclass(slots=True)
@@ -356,9 +457,14 @@ class Pipeline:
         alert_timeout_s: bound of the direct journal-failure alert, seconds.
         snapshot_every_s: a session close saves the engine snapshot when this many seconds
             (``clock.monotonic()``) passed since the last save, even without a decision.
+        publish_window: decisions sent concurrently (1: one at a time; see "Pipelined
+            publishing" in the module docstring).
+
+    Raises:
+        ValueError: ``publish_window`` < 1.
     """
 
-    def __init__(  # noqa: PLR0917 - positional order fixed by the shell contract
+    def __init__(  # noqa: PLR0917, PLR0915 - positional order fixed by the shell contract
         self,
         engine: EngineApi,
         source: MarketDataSource,
@@ -386,6 +492,7 @@ class Pipeline:
         on_evaluated: Callable[[datetime], None] | None = None,
         alert_timeout_s: float = 5.0,
         snapshot_every_s: float = 60.0,
+        publish_window: int = 1,
     ) -> None:
         self._engine = engine
         self._source = source
@@ -415,6 +522,16 @@ class Pipeline:
         self._alert_timeout_s = alert_timeout_s
         self._journal_failure: JournalError | None = None
         self._snapshots = _SnapshotPolicy(snapshot_every_s)
+        self._publish_window = _checked_window(publish_window)
+        # pipelined sends not yet settled, in journal order (the shutdown drain awaits them)
+        self._inflight: deque[tuple[Decision, asyncio.Task[None]]] = deque()
+        self._wake = asyncio.Event()
+        self._dispatching = False
+        # replay/sim group commit (see _write_journal); _produced drives the snapshot policy
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue(_WRITES_QUEUED)
+        self._writer: asyncio.Task[None] | None = None
+        self._engine_task: asyncio.Task[Any] | None = None
+        self._produced = 0
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -574,6 +691,19 @@ class Pipeline:
         """
         await self._ready.wait()
         await self._wait_started()
+        if not self._is_live:
+            self._engine_task = asyncio.current_task()
+            self._writer = asyncio.create_task(self._write_journal(), name="pipeline.journal")
+        try:
+            await self._feed_engine()
+            await self._until_written(self._writes.join())
+        finally:
+            await self._stop_writer()
+        log.info("source_finished", **self._n)
+        await self._outbox.close()
+
+    async def _feed_engine(self) -> None:
+        """Every event of the source to the engine; a finite source's end settled."""
         events = self._source.events()
         try:
             async for event in events:
@@ -587,8 +717,113 @@ class Pipeline:
         if self._pending_ts is not None:
             await self._evaluate(self._pending_ts)
         await self._save_snapshot(force=True)
-        log.info("source_finished", **self._n)
-        await self._outbox.close()
+
+    # ------------------------------------------------------------------ journal (group commit)
+
+    def _defers(self) -> bool:
+        """Whether this call journals through the writer (replay/sim, the engine task)."""
+        return self._writer is not None and asyncio.current_task() is self._engine_task
+
+    async def _defer(self, write: _Write) -> None:
+        """Hand ``write`` to the journal writer (waits for room: back-pressure).
+
+        Raises:
+            JournalError: the writer failed (disk full, read-only).
+        """
+        self._raise_writer_failure()
+        if self._writes.full():
+            await self._until_written(self._writes.put(write))
+        else:
+            self._writes.put_nowait(write)
+
+    def _raise_writer_failure(self) -> None:
+        writer = self._writer
+        if writer is not None and writer.done() and not writer.cancelled():
+            exc = writer.exception()
+            if exc is not None:
+                raise exc
+
+    async def _until_written(self, waiting: Awaitable[object]) -> None:
+        """Await ``waiting`` (room in, or the end of, the writes) unless the writer fails.
+
+        Raises:
+            JournalError: the writer failed first.
+        """
+        writer = self._writer
+        if writer is None:
+            await waiting
+            return
+        waiter = asyncio.ensure_future(waiting)
+        try:
+            await asyncio.wait((waiter, writer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+        if not waiter.done() or waiter.cancelled():
+            self._raise_writer_failure()
+            raise InvariantViolation("the journal writer stopped")
+
+    async def _stop_writer(self) -> None:
+        """Cancel the journal writer (after the flush, or when the engine task fails)."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait((writer,))
+        self._writer = writer
+        try:
+            self._raise_writer_failure()
+        finally:
+            self._writer = None
+
+    async def _write_journal(self) -> None:
+        """Task ``pipeline.journal`` (replay/sim): commit what the engine produced, in order.
+
+        Waits until the outbox has room for the next write's decisions, takes it and the
+        writes queued after it as far as their decisions fit too, stores them in one
+        transaction (``write_batch`` when the journal has it: the decisions in production
+        order, then the latest snapshot) and queues the new decisions for publishing. So
+        a fast replay never fills the outbox by itself (a full outbox would coalesce
+        queued alerts away: only an engine call with more decisions than the outbox holds
+        can still do that, as on the live path); the engine stops once
+        ``_WRITES_QUEUED`` writes wait.
+
+        Raises:
+            JournalError: the journal could not be written.
+        """
+        writes = self._writes
+        carried: _Write | None = None
+        while True:
+            batch = [carried if carried is not None else await writes.get()]
+            carried = None
+            await self._outbox.wait_room(len(batch[0].decisions))
+            room = self._outbox.room - len(batch[0].decisions)
+            while not writes.empty():
+                write = writes.get_nowait()
+                if len(write.decisions) > room:
+                    carried = write  # the next batch's first
+                    break
+                batch.append(write)
+                room -= len(write.decisions)
+            await self._commit(batch)
+            for _ in batch:
+                writes.task_done()
+
+    async def _commit(self, batch: Sequence[_Write]) -> None:
+        """Store ``batch`` (one transaction when the journal can), then queue the new."""
+        write_batch: Callable[[Sequence[Decision], bytes | None], Awaitable[list[bool]]] | None
+        write_batch = getattr(self._journal, "write_batch", None)
+        if write_batch is not None:
+            decisions = [d for write in batch for d in write.decisions]
+            snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
+            await self._queue_new(decisions, await write_batch(decisions, snapshot))
+            return
+        for write in batch:  # a journal without batches: each write as it came
+            if write.decisions:
+                await self._admit_now(write.decisions)
+            if write.snapshot is not None:
+                await self._journal.save_snapshot(write.snapshot)
 
     async def _wait_started(self) -> None:
         if self._start_gate is not None:
@@ -642,13 +877,16 @@ class Pipeline:
         """
         policy = self._snapshots
         mono = self._clock.monotonic()
-        if not policy.is_due(self._n["decisions"], mono, force=force):
+        if not policy.is_due(self._produced, mono, force=force):
             return
         async with self._engine_lock:
             snapshot = self._engine.snapshot()
-            decisions = self._n["decisions"]
-        await self._journal.save_snapshot(snapshot)
-        policy.saved(decisions, mono)
+            produced = self._produced
+            if self._defers():
+                await self._defer(_Write((), snapshot))
+            else:
+                await self._journal.save_snapshot(snapshot)
+        policy.saved(produced, mono)
 
     @property
     def snapshots_saved(self) -> int:
@@ -681,7 +919,7 @@ class Pipeline:
         dropped), then the outbox.
         """
         async with self._engine_lock:
-            await self._admit(decision)
+            await self._admit([decision])
 
     async def _run_due_evaluation(self, ts: datetime) -> None:
         """Replay/sim: run the pending evaluation if its debounce window ended by ``ts``."""
@@ -722,35 +960,78 @@ class Pipeline:
     async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
         """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
         async with self._engine_lock:
-            for decision in produce():
-                await self._admit(decision)
+            await self._admit(produce())
 
-    async def _admit(self, decision: Decision) -> None:
-        """Journal (write-ahead), then queue a new decision."""
-        if not await self._journal.append(decision):
-            self._n["duplicates"] += 1
-            log.info("decision_duplicate", decision_id=decision.decision_id)
+    async def _admit(self, decisions: Sequence[Decision]) -> None:
+        """Journal a burst (write-ahead), then queue the new decisions for publishing.
+
+        Replay/sim, from the engine task: handed to the journal writer (group commit; the
+        engine goes on meanwhile). Otherwise (live, or another task) journaled now, after
+        whatever the writer still holds (journal order = production order).
+
+        Raises:
+            JournalError: the journal could not be written.
+        """
+        if not decisions:
             return
-        self._n["decisions"] += 1
-        self.decisions_by_kind[decision_kind(decision)] += 1
-        self._journaled_mono[decision.decision_id] = self._clock.monotonic()
-        log.info(
-            "decision_journaled",
-            decision_id=decision.decision_id,
-            kind=type(decision).__name__,
+        self._produced += len(decisions)
+        if self._defers():
+            await self._defer(_Write(tuple(decisions), None))
+            # the writer starts its commit now (the fsync runs in its thread) while this
+            # task goes on with the snapshot and the next events
+            await asyncio.sleep(0)
+            return
+        if self._writer is not None:
+            await self._until_written(self._writes.join())
+        await self._admit_now(decisions)
+
+    async def _admit_now(self, decisions: Sequence[Decision]) -> None:
+        """Journal a burst now (one transaction when the journal can), then queue the new."""
+        append_many: Callable[[Sequence[Decision]], Awaitable[list[bool]]] | None = getattr(
+            self._journal, "append_many", None
         )
-        if self._on_decision is not None:
-            self._on_decision(decision)
-        superseded = await self._outbox.put(decision)
-        if superseded is not None:
-            self._n["coalesced"] += 1
-            await self._journal.mark_published(superseded)
-            log.warning(
-                "alert_coalesced",
-                superseded=superseded,
+        if append_many is not None and len(decisions) > 1:
+            news = await append_many(decisions)
+        else:
+            news = [await self._journal.append(d) for d in decisions]
+        await self._queue_new(decisions, news)
+
+    async def _queue_new(self, decisions: Sequence[Decision], news: Sequence[bool]) -> None:
+        """Queue the journaled decisions that are new (``news``); count the duplicates.
+
+        The new decisions are queued first (a pipelined publisher starts their sends at
+        once), the loop is yielded so those sends reach the socket, and only then come the
+        log lines and ``on_decision``: the bookkeeping is not on the path to the broker.
+        """
+        queued: list[tuple[Decision, str | None]] = []
+        for decision, is_new in zip(decisions, news, strict=True):
+            if not is_new:
+                self._n["duplicates"] += 1
+                log.info("decision_duplicate", decision_id=decision.decision_id)
+                continue
+            self._n["decisions"] += 1
+            self.decisions_by_kind[decision_kind(decision)] += 1
+            self._journaled_mono[decision.decision_id] = self._clock.monotonic()
+            queued.append((decision, await self._outbox.put(decision)))
+        if queued:
+            await _let_sends_leave()
+        for decision, superseded in queued:
+            log.info(
+                "decision_journaled",
                 decision_id=decision.decision_id,
-                outbox=len(self._outbox),
+                kind=type(decision).__name__,
             )
+            if self._on_decision is not None:
+                self._on_decision(decision)
+            if superseded is not None:
+                self._n["coalesced"] += 1
+                await self._journal.mark_published(superseded)
+                log.warning(
+                    "alert_coalesced",
+                    superseded=superseded,
+                    decision_id=decision.decision_id,
+                    outbox=len(self._outbox),
+                )
 
     async def run_evaluator(self) -> None:
         """Task ``pipeline.evaluate`` (live): debounced and interval evaluations."""
@@ -797,9 +1078,12 @@ class Pipeline:
             self._layers = set(self._engine.active_layers)
         await self._announce_layers()
         self._ready.set()
-        while (decision := await self._outbox.peek()) is not None:
-            await self._deliver(decision)
-            await self._outbox.done()
+        if self._publish_window == 1:
+            while (decision := await self._outbox.peek()) is not None:
+                await self._deliver(decision)
+                await self._outbox.done()
+        else:
+            await self._run_pipelined()
         if self._on_finished is not None:
             await self._on_finished()
         self._finished.set()
@@ -827,6 +1111,127 @@ class Pipeline:
             retry_in_s=round(state.upcoming_sleep, 3),
         )
 
+    async def _run_pipelined(self) -> None:
+        """Send queued decisions with up to ``publish_window`` in flight (sliding window).
+
+        A decision is sent as soon as it is queued (``_dispatch``, called by the outbox on
+        every ``put``), each send its own task, while fewer than ``publish_window`` are
+        unacknowledged; the acknowledged prefix of the in-flight decisions is marked
+        published in one transaction and leaves the outbox, so a slow acknowledgement never
+        holds back the next burst's sends. A failed send stops new sends: ``_recover``
+        settles everything in flight in journal order. Returns once the outbox is closed
+        and everything was delivered.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+        """
+        inflight = self._inflight
+        self._outbox.on_change = self._dispatch
+        self._dispatching = True
+        try:
+            while True:
+                self._wake.clear()
+                self._start_sends()
+                if inflight and inflight[0][1].done():
+                    await self._settle(inflight)
+                    continue
+                if not inflight and self._outbox.is_drained:
+                    return
+                await self._wake.wait()
+        finally:
+            self._dispatching = False
+            self._outbox.on_change = None
+
+    def _dispatch(self) -> None:
+        """The outbox changed: start the sends that fit and wake the publisher (sync)."""
+        self._start_sends()
+        self._wake.set()
+
+    def _start_sends(self) -> None:
+        """Start the sends of queued decisions while the window has room (sync)."""
+        if not self._dispatching:
+            return
+        room = self._publish_window - len(self._inflight)
+        for decision in self._outbox.take_nowait(room):
+            task = asyncio.create_task(self._send(decision))
+            task.add_done_callback(self._woken)
+            self._inflight.append((decision, task))
+
+    def _woken(self, _: object) -> None:
+        self._wake.set()
+
+    async def _settle(self, inflight: deque[tuple[Decision, asyncio.Task[None]]]) -> None:
+        """Mark the acknowledged head of ``inflight`` published; recover from a failed send.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+        """
+        acked: list[Decision] = []
+        while inflight and inflight[0][1].done() and inflight[0][1].exception() is None:
+            acked.append(inflight.popleft()[0])
+        if acked:
+            await self._published(acked)
+            await self._outbox.done(len(acked))
+        if inflight and inflight[0][1].done():
+            self._dispatching = False  # a failed send: no new one until all are settled
+            await self._recover(inflight)
+            self._dispatching = True
+
+    async def _recover(self, inflight: deque[tuple[Decision, asyncio.Task[None]]]) -> None:
+        """A send of the window failed: settle every decision in flight in journal order.
+
+        No new send starts meanwhile. Each acknowledged one is marked published (never
+        sent twice); a failed one is retried alone by ``_deliver`` (forever by default),
+        so after a broker outage the undelivered go out again in journal order.
+
+        Raises:
+            TransientError: a retried delivery still failed after ``publish_retry_s``.
+            Exception: a send failed with anything but ``TransientError``/``BrokerRejected``.
+        """
+        await asyncio.wait([task for _, task in inflight])
+        while inflight:
+            decision, task = inflight[0]
+            result = task.exception()
+            if result is None:
+                await self._published([decision])
+            elif isinstance(result, BrokerRejected):
+                if not isinstance(decision, ProposedOrder):
+                    raise InvariantViolation("only an order sink may raise BrokerRejected")
+                await self._order_refused(decision, result)
+                await self._published([decision])
+            elif isinstance(result, TransientError):
+                log.warning(
+                    "publish_retrying",
+                    attempt=1,
+                    error=str(result),
+                    decision_id=decision.decision_id,
+                )
+                await self._deliver(decision)  # alone, in journal order, retried
+            else:
+                raise result
+            inflight.popleft()
+            await self._outbox.done()
+
+    async def _published(self, decisions: Sequence[Decision]) -> None:
+        """Mark delivered decisions published (one transaction when the journal can)."""
+        if not decisions:
+            return
+        many: Callable[[Sequence[str]], Awaitable[None]] | None = getattr(
+            self._journal, "mark_published_many", None
+        )
+        ids = [d.decision_id for d in decisions]
+        if many is not None and len(ids) > 1:
+            await many(ids)
+        else:
+            for decision_id in ids:
+                await self._journal.mark_published(decision_id)
+        now = self._clock.monotonic()
+        for decision_id in ids:
+            self._n["published"] += 1
+            journaled = self._journaled_mono.pop(decision_id, None)
+            if journaled is not None:
+                self.publish_latency.observe(now - journaled)
+
     async def _deliver(self, decision: Decision) -> None:
         """Send ``decision`` to its sink (with retries), then mark it published."""
         retrying = AsyncRetrying(
@@ -850,11 +1255,7 @@ class Pipeline:
             if not isinstance(decision, ProposedOrder):
                 raise InvariantViolation("only an order sink may raise BrokerRejected") from exc
             await self._order_refused(decision, exc)
-        await self._journal.mark_published(decision.decision_id)
-        self._n["published"] += 1
-        journaled = self._journaled_mono.pop(decision.decision_id, None)
-        if journaled is not None:
-            self.publish_latency.observe(self._clock.monotonic() - journaled)
+        await self._published([decision])
 
     async def _send(self, decision: Decision) -> None:
         match decision:
@@ -900,16 +1301,23 @@ class Pipeline:
         """Shutdown: deliver what is left in the outbox within ``timeout_s``.
 
         Runs after the tasks were cancelled; what cannot be delivered stays unpublished
-        in the journal and is re-sent by the next start. Never raises for a broker that
-        is down or a journal that failed (it only logs how much is left).
+        in the journal and is re-sent by the next start. Pipelined sends still in flight
+        are awaited first: an acknowledged one is marked published without being sent
+        again. Never raises for a broker that is down or a journal that failed (it only
+        logs how much is left).
 
         Returns:
             How many decisions are still queued.
         """
+        inflight = {decision.decision_id: task for decision, task in self._inflight}
         try:
             async with asyncio.timeout(timeout_s):
+                if inflight:
+                    await asyncio.wait(inflight.values())
                 while (decision := self._outbox.head()) is not None:
-                    await self._send(decision)
+                    task = inflight.pop(decision.decision_id, None)
+                    if task is None or task.cancelled() or task.exception() is not None:
+                        await self._send(decision)
                     await self._journal.mark_published(decision.decision_id)
                     self._n["published"] += 1
                     await self._outbox.done()
@@ -917,6 +1325,13 @@ class Pipeline:
             log.warning("outbox_drain_timed_out", remaining=len(self._outbox))
         except (TransientError, JournalError) as exc:
             log.warning("outbox_drain_failed", remaining=len(self._outbox), error=str(exc))
+        finally:
+            for task in inflight.values():
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled():
+                    task.exception()  # retrieved: the journal keeps it unpublished
+            self._inflight.clear()
         return len(self._outbox)
 
 

@@ -91,7 +91,8 @@ def start_mosquitto(
     log = workdir / f"mosquitto-{port}.log"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        f"log_dest file {log}\n",
+        # issue 9: each PUBACK and forwarded message leaves at once (no Nagle delay)
+        f"set_tcp_nodelay true\nlog_dest file {log}\n",
         encoding="utf-8",
     )
     proc = subprocess.Popen(  # noqa: S603  (fixed argv, no shell)

@@ -13,6 +13,7 @@ Decision payloads carry a ``type`` discriminator: ``"order"``, ``"alert"``,
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date
 from typing import Annotated, Literal, assert_never
 
@@ -643,12 +644,38 @@ def to_payload(decision: Decision) -> OrderPayload | AlertPayload | LayerChangeP
 
 def decision_kind(decision: Decision) -> str:
     """The ``type`` discriminator of a decision (``order``, ``alert``, ``layer_change``)."""
-    return to_payload(decision).type
+    match decision:
+        case ProposedOrder():
+            return "order"
+        case Alert():
+            return "alert"
+        case LayerChange():
+            return "layer_change"
+        case _:
+            assert_never(decision)
+
+
+_WIRE_MEMO: OrderedDict[str, tuple[Decision, str]] = OrderedDict()
+_WIRE_MEMO_SIZE = 256
+"""Decisions whose JSON is remembered (a few bursts)."""
 
 
 def decision_to_json(decision: Decision) -> str:
-    """The canonical JSON form of a decision (MQTT payload and journal row)."""
-    return to_payload(decision).model_dump_json()
+    """The canonical JSON form of a decision (MQTT payload and journal row).
+
+    Issue 9: the journal and then the MQTT publisher serialise the same decision object
+    within milliseconds (an order's payload costs ~0.1 ms), so the last
+    ``_WIRE_MEMO_SIZE`` results are remembered by ``decision_id`` and reused only for the
+    very same (immutable) object.
+    """
+    hit = _WIRE_MEMO.get(decision.decision_id)
+    if hit is not None and hit[0] is decision:
+        return hit[1]
+    text = to_payload(decision).model_dump_json()
+    _WIRE_MEMO[decision.decision_id] = (decision, text)
+    if len(_WIRE_MEMO) > _WIRE_MEMO_SIZE:
+        _WIRE_MEMO.popitem(last=False)
+    return text
 
 
 def decision_from_json(data: str | bytes) -> Decision:

@@ -20,8 +20,9 @@ so the journal and the broker see the same JSON.
 Disk faults: an ``sqlite3.Error`` of any call after ``open`` (``database or disk is
 full``, ``attempt to write a readonly database``, ``disk I/O error``) is translated to
 ``daemon.errors.JournalError`` naming the file and SQLite's cause. SQLite rolls the
-failed statement back (every write is one autocommit statement), so the file stays
-consistent; the shell alerts and exits 74 (EX_IOERR).
+failed statement back (every other write is one autocommit statement), so the file stays
+consistent (a batch, ``append_many``/``write_batch``/``mark_published_many``, is one
+explicit transaction, rolled back whole); the shell alerts and exits 74 (EX_IOERR).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,24 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One explicit transaction: committed on success, rolled back on any error.
+
+    Raises:
+        sqlite3.Error: the statement or the commit failed (nothing was written).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
+
+
 def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL (persistent in the file).
 
@@ -176,6 +195,12 @@ class JournalIdentity:
     """ISO UTC time the identity was recorded."""
     is_new: bool
     """True when this call recorded it (first run on the file)."""
+
+
+_SNAPSHOT_UPSERT = (
+    "INSERT INTO snapshot (id, saved_at, data) VALUES (1, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data"
+)
 
 
 def _utc_now_iso() -> str:
@@ -255,23 +280,71 @@ class SqliteJournal:
         Returns:
             False when the same ``decision_id`` is already stored: do not publish again.
         """
-        session = None if isinstance(decision, Alert) else decision.session_date.isoformat()
-        row = (
-            decision.decision_id,
-            decision_kind(decision),
-            decision.ts.isoformat(),
-            session,
-            decision_to_json(decision),
-        )
+        (is_new,) = await self.append_many([decision])
+        return is_new
 
-        def insert(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING",
-                row,
+    async def append_many(self, decisions: Sequence[Decision]) -> list[bool]:
+        """Store a burst of decisions in ONE transaction (one fsync), in order.
+
+        Issue 9: a session close's burst (up to ~10 decisions) was ten transactions, each
+        waiting for its own fsync. All or nothing: a failure rolls the burst back.
+
+        Returns:
+            Per decision, False when its ``decision_id`` was already stored (or repeated
+            earlier in the burst): do not publish it again.
+
+        Raises:
+            JournalError: SQLite could not write the file (nothing of the burst is stored).
+        """
+        return await self.write_batch(decisions, None)
+
+    async def write_batch(
+        self, decisions: Sequence[Decision], snapshot: bytes | None
+    ) -> list[bool]:
+        """Store ``decisions`` and then the engine ``snapshot`` in ONE transaction (one fsync).
+
+        Issue 9 (group commit): the replay's engine task runs ahead while the journal
+        commits; what it produced meanwhile (several closes' decisions and the snapshot of
+        the latest state) is committed together. The snapshot is of a state at or after
+        every decision in the batch, and both land or neither does, so a restart never
+        restores a state whose decisions are missing from the journal.
+
+        Args:
+            decisions: in production order (their ``seq`` order).
+            snapshot: the engine snapshot to store (None: keep the stored one).
+
+        Returns:
+            Per decision, False when its ``decision_id`` was already stored (or repeated
+            earlier in the batch): do not publish it again.
+
+        Raises:
+            JournalError: SQLite could not write the file (nothing of the batch is stored).
+        """
+        rows = [
+            (
+                d.decision_id,
+                decision_kind(d),
+                d.ts.isoformat(),
+                None if isinstance(d, Alert) else d.session_date.isoformat(),
+                decision_to_json(d),
             )
-            return cur.rowcount == 1
+            for d in decisions
+        ]
+        stamp = _utc_now_iso()
 
+        def insert(conn: sqlite3.Connection) -> list[bool]:
+            sql = (
+                "INSERT INTO decisions (decision_id, kind, ts, session_date, payload)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO NOTHING"
+            )
+            with _transaction(conn):
+                news = [conn.execute(sql, row).rowcount == 1 for row in rows]
+                if snapshot is not None:
+                    conn.execute(_SNAPSHOT_UPSERT, (stamp, sqlite3.Binary(snapshot)))
+                return news
+
+        if not rows and snapshot is None:
+            return []
         return await self._run(insert)
 
     async def append_execution(self, exec_id: str, order_ref: str, ts: str, payload: str) -> bool:
@@ -339,6 +412,25 @@ class SqliteJournal:
 
         await self._run(update)
 
+    async def mark_published_many(self, decision_ids: Sequence[str]) -> None:
+        """``mark_published`` for several ids in ONE transaction (a pipelined window)."""
+        stamp = _utc_now_iso()
+        rows = [(stamp, decision_id) for decision_id in decision_ids]
+
+        def update(conn: sqlite3.Connection) -> None:
+            sql = (
+                "UPDATE decisions SET published = 1, published_at = ?"
+                " WHERE decision_id = ? AND published = 0"
+            )
+            if len(rows) == 1:
+                conn.execute(sql, rows[0])
+                return
+            with _transaction(conn):
+                conn.executemany(sql, rows)
+
+        if rows:
+            await self._run(update)
+
     async def unpublished(self) -> Sequence[JournalRecord]:
         """Decisions stored but not yet published, oldest first.
 
@@ -385,12 +477,7 @@ class SqliteJournal:
         stamp = _utc_now_iso()
 
         def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO snapshot (id, saved_at, data) VALUES (1, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at,"
-                " data = excluded.data",
-                (stamp, sqlite3.Binary(snapshot)),
-            )
+            conn.execute(_SNAPSHOT_UPSERT, (stamp, sqlite3.Binary(snapshot)))
 
         await self._run(upsert)
 
