@@ -15,21 +15,15 @@ from daemon.core.listing import (
     listed_at_or_above,
     net_quote,
 )
-from daemon.core.model import OptionLeg, Right
+from daemon.core.model import OptionLeg
 from daemon.errors import InvariantViolation
+from tests.unit.engine_parts import vix_call
 
 EXPIRY = date(2020, 4, 15)
 
 
 def call(strike: float, qty: int = 1) -> OptionLeg:
-    return OptionLeg(
-        right=Right.CALL,
-        strike=strike,
-        expiry=EXPIRY,
-        position_qty=qty,
-        multiplier=100,
-        trading_class="VIX",
-    )
+    return vix_call(strike, EXPIRY, qty)
 
 
 def test_cboe_convention_lists_what_ib_qualified_on_2020_03_18() -> None:

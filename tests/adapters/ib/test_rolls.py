@@ -20,26 +20,16 @@ from ib_async import LimitOrder, Option
 from adapters.ib.connection import IbConnection
 from adapters.ib.market_data import IbMarketDataSource
 from adapters.ib.paper_orders import IbOrderSink
-from daemon.core.model import Action, Fill, Layer, OptionLeg, OrderIntent, Right
+from daemon.core.model import Action, Fill, Layer, OrderIntent
 from daemon.errors import BrokerRejected
 from tests.adapters.ib.conftest import eventually, fast_config, running
 from tests.adapters.ib.orders_helpers import VIX_MAR20, vix_call_order
 from tests.fakes.tws import FakeTws
+from tests.unit.engine_parts import vix_call as leg
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 VIX_APR20 = date(2020, 4, 15)
-
-
-def leg(strike: float, expiry: date, qty: int) -> OptionLeg:
-    return OptionLeg(
-        right=Right.CALL,
-        strike=strike,
-        expiry=expiry,
-        position_qty=qty,
-        multiplier=100,
-        trading_class="VIX",
-    )
 
 
 async def next_fill(sink: IbOrderSink, timeout_s: float = 3.0) -> Fill:

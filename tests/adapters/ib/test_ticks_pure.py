@@ -17,22 +17,16 @@ from daemon.core.context import DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook
 from daemon.core.listing import COMBO_INCREMENTS, OptionQuote, net_quote
-from daemon.core.model import Action, OptionLeg, Right
+from daemon.core.model import Action, OptionLeg
 from daemon.core.params import EngineParams
+from tests.unit.engine_parts import vix_call
 
 RULE_2020 = ((0.0, 0.05), (3.0, 0.10))
 EXPIRY = date(2020, 4, 15)
 
 
 def call(strike: float, qty: int = 1) -> OptionLeg:
-    return OptionLeg(
-        right=Right.CALL,
-        strike=strike,
-        expiry=EXPIRY,
-        position_qty=qty,
-        multiplier=100,
-        trading_class="VIX",
-    )
+    return vix_call(strike, EXPIRY, qty)
 
 
 class Quotes:
