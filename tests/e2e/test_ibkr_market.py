@@ -206,6 +206,13 @@ def test_2020_02_24_is_traded_at_the_quotes_and_a_restart_keeps_every_book(
     with sqlite3.connect(journal) as db:
         execs_before = db.execute("SELECT count(*) FROM executions").fetchone()[0]
     assert execs_before == len(orders)  # single options: one execution each
+    for order in orders:  # each was previewed (what-if margin) before it was placed
+        assert f'"order_ref": "{order["order_ref"]}", "init_margin_change"' in log
+    assert '"account": "DU' in log  # the paper account, nothing else
+    with sqlite3.connect(journal) as db:
+        published = db.execute("SELECT published FROM decisions").fetchall()
+    assert published
+    assert all(flag for (flag,) in published)  # every decision reached the broker (MQTT)
 
     # `alvhd positions`: the journal's per-layer books beside the broker, reconciled
     alvhd = Path(sys.executable).with_name("alvhd")
