@@ -52,7 +52,7 @@ def test_gateway_closed_at_start_degrades_alerts_once_then_recovers(
     instance = "gw-closed"
     sub = Subscriber(mosquitto.port, f"{PREFIX}/{instance}", client_id="gw-closed-sub")
     notify = NotifySocket(tmp_path / "notify.sock")
-    gateway = FakeTwsProcess(free_port(), "--tick-s", "5")  # not started: the gateway is down
+    gateway = FakeTwsProcess(None, "--tick-s", "5")  # not started: the gateway is down
     env = daemon_env(
         broker_port=mosquitto.port,
         journal=tmp_path / "journal.sqlite",
@@ -172,7 +172,7 @@ def test_option_chain_never_answered_daemon_ready_and_alerts(
     instance = "gw-chain"
     sub = Subscriber(mosquitto.port, f"{PREFIX}/{instance}", client_id="gw-chain-sub")
     notify = NotifySocket(tmp_path / "notify.sock")
-    gateway = FakeTwsProcess(free_port(), "--tick-s", "5", "--hang-option-chain")
+    gateway = FakeTwsProcess(None, "--tick-s", "5", "--hang-option-chain")
     gateway.start()
     env = daemon_env(
         broker_port=mosquitto.port,
