@@ -357,6 +357,9 @@ class _Write:
 
     decisions: tuple[Decision, ...]
     snapshot: bytes | None
+    snapshot_at: int | None = None
+    """A snapshot is due here, taken at commit time: the engine's move count when asked
+    (the writer encodes ``engine.snapshot()`` only if the engine has not moved since)."""
 
 
 @dataclass(slots=True)
@@ -532,6 +535,11 @@ class Pipeline:
         self._writer: asyncio.Task[None] | None = None
         self._engine_task: asyncio.Task[Any] | None = None
         self._produced = 0
+        # engine calls so far (quotes, evaluations, closes): a commit-time snapshot is taken
+        # only while the engine is still at the state it was asked for
+        self._engine_moves = 0
+        self._wrote_since_yield = False
+        self._snapshot_at_commit = getattr(journal, "write_batch", None) is not None
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -816,7 +824,9 @@ class Pipeline:
         write_batch = getattr(self._journal, "write_batch", None)
         if write_batch is not None:
             decisions = [d for write in batch for d in write.decisions]
-            snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
+            snapshot = self._commit_time_snapshot(batch)
+            if snapshot is None:
+                snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot), None)
             await self._queue_new(decisions, await write_batch(decisions, snapshot))
             return
         for write in batch:  # a journal without batches: each write as it came
@@ -836,6 +846,7 @@ class Pipeline:
                     await self._run_due_evaluation(event.ts)
                 self._n["quotes"] += 1
                 self.quotes_by_symbol[event.symbol.value] += 1
+                self._engine_moves += 1
                 rejected = self._engine.on_quote(event)
                 if rejected is not None:
                     self._count_rejected(rejected)
@@ -862,6 +873,7 @@ class Pipeline:
                 await self._call(lambda: self._engine.on_session_close(day, now))
                 self._snapshots.unsaved_closes += 1
                 await self._save_snapshot(force=False)
+                await self._let_writer_run()
                 if self._on_evaluated is not None:
                     self._on_evaluated(now)
             case _:
@@ -879,6 +891,11 @@ class Pipeline:
         mono = self._clock.monotonic()
         if not policy.is_due(self._produced, mono, force=force):
             return
+        if self._snapshot_at_commit and self._defers():
+            # the writer encodes it when it commits, if the engine is still here then
+            await self._defer(_Write((), None, snapshot_at=self._engine_moves))
+            self._wrote_since_yield = True
+            return
         async with self._engine_lock:
             snapshot = self._engine.snapshot()
             produced = self._produced
@@ -887,6 +904,33 @@ class Pipeline:
             else:
                 await self._journal.save_snapshot(snapshot)
         policy.saved(produced, mono)
+
+    async def _let_writer_run(self) -> None:
+        """Yield once after an engine call handed writes to the journal writer (replay/sim).
+
+        The writer then starts its commit (the fsync runs in its thread) with the engine
+        still at the state just written, so a snapshot due there is encoded at commit time
+        (``_commit``), while this task goes on with the next events.
+        """
+        if self._wrote_since_yield:
+            self._wrote_since_yield = False
+            await asyncio.sleep(0)
+
+    def _commit_time_snapshot(self, batch: Sequence[_Write]) -> bytes | None:
+        """The snapshot to store with ``batch``: the engine's state now, if one is due.
+
+        Only the latest state is encoded, once per commit, and only while the engine has
+        not moved since the last request in ``batch`` (then every decision it produced is
+        in ``batch`` or committed before, and the state is that right after a close or an
+        evaluation: a restore re-derives exactly what follows). Otherwise nothing is
+        stored now and the policy stays due, so a later close asks again.
+        """
+        asked = next((w.snapshot_at for w in reversed(batch) if w.snapshot_at is not None), None)
+        if asked is None or asked != self._engine_moves or self._engine_lock.locked():
+            return None
+        snapshot = self._engine.snapshot()
+        self._snapshots.saved(self._produced, self._clock.monotonic())
+        return snapshot
 
     @property
     def snapshots_saved(self) -> int:
@@ -954,12 +998,14 @@ class Pipeline:
     async def _evaluate(self, now: datetime) -> None:
         self._n["evaluations"] += 1
         await self._call(lambda: self._engine.evaluate(now))
+        await self._let_writer_run()
         if self._on_evaluated is not None:
             self._on_evaluated(now)
 
     async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
         """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
         async with self._engine_lock:
+            self._engine_moves += 1
             await self._admit(produce())
 
     async def _admit(self, decisions: Sequence[Decision]) -> None:
@@ -977,9 +1023,7 @@ class Pipeline:
         self._produced += len(decisions)
         if self._defers():
             await self._defer(_Write(tuple(decisions), None))
-            # the writer starts its commit now (the fsync runs in its thread) while this
-            # task goes on with the snapshot and the next events
-            await asyncio.sleep(0)
+            self._wrote_since_yield = True  # the caller yields once its call is done
             return
         if self._writer is not None:
             await self._until_written(self._writes.join())
