@@ -45,9 +45,18 @@ back the next burst, and nothing is marked published before an earlier decision 
 failed send stops new sends until every send in flight has settled in journal order: an
 acknowledged one is marked published (never sent twice), a failed one is retried alone by
 the retry-forever path, so after a broker outage the undelivered go out again in journal
-order. The shutdown drain waits for the sends in flight and marks the acknowledged ones
-without sending them again. ``publish_window`` = 1 (the default; with IB orders placed,
-one at a time) is the strictly sequential path.
+order. Ordering caveat (window > 1): when an earlier send fails while a later one in the
+window is acknowledged, the later one is marked published and is not sent again (exactly
+once by ``decision_id`` wins), so a subscriber can hear it before the retried earlier one.
+On the one MQTT connection the broker forwards QoS 1 publishes in the order it received
+them, so this needs the earlier publish to have failed on our side only (a PUBACK timeout,
+or an error paho reported for that message alone); a dropped connection fails
+every unacknowledged send of the window and they go out again in journal order.
+A subscriber that needs the order sorts by the payload's ``ts``; with IB orders placed
+(``publish_window`` = 1) arrival order is journal order. The shutdown drain waits for the
+sends in flight and marks the acknowledged ones without sending them again.
+``publish_window`` = 1 (the default; with IB orders placed, one at a time) is the
+strictly sequential path.
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -1236,7 +1245,9 @@ class Pipeline:
 
         No new send starts meanwhile. Each acknowledged one is marked published (never
         sent twice); a failed one is retried alone by ``_deliver`` (forever by default),
-        so after a broker outage the undelivered go out again in journal order.
+        so after a broker outage the undelivered go out again in journal order. An
+        acknowledged send *after* a failed one is not re-sent after the retry: the
+        subscriber may hear it first (the ordering caveat of the module docstring).
 
         Raises:
             TransientError: a retried delivery still failed after ``publish_retry_s``.
