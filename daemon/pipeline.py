@@ -74,7 +74,13 @@ undelivered stay unpublished in the journal).
 Snapshots (issue 9): the engine snapshot (≈ 15 KB of JSON, as costly as the engine's own
 close) is saved after a session close that journaled a decision since the last save, after
 any close once ``snapshot_every_s`` passed since the last save (so a live daemon, with one
-close a day, saves at every close), and after the last event of a finite source. A restart
+close a day, saves at every close), and after the last event of a finite source. With a
+journal that commits in groups (``write_batch``: SQLite, replay/sim) the engine task only
+asks: the journal writer encodes ``engine.snapshot()`` once per commit, stored in the
+same transaction as the decisions, and only while the engine is still at the state asked
+for (all its decisions are then in that commit or an earlier one); when the engine has
+moved on, nothing is stored and a later close asks again
+(``tests/unit/test_commit_time_snapshot.py``). A restart
 restores the last snapshot and the source re-feeds the sessions after it: the engine is
 deterministic, so those re-derive the same decisions with the same ids, which the journal
 already holds (``append`` → False, skipped): exactly once, and the state after them is the
