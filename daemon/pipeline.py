@@ -941,7 +941,9 @@ class Pipeline:
         stored now and the policy stays due, so a later close asks again.
         """
         asked = next((w.snapshot_at for w in reversed(batch) if w.snapshot_at is not None), None)
-        if asked is None or asked != self._engine_moves or self._engine_lock.locked():
+        # every engine call bumps ``_engine_moves`` before it runs (``_call``): equal means
+        # no call ran or is half-way (awaiting its journal write) since the request
+        if asked is None or asked != self._engine_moves:
             return None
         snapshot = self._engine.snapshot()
         self._snapshots.saved(self._produced, self._clock.monotonic())
