@@ -79,7 +79,8 @@ journal that commits in groups (``write_batch``: SQLite, replay/sim) the engine 
 asks: the journal writer encodes ``engine.snapshot()`` once per commit, stored in the
 same transaction as the decisions, and only while the engine is still at the state asked
 for (all its decisions are then in that commit or an earlier one); when the engine has
-moved on, nothing is stored and a later close asks again
+moved on, nothing is stored and a later close asks again; after
+``_EAGER_SNAPSHOT_CLOSES`` closes without one the engine task encodes it itself
 (``tests/unit/test_commit_time_snapshot.py``). A restart
 restores the last snapshot and the source re-feeds the sessions after it: the engine is
 deterministic, so those re-derive the same decisions with the same ids, which the journal
@@ -364,6 +365,11 @@ def _checked_window(size: int) -> int:
 
 _WRITES_QUEUED = 64
 """Engine calls (and snapshots) the replay's engine task may run ahead of the journal."""
+
+_EAGER_SNAPSHOT_CLOSES = 250
+"""Closes (about a trading year) after which the engine task encodes a due snapshot itself
+when the journal writer never found the engine still at a requested state (a fast replay
+keeps it busy): bounds what a restart re-derives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -906,7 +912,11 @@ class Pipeline:
         mono = self._clock.monotonic()
         if not policy.is_due(self._produced, mono, force=force):
             return
-        if self._snapshot_at_commit and self._defers():
+        if (
+            self._snapshot_at_commit
+            and self._defers()
+            and policy.unsaved_closes < _EAGER_SNAPSHOT_CLOSES
+        ):
             # the writer encodes it when it commits, if the engine is still here then
             await self._defer(_Write((), None, snapshot_at=self._engine_moves))
             self._wrote_since_yield = True
