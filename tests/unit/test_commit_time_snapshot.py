@@ -16,7 +16,10 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from adapters.sqlite.journal import SqliteJournal
+from daemon import pipeline as pipeline_module
 from daemon.app import warm_up
 from daemon.core.engine import Engine
 from daemon.core.model import Decision
@@ -78,7 +81,13 @@ async def _run(pipeline: Pipeline) -> None:
     await asyncio.gather(pipeline.run_engine(), pipeline.run_publisher())
 
 
-async def test_commit_time_snapshots_restore_exactly(market_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("eager_closes", [None, 20], ids=["commit-time", "eager-fallback"])
+async def test_commit_time_snapshots_restore_exactly(
+    market_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eager_closes: int | None
+) -> None:
+    """Exact restart; with ``eager_closes`` the engine task's fallback encodes too."""
+    if eager_closes is not None:
+        monkeypatch.setattr(pipeline_module, "_EAGER_SNAPSHOT_CLOSES", eager_closes)
     settings = _settings()
 
     # Uninterrupted run: snapshots are taken at commit time, at most one per close with
@@ -89,11 +98,13 @@ async def test_commit_time_snapshots_restore_exactly(market_dir: Path, tmp_path:
     async with await _CheckedJournal.open(tmp_path / "whole.sqlite") as journal:
         whole = _pipeline(engine, full, journal)
         await _run(whole)
-        assert journal.snapshots == whole.snapshots_saved
+        assert 1 <= journal.snapshots <= whole.snapshots_saved  # stored <= encoded
         expected = await journal.all_ids()
         assert whole.stats.decisions == len(expected) > 0
         assert 1 <= whole.snapshots_saved <= whole.stats.decisions + 1
         assert whole.snapshots_saved < whole.stats.session_closes / 2
+        if eager_closes is not None:  # at least one save per eager_closes closes
+            assert whole.snapshots_saved >= whole.stats.session_closes // eager_closes
         assert await journal.load_snapshot() == engine.snapshot()
         assert await journal.unpublished() == []
     final_state = engine.snapshot()
