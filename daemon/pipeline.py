@@ -45,9 +45,18 @@ back the next burst, and nothing is marked published before an earlier decision 
 failed send stops new sends until every send in flight has settled in journal order: an
 acknowledged one is marked published (never sent twice), a failed one is retried alone by
 the retry-forever path, so after a broker outage the undelivered go out again in journal
-order. The shutdown drain waits for the sends in flight and marks the acknowledged ones
-without sending them again. ``publish_window`` = 1 (the default; with IB orders placed,
-one at a time) is the strictly sequential path.
+order. Ordering caveat (window > 1): when an earlier send fails while a later one in the
+window is acknowledged, the later one is marked published and is not sent again (exactly
+once by ``decision_id`` wins), so a subscriber can hear it before the retried earlier one.
+On the one MQTT connection the broker forwards QoS 1 publishes in the order it received
+them, so this needs the earlier publish to have failed on our side only (a PUBACK timeout,
+or an error paho reported for that message alone); a dropped connection fails
+every unacknowledged send of the window and they go out again in journal order.
+A subscriber that needs the order sorts by the payload's ``ts``; with IB orders placed
+(``publish_window`` = 1) arrival order is journal order. The shutdown drain waits for the
+sends in flight and marks the acknowledged ones without sending them again.
+``publish_window`` = 1 (the default; with IB orders placed, one at a time) is the
+strictly sequential path.
 
 Every decision is journaled *before* it is queued (write-ahead); ``append`` returning
 False (a restart re-deriving a day) means it was already handled and is skipped. The
@@ -65,7 +74,14 @@ undelivered stay unpublished in the journal).
 Snapshots (issue 9): the engine snapshot (≈ 15 KB of JSON, as costly as the engine's own
 close) is saved after a session close that journaled a decision since the last save, after
 any close once ``snapshot_every_s`` passed since the last save (so a live daemon, with one
-close a day, saves at every close), and after the last event of a finite source. A restart
+close a day, saves at every close), and after the last event of a finite source. With a
+journal that commits in groups (``write_batch``: SQLite, replay/sim) the engine task only
+asks: the journal writer encodes ``engine.snapshot()`` once per commit, stored in the
+same transaction as the decisions, and only while the engine is still at the state asked
+for (all its decisions are then in that commit or an earlier one); when the engine has
+moved on, nothing is stored and a later close asks again; after
+``_EAGER_SNAPSHOT_CLOSES`` closes without one the engine task encodes it itself
+(``tests/unit/test_commit_time_snapshot.py``). A restart
 restores the last snapshot and the source re-feeds the sessions after it: the engine is
 deterministic, so those re-derive the same decisions with the same ids, which the journal
 already holds (``append`` → False, skipped): exactly once, and the state after them is the
@@ -350,6 +366,11 @@ def _checked_window(size: int) -> int:
 _WRITES_QUEUED = 64
 """Engine calls (and snapshots) the replay's engine task may run ahead of the journal."""
 
+_EAGER_SNAPSHOT_CLOSES = 250
+"""Closes (about a trading year) after which the engine task encodes a due snapshot itself
+when the journal writer never found the engine still at a requested state (a fast replay
+keeps it busy): bounds what a restart re-derives."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Write:
@@ -357,6 +378,9 @@ class _Write:
 
     decisions: tuple[Decision, ...]
     snapshot: bytes | None
+    snapshot_at: int | None = None
+    """A snapshot is due here, taken at commit time: the engine's move count when asked
+    (the writer encodes ``engine.snapshot()`` only if the engine has not moved since)."""
 
 
 @dataclass(slots=True)
@@ -532,6 +556,11 @@ class Pipeline:
         self._writer: asyncio.Task[None] | None = None
         self._engine_task: asyncio.Task[Any] | None = None
         self._produced = 0
+        # engine calls so far (quotes, evaluations, closes): a commit-time snapshot is taken
+        # only while the engine is still at the state it was asked for
+        self._engine_moves = 0
+        self._wrote_since_yield = False
+        self._snapshot_at_commit = getattr(journal, "write_batch", None) is not None
 
         self._outbox = Outbox(outbox_size)
         self._ready = asyncio.Event()
@@ -816,7 +845,9 @@ class Pipeline:
         write_batch = getattr(self._journal, "write_batch", None)
         if write_batch is not None:
             decisions = [d for write in batch for d in write.decisions]
-            snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot is not None), None)
+            snapshot = self._commit_time_snapshot(batch)
+            if snapshot is None:
+                snapshot = next((w.snapshot for w in reversed(batch) if w.snapshot), None)
             await self._queue_new(decisions, await write_batch(decisions, snapshot))
             return
         for write in batch:  # a journal without batches: each write as it came
@@ -836,6 +867,7 @@ class Pipeline:
                     await self._run_due_evaluation(event.ts)
                 self._n["quotes"] += 1
                 self.quotes_by_symbol[event.symbol.value] += 1
+                self._engine_moves += 1
                 rejected = self._engine.on_quote(event)
                 if rejected is not None:
                     self._count_rejected(rejected)
@@ -862,6 +894,7 @@ class Pipeline:
                 await self._call(lambda: self._engine.on_session_close(day, now))
                 self._snapshots.unsaved_closes += 1
                 await self._save_snapshot(force=False)
+                await self._let_writer_run()
                 if self._on_evaluated is not None:
                     self._on_evaluated(now)
             case _:
@@ -879,6 +912,15 @@ class Pipeline:
         mono = self._clock.monotonic()
         if not policy.is_due(self._produced, mono, force=force):
             return
+        if (
+            self._snapshot_at_commit
+            and self._defers()
+            and policy.unsaved_closes < _EAGER_SNAPSHOT_CLOSES
+        ):
+            # the writer encodes it when it commits, if the engine is still here then
+            await self._defer(_Write((), None, snapshot_at=self._engine_moves))
+            self._wrote_since_yield = True
+            return
         async with self._engine_lock:
             snapshot = self._engine.snapshot()
             produced = self._produced
@@ -887,6 +929,35 @@ class Pipeline:
             else:
                 await self._journal.save_snapshot(snapshot)
         policy.saved(produced, mono)
+
+    async def _let_writer_run(self) -> None:
+        """Yield once after an engine call handed writes to the journal writer (replay/sim).
+
+        The writer then starts its commit (the fsync runs in its thread) with the engine
+        still at the state just written, so a snapshot due there is encoded at commit time
+        (``_commit``), while this task goes on with the next events.
+        """
+        if self._wrote_since_yield:
+            self._wrote_since_yield = False
+            await asyncio.sleep(0)
+
+    def _commit_time_snapshot(self, batch: Sequence[_Write]) -> bytes | None:
+        """The snapshot to store with ``batch``: the engine's state now, if one is due.
+
+        Only the latest state is encoded, once per commit, and only while the engine has
+        not moved since the last request in ``batch`` (then every decision it produced is
+        in ``batch`` or committed before, and the state is that right after a close or an
+        evaluation: a restore re-derives exactly what follows). Otherwise nothing is
+        stored now and the policy stays due, so a later close asks again.
+        """
+        asked = next((w.snapshot_at for w in reversed(batch) if w.snapshot_at is not None), None)
+        # every engine call bumps ``_engine_moves`` before it runs (``_call``): equal means
+        # no call ran or is half-way (awaiting its journal write) since the request
+        if asked is None or asked != self._engine_moves:
+            return None
+        snapshot = self._engine.snapshot()
+        self._snapshots.saved(self._produced, self._clock.monotonic())
+        return snapshot
 
     @property
     def snapshots_saved(self) -> int:
@@ -954,12 +1025,14 @@ class Pipeline:
     async def _evaluate(self, now: datetime) -> None:
         self._n["evaluations"] += 1
         await self._call(lambda: self._engine.evaluate(now))
+        await self._let_writer_run()
         if self._on_evaluated is not None:
             self._on_evaluated(now)
 
     async def _call(self, produce: Callable[[], Sequence[Decision]]) -> None:
         """Run one engine call and admit its decisions, atomically w.r.t. other calls."""
         async with self._engine_lock:
+            self._engine_moves += 1
             await self._admit(produce())
 
     async def _admit(self, decisions: Sequence[Decision]) -> None:
@@ -977,9 +1050,7 @@ class Pipeline:
         self._produced += len(decisions)
         if self._defers():
             await self._defer(_Write(tuple(decisions), None))
-            # the writer starts its commit now (the fsync runs in its thread) while this
-            # task goes on with the snapshot and the next events
-            await asyncio.sleep(0)
+            self._wrote_since_yield = True  # the caller yields once its call is done
             return
         if self._writer is not None:
             await self._until_written(self._writes.join())
@@ -1015,12 +1086,22 @@ class Pipeline:
             queued.append((decision, await self._outbox.put(decision)))
         if queued:
             await _let_sends_leave()
-        for decision, superseded in queued:
+        if queued and not self._is_live:
+            # replay/sim: one line per commit (thousands of decisions; each is in the
+            # journal and on MQTT), not one per decision (≈ 0.1 ms each through structlog)
             log.info(
-                "decision_journaled",
-                decision_id=decision.decision_id,
-                kind=type(decision).__name__,
+                "decisions_journaled",
+                count=len(queued),
+                first_id=queued[0][0].decision_id,
+                last_id=queued[-1][0].decision_id,
             )
+        for decision, superseded in queued:
+            if self._is_live:
+                log.info(
+                    "decision_journaled",
+                    decision_id=decision.decision_id,
+                    kind=type(decision).__name__,
+                )
             if self._on_decision is not None:
                 self._on_decision(decision)
             if superseded is not None:
@@ -1182,7 +1263,9 @@ class Pipeline:
 
         No new send starts meanwhile. Each acknowledged one is marked published (never
         sent twice); a failed one is retried alone by ``_deliver`` (forever by default),
-        so after a broker outage the undelivered go out again in journal order.
+        so after a broker outage the undelivered go out again in journal order. An
+        acknowledged send *after* a failed one is not re-sent after the retry: the
+        subscriber may hear it first (the ordering caveat of the module docstring).
 
         Raises:
             TransientError: a retried delivery still failed after ``publish_retry_s``.

@@ -656,8 +656,10 @@ def decision_kind(decision: Decision) -> str:
 
 
 _WIRE_MEMO: OrderedDict[str, tuple[Decision, str]] = OrderedDict()
-_WIRE_MEMO_SIZE = 256
-"""Decisions whose JSON is remembered (a few bursts)."""
+_WIRE_MEMO_SIZE = 1024
+"""Decisions whose JSON is remembered (≈ 1 KB each). A replay journals up to the outbox
+(1,000 by default) ahead of the publisher: with 256 most of its decisions were encoded
+twice (issue 9 profile: 3,367 encodes for 2,094 decisions)."""
 
 
 def decision_to_json(decision: Decision) -> str:
