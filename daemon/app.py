@@ -1019,15 +1019,20 @@ def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
 
 @dataclass(slots=True)
 class ReplayRun:
-    """Result of ``replay_fast``: the engine, every day summary and every decision."""
+    """Result of ``replay_fast``: the engine, every day summary and every decision.
 
-    engine: Engine
-    decisions: list[Decision]
+    The engine, the decisions and the days are left out of ``repr``: ``asyncio.run`` reprs
+    the finished main task (its result) when it restores the SIGINT handler, and the full
+    repr of a whole history cost ~0.4 s of a replay (issue 9).
+    """
+
+    engine: Engine = field(repr=False)
+    decisions: list[Decision] = field(repr=False)
     sessions: int
     quotes: int
     rejected_quotes: int
     rejected_rows: int
-    days: list[DaySummary] = field(default_factory=list)
+    days: list[DaySummary] = field(default_factory=list, repr=False)
     """Every close's summary, in order (``engine.days`` holds them too: a batch replay
     sizes its window to the run; the daemon's engine keeps a bounded window)."""
 
