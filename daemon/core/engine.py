@@ -428,12 +428,15 @@ class Engine:
         """
         days, last_snapshot = self._days, self._last_snapshot
 
+        def save() -> dict[str, Any]:
+            return self._state(with_quote_state=False)
+
         def rollback(saved: dict[str, Any]) -> None:
-            self._load(saved, with_book=False)
+            self._load(saved, with_book=False, with_quote_state=False)
             self._days, self._last_snapshot = days, last_snapshot
 
         return self._guard.run(
-            what, day, now, step, save=self._state, rollback=rollback, prices=self._prices
+            what, day, now, step, save=save, rollback=rollback, prices=self._prices
         )
 
     # ------------------------------------------------------------------ one evaluation
@@ -535,9 +538,21 @@ class Engine:
         """
         return codec.encode({"book": self._book.state(), **self._state()})
 
-    def _state(self) -> dict[str, Any]:
-        """Everything of :meth:`snapshot` but the signal book, as fresh JSON-able values."""
+    def _state(self, *, with_quote_state: bool = True) -> dict[str, Any]:
+        """Everything of :meth:`snapshot` but the signal book, as fresh JSON-able values.
+
+        Args:
+            with_quote_state: include the parts only quotes and heartbeats change (the
+                latest prices, the rejected count, the staleness watch). The skip guard's
+                save leaves them out: an evaluation step never changes them, and writing
+                the prices out was half the cost of that save on every close (issue 9).
+        """
         condor = self._desk.condor
+        quote_state: dict[str, Any] = {}
+        watch_state: dict[str, Any] = {}
+        if with_quote_state:
+            quote_state = {"rejected": self._intake.rejected, **self._prices.to_dict()}
+            watch_state = self._watch.to_dict()
         return {
             "ladder": ladder_mod.state_to_dict(self._ladder),
             "is_template": self._is_template,
@@ -545,13 +560,12 @@ class Engine:
             "satellite": codec.satellite_to_dict(self._satellite),
             **codec.book_to_dict(self._hedge_book),
             **self._books.state(),
-            "rejected": self._intake.rejected,
-            **self._prices.to_dict(),
+            **quote_state,
             **self._rebalance.to_dict(),
             **self._ids.to_dict(),
             "days_count": self._days_count,
             **self._counts.to_dict(),
-            **self._watch.to_dict(),
+            **watch_state,
             "traded": self._desk.traded_to_dict(),
         }
 
@@ -574,7 +588,9 @@ class Engine:
         self._last_snapshot = None
         self._intake.reseed()
 
-    def _load(self, d: Mapping[str, Any], *, with_book: bool = True) -> None:
+    def _load(
+        self, d: Mapping[str, Any], *, with_book: bool = True, with_quote_state: bool = True
+    ) -> None:
         if with_book:
             self._book.load_state(d["book"])
         self._ladder = ladder_mod.state_from_dict(d["ladder"])
@@ -583,11 +599,13 @@ class Engine:
         self._satellite = codec.satellite_from_dict(d["satellite"])
         codec.load_book(self._hedge_book, d)
         self._books.load(d, self._desk.condor)
-        self._intake.rejected = int(d["rejected"])
-        self._prices.load(d)
+        if with_quote_state:
+            self._intake.rejected = int(d["rejected"])
+            self._prices.load(d)
         self._rebalance.load(d)
         self._ids.load(d)
         self._days_count = int(d["days_count"])
         self._counts.load(d)
-        self._watch.load(d)
+        if with_quote_state:
+            self._watch.load(d)
         self._desk.load_traded(d.get("traded"))

@@ -48,6 +48,9 @@ VOL_POINT = 0.01
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INF = math.inf
+_exp = math.exp
+_erfc = math.erfc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,7 +158,12 @@ def bs_greeks(
         ValueError: ``spot``, ``strike`` or ``iv`` not finite and > 0, or ``t_years``
             not finite.
     """
-    _check_inputs(spot, strike, iv, t_years, "spot")
+    # One chained comparison is the whole check on good inputs (NaN fails every comparison);
+    # only a bad input pays for the named error (issue 9: a close prices ~25 options).
+    if not (
+        0.0 < spot < _INF and 0.0 < strike < _INF and 0.0 < iv < _INF and -_INF < t_years < _INF
+    ):
+        _check_inputs(spot, strike, iv, t_years, "spot")
     if t_years <= 0.0:
         return _intrinsic(spot, strike, right)
     sqrt_t = math.sqrt(t_years)
@@ -164,17 +172,17 @@ def bs_greeks(
     d2 = d1 - sig_sqrt_t
     disc_q = math.exp(-div_yield * t_years)
     disc_r = math.exp(-rate * t_years)
-    pdf_d1 = norm_pdf(d1)
+    pdf_d1 = _INV_SQRT_2PI * _exp(-0.5 * d1 * d1)  # norm_pdf(d1), inlined
     gamma = disc_q * pdf_d1 / (spot * sig_sqrt_t)
     vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
     decay = -spot * disc_q * pdf_d1 * iv / (2.0 * sqrt_t)
     if right is Right.CALL:
-        nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+        nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)  # norm_cdf
         price = spot * disc_q * nd1 - strike * disc_r * nd2
         delta = disc_q * nd1
         theta_year = decay - rate * strike * disc_r * nd2 + div_yield * spot * disc_q * nd1
     else:
-        nmd1, nmd2 = norm_cdf(-d1), norm_cdf(-d2)
+        nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)  # norm_cdf(-d)
         price = strike * disc_r * nmd2 - spot * disc_q * nmd1
         delta = -disc_q * nmd1
         theta_year = decay + rate * strike * disc_r * nmd2 - div_yield * spot * disc_q * nmd1
@@ -225,7 +233,10 @@ def black76_greeks(
         ValueError: ``future``, ``strike`` or ``iv`` not finite and > 0, or ``t_years``
             not finite.
     """
-    _check_inputs(future, strike, iv, t_years, "future")
+    if not (
+        0.0 < future < _INF and 0.0 < strike < _INF and 0.0 < iv < _INF and -_INF < t_years < _INF
+    ):
+        _check_inputs(future, strike, iv, t_years, "future")
     if t_years <= 0.0:
         return _intrinsic(future, strike, right)
     sqrt_t = math.sqrt(t_years)

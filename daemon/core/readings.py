@@ -36,6 +36,12 @@ class EventCalendar:
     def __init__(self, macro_events: Sequence[MacroEvent], sessions: Sequence[date]) -> None:
         self.events: tuple[MacroEvent, ...] = tuple(sorted(macro_events, key=lambda e: e.day))
         self.event_days: tuple[date, ...] = tuple(e.day for e in self.events)
+        kinds: dict[date, list[str]] = {}
+        for e in self.events:
+            kinds.setdefault(e.day, []).append(e.kind.value)
+        self.kinds_on: dict[date, str] = {day: "+".join(k) for day, k in kinds.items()}
+        """The event kinds of each event day, ``"+"``-joined in calendar order ("FOMC+CPI"):
+        built once, not by scanning every event on each evaluation (issue 9)."""
         self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
 
 
@@ -285,7 +291,7 @@ def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams)
             "event_window", threshold, f"no macro event on or after {today} in the calendar"
         )
     day = calendar.event_days[i_event]
-    kinds = "+".join(e.kind.value for e in calendar.events if e.day == day)
+    kinds = calendar.kinds_on[day]
     start = bisect_left(calendar.sessions, today)
     at = bisect_left(calendar.sessions, day, lo=start)
     if at == len(calendar.sessions):
