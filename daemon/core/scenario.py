@@ -32,6 +32,7 @@ calendar days / 365 (ACT/365) from the session date.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -212,6 +213,7 @@ def _spx_leg_greeks(
     )
 
 
+@functools.lru_cache(maxsize=16)
 def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
     """The four legs of ONE condor unit (signed ``position_qty`` ±1 per unit).
 
@@ -220,7 +222,8 @@ def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
 
     Returns:
         (long put, short put, short call, long call), each with ``position_qty`` +1 (long)
-        or −1 (short), the condor's expiry, multiplier and trading class.
+        or −1 (short), the condor's expiry, multiplier and trading class. Cached (the
+        condor and its legs are frozen): a close values the same condor several times.
     """
     spec = (
         (Right.PUT, condor.long_put_strike, 1),
@@ -407,12 +410,26 @@ def condor_risk(
             msg = f"scenario SPX level {spot_after} <= 0 (beta {beta_vix}, shock {shock})"
             raise InvariantViolation(msg)
         scale = condor.multiplier * condor.contracts
+        t_years = year_fraction(state.session_date, condor.expiry)  # every leg's expiry
+        rate, div_yield = params.risk_free_rate, params.spx_dividend_yield
         for leg in condor_legs(condor):
-            now = _spx_leg_greeks(
-                leg, spot=state.spx, iv=iv_now, session_date=state.session_date, params=params
+            now = bs_greeks(
+                spot=state.spx,
+                strike=leg.strike,
+                t_years=t_years,
+                rate=rate,
+                div_yield=div_yield,
+                iv=iv_now,
+                right=leg.right,
             )
-            after = _spx_leg_greeks(
-                leg, spot=spot_after, iv=iv_after, session_date=state.session_date, params=params
+            after = bs_greeks(
+                spot=spot_after,
+                strike=leg.strike,
+                t_years=t_years,
+                rate=rate,
+                div_yield=div_yield,
+                iv=iv_after,
+                right=leg.right,
             )
             value_usd += leg.position_qty * now.price * scale
             value_after_usd += leg.position_qty * after.price * scale
