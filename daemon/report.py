@@ -75,25 +75,37 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
     ``covered_frac`` (scenario gain of held hedges / scenario loss L); ``cost_capped`` (1/0);
     ``proposals`` (orders proposed that day); then the P&L columns of :func:`pnl_columns`.
     """
-    records: list[dict[str, object]] = []
-    for day in days:
-        rec: dict[str, object] = {"date": day.session_date.isoformat()}
+    # Built column by column (issue 9): one list per column and one DataFrame constructor,
+    # not a dict per day through ``from_records`` (about 4x faster on the full history).
+    # A column a day lacks (the P&L of a day without market state) holds None there, which
+    # pandas reads as NaN, exactly as ``from_records`` filled the missing keys.
+    n_days = len(days)
+    columns: dict[str, list[object]] = {}
+
+    def column(name: str) -> list[object]:
+        values = columns.get(name)
+        if values is None:
+            values = columns[name] = [None] * n_days
+        return values
+
+    for i, day in enumerate(days):
+        column("date")[i] = day.session_date.isoformat()
         for reading in day.readings:
-            rec[reading.id] = int(reading.holds)
-            rec[f"{reading.id}_value"] = reading.value
-        rec["active_layers"] = "+".join(layer.value for layer in day.active_layers)
+            column(reading.id)[i] = int(reading.holds)
+            column(f"{reading.id}_value")[i] = reading.value
+        column("active_layers")[i] = "+".join(layer.value for layer in day.active_layers)
         for layer in LAYERS:
-            rec[f"contracts_{layer.value}"] = day.contracts_by_layer.get(layer, 0)
-        rec["premium_paid_usd"] = round(day.premium_paid_to_date_usd, 2)
-        rec["open_premium_usd"] = round(day.open_premium_usd, 2)
-        rec["cost_cap_usd"] = round(day.cost_cap_usd, 2)
-        rec["scenario_loss_usd"] = round(day.scenario_loss_usd, 2)
-        rec["covered_frac"] = round(day.covered_frac, 6)
-        rec["cost_capped"] = int(day.is_cost_capped)
-        rec["proposals"] = day.proposals
-        rec.update(pnl_columns(day))
-        records.append(rec)
-    return pd.DataFrame.from_records(records)
+            column(f"contracts_{layer.value}")[i] = day.contracts_by_layer.get(layer, 0)
+        column("premium_paid_usd")[i] = round(day.premium_paid_to_date_usd, 2)
+        column("open_premium_usd")[i] = round(day.open_premium_usd, 2)
+        column("cost_cap_usd")[i] = round(day.cost_cap_usd, 2)
+        column("scenario_loss_usd")[i] = round(day.scenario_loss_usd, 2)
+        column("covered_frac")[i] = round(day.covered_frac, 6)
+        column("cost_capped")[i] = int(day.is_cost_capped)
+        column("proposals")[i] = day.proposals
+        for name, value in pnl_columns(day).items():
+            column(name)[i] = value
+    return pd.DataFrame(columns)
 
 
 def pnl_columns(day: DaySummary) -> dict[str, object]:
