@@ -89,8 +89,12 @@ class MarketState:
 
     def __post_init__(self) -> None:
         """Validate prices and the futures curve (a bad state is a bug upstream)."""
-        for label, value in (("spx", self.spx), ("iwm", self.iwm), ("vix", self.vix)):
-            _require_positive(label, value)
+        # One chained comparison on good prices (NaN fails it); the named check otherwise.
+        if not (
+            0.0 < self.spx < math.inf and 0.0 < self.iwm < math.inf and 0.0 < self.vix < math.inf
+        ):
+            for label, value in (("spx", self.spx), ("iwm", self.iwm), ("vix", self.vix)):
+                _require_positive(label, value)
         for expiry, price in self.vx_curve:
             _require_positive(f"vx_curve[{expiry}]", price)
         expiries = [e for e, _ in self.vx_curve]
