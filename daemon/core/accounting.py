@@ -321,6 +321,7 @@ class AlwaysOnL1:
             snapshot=ctx.snapshot,
             state=state,
             risk=ctx.risk,
+            units=ctx.units,  # the same close, state and parameters: its units are shared
         )
         if ctx.risk is not None:
             rolls.rolls(desk, c, set())
