@@ -20,6 +20,7 @@ import pytest
 import daemon.core.engine as engine_mod
 from adapters.replay import ReplaySource
 from daemon.app import trading_sessions, warm_up
+from daemon.core.accounting import day_summary
 from daemon.core.engine import Engine
 from daemon.core.model import Alert, AlertKind, MarketEvent, ProposedOrder, Quote, SessionClose
 from daemon.settings import DEFAULT_CONFIG_PATH, load_settings
@@ -48,7 +49,7 @@ def _engines_and_events(market_dir: Path) -> tuple[Engine, Engine, list[MarketEv
 
 
 def _state(eng: Engine) -> dict[str, Any]:
-    d = json.loads(eng.snapshot())
+    d: dict[str, Any] = json.loads(eng.snapshot())
     del d["book"]  # the signal book: the close's prices are committed before the guard
     return d
 
@@ -57,7 +58,7 @@ def test_a_close_failing_after_its_orders_rolls_back_every_part_of_the_state(
     market_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference, failing, events = _engines_and_events(market_dir)
-    real_day_summary = engine_mod.day_summary
+    real_day_summary = day_summary
 
     def fail(*args: object, **kwargs: object) -> object:
         raise ValueError("injected: the day summary failed")
