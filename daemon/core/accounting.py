@@ -392,6 +392,10 @@ class Books:
             baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
         )
 
+    def saved_parts(self) -> tuple[object, ...]:
+        """The books :meth:`state` covers, for the skip guard's in-memory save."""
+        return (self._condor, self._satellite)
+
     def state(self) -> dict[str, Any]:
         """Snapshot keys ``condor_pnl`` and ``satellite_pnl`` (the baseline is not kept)."""
         return {"condor_pnl": self._condor.state(), "satellite_pnl": self._satellite.state()}
