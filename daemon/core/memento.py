@@ -33,8 +33,11 @@ def save(obj: object) -> Saved:
     Raises:
         TypeError: ``obj`` has no ``__dict__`` (a slots class).
     """
-    attrs = vars(obj)
-    return obj, {k: v.copy() if isinstance(v, _FLAT) else v for k, v in attrs.items()}
+    attrs = vars(obj).copy()
+    for name, value in attrs.items():
+        if isinstance(value, _FLAT):
+            attrs[name] = value.copy()
+    return obj, attrs
 
 
 def restore(saved: Saved) -> None:
