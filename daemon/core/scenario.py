@@ -41,7 +41,7 @@ from datetime import date
 from daemon.core.expiries import spx_expiries_after
 from daemon.core.model import IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, ScenarioParams
-from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks
+from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega
 from daemon.errors import InvariantViolation
 
 SPX_MONTHLY_TRADING_CLASS = "SPX"
@@ -416,28 +416,18 @@ def condor_risk(
         scale = condor.multiplier * condor.contracts
         t_years = year_fraction(state.session_date, condor.expiry)  # every leg's expiry
         rate, div_yield = params.risk_free_rate, params.spx_dividend_yield
+        spx = state.spx
         for leg in condor_legs(condor):
-            now = bs_greeks(
-                spot=state.spx,
-                strike=leg.strike,
-                t_years=t_years,
-                rate=rate,
-                div_yield=div_yield,
-                iv=iv_now,
-                right=leg.right,
+            # price and vega only (the same floats as bs_greeks'; issue 9)
+            now_price, now_vega = bs_price_vega(
+                spx, leg.strike, t_years, rate, div_yield, iv_now, leg.right
             )
-            after = bs_greeks(
-                spot=spot_after,
-                strike=leg.strike,
-                t_years=t_years,
-                rate=rate,
-                div_yield=div_yield,
-                iv=iv_after,
-                right=leg.right,
+            after_price, _ = bs_price_vega(
+                spot_after, leg.strike, t_years, rate, div_yield, iv_after, leg.right
             )
-            value_usd += leg.position_qty * now.price * scale
-            value_after_usd += leg.position_qty * after.price * scale
-            vega_usd += leg.position_qty * now.vega * scale
+            value_usd += leg.position_qty * now_price * scale
+            value_after_usd += leg.position_qty * after_price * scale
+            vega_usd += leg.position_qty * now_vega * scale
     condor_loss = value_usd - value_after_usd
     satellite_loss = -satellite_usd * iwm_move_pct / 100.0
     vega_abs = abs(vega_usd)
