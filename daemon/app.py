@@ -70,7 +70,6 @@ from daemon.errors import (
     ConfigError,
     TransientError,
 )
-from daemon.pipeline import LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
 from daemon.settings import Settings
@@ -86,6 +85,7 @@ if TYPE_CHECKING:
     from adapters.mqtt.embedded import Broker
     from adapters.mqtt.publisher import MqttPublisher
     from adapters.sqlite.journal import SqliteJournal
+    from daemon.pipeline import MarketCallback, Pipeline
 
 log = structlog.get_logger(__name__)
 
@@ -623,7 +623,7 @@ def _rejected_counts(parts: Mapping[str, Pipeline]) -> dict[str, dict[str, int]]
     return out
 
 
-async def _supervise(
+async def _supervise(  # noqa: PLR0915 - one more: the lazy pipeline import (issue 9)
     *,
     settings: Settings,
     opts: DaemonOptions,
@@ -635,6 +635,10 @@ async def _supervise(
     ib: IbAdapter | None,
     is_restored: bool,
 ) -> int:
+    # The daemon's shell loops (and prometheus_client through daemon.metrics) only here:
+    # `alvhd replay` never builds a pipeline (issue 9 start-up).
+    from daemon.pipeline import LogSink, Pipeline  # noqa: PLC0415
+
     service = settings.service
     parts: dict[str, Pipeline] = {}  # the pipeline, once built (the health closure reads it)
 
