@@ -167,6 +167,7 @@ def _weekdays_through(ordinal: int) -> int:
     return 5 * weeks + min(rest, 5)
 
 
+@lru_cache(maxsize=4096)  # pure in (day, holidays): asked on every close (issue 9)
 def previous_business_day(day: date, holidays: frozenset[date] | None = None) -> date:
     """The last business day on or before ``day``.
 

@@ -95,6 +95,22 @@ class MarketState:
         ):
             for label, value in (("spx", self.spx), ("iwm", self.iwm), ("vix", self.vix)):
                 _require_positive(label, value)
+        # Good curves and betas pass in one loop and two comparisons; only a bad one pays
+        # for the named checks below (issue 9: a close builds one or two states).
+        is_good = True
+        previous: date | None = None
+        for expiry, price in self.vx_curve:
+            if not 0.0 < price < math.inf or (previous is not None and expiry <= previous):
+                is_good = False
+                break
+            previous = expiry
+        beta_vix, beta_iwm = self.spx_pct_per_vix_pt, self.beta_iwm_spx
+        if (
+            is_good
+            and (beta_vix is None or -math.inf < beta_vix < math.inf)
+            and (beta_iwm is None or -math.inf < beta_iwm < math.inf)
+        ):
+            return
         for expiry, price in self.vx_curve:
             _require_positive(f"vx_curve[{expiry}]", price)
         expiries = [e for e, _ in self.vx_curve]
