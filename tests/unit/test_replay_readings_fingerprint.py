@@ -10,7 +10,9 @@ changes, by replaying ``../shared/data/market`` with ``config/alvhd.toml``:
 * ``REASONS``: sha256 of every decision's id with each of its reasons (id, value,
   threshold, holds, detail);
 * ``DAYS``: sha256 of every day summary: its readings (as above), layers, contracts,
-  premium, cap, scenario loss, cover, cap flag, proposals and P&L books (``repr``).
+  premium, cap, scenario loss, cover, cap flag, proposals and P&L books (``repr``);
+* ``DAYS_CSV``: sha256 of the ``days.csv`` bytes written from them (recorded at 62da155,
+  whose day summaries are 7db4ed5's: ``DAYS`` unchanged; before ``days_frame`` changed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 from pathlib import Path
 
 from daemon.core.model import SignalReading
+from daemon.report import days_frame, write_days_csv
 from tests.unit.replay_run import full_replay
 
 REASONS = "2f998e91f4c61b1ada791921b92e314f6eae0cd28a41e38f20beb57ab54ba974"
@@ -64,3 +67,13 @@ def test_every_day_summary_matches_the_recorded_fingerprint(market_dir: Path) ->
     assert len(lines) == run.sessions
     assert any(d.pnl is not None and d.pnl.baseline_l1 is not None for d in run.days)
     assert _sha(lines) == DAYS
+
+
+DAYS_CSV = "0a5eb89abfda93829a85942501e40a7b1dbe25b2cd84078c9cb14ef25aef2602"
+"""sha256 of the full replay's ``days.csv`` bytes (see the module docstring)."""
+
+
+def test_days_csv_bytes_match_the_recorded_fingerprint(market_dir: Path, tmp_path: Path) -> None:
+    run = full_replay(market_dir)
+    path = write_days_csv(days_frame(run.days), tmp_path / "days.csv")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == DAYS_CSV
