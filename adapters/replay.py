@@ -43,8 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -99,11 +98,51 @@ STREAM_ORDER: tuple[Symbol, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Series:
-    """One loaded series: valid rows only, sorted by date, indexed by session date."""
+    """One loaded series: valid rows only, sorted by date, indexed by session date.
 
-    bars: dict[date, Bar]
+    Held as columns (issue 9): a :class:`Bar` is built only when asked for (the warm-up
+    history), and streaming reads the close and expiry straight from the columns, so
+    loading does not build ~75,000 frozen objects the replay never looks at.
+
+    Args:
+        symbol: the series.
+        rows: ``(date, open, high, low, close, expiry)`` per valid row, any date order,
+            one row per date.
+    """
+
+    __slots__ = ("_rows", "symbol")
+
+    def __init__(
+        self,
+        symbol: Symbol,
+        rows: Iterable[tuple[date, float, float, float, float, date | None]],
+    ) -> None:
+        self.symbol = symbol
+        self._rows = {row[0]: row for row in sorted(rows, key=lambda r: r[0])}
+
+    def __contains__(self, day: date) -> bool:
+        return day in self._rows
+
+    def days(self) -> set[date]:
+        """The dates of the series."""
+        return set(self._rows)
+
+    def close(self, day: date) -> tuple[float, date | None] | None:
+        """``(close, expiry)`` on ``day``, or None when the series has no row that day."""
+        row = self._rows.get(day)
+        return None if row is None else (row[4], row[5])
+
+    def bar(self, day: date) -> Bar | None:
+        """The bar of ``day``, or None."""
+        row = self._rows.get(day)
+        return None if row is None else self._bar(row)
+
+    def _bar(self, row: tuple[date, float, float, float, float, date | None]) -> Bar:
+        day, o, h, lo, c, exp = row
+        return Bar(
+            symbol=self.symbol, session_date=day, open=o, high=h, low=lo, close=c, expiry=exp
+        )
 
 
 class _FileReader:
@@ -187,7 +226,10 @@ class _FileReader:
         Returns:
             The parsed dates (NaT where bad) and ``{row: [("malformed_row", detail)]}``.
         """
-        parsed = pd.to_datetime(raw.str.strip(), format="%Y-%m-%d", errors="coerce")
+        parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
+        if parsed.isna().any():
+            # Only a file with bad or space-padded cells pays for the element-wise strip.
+            parsed = pd.to_datetime(raw.str.strip(), format="%Y-%m-%d", errors="coerce")
         problems: dict[int, list[tuple[str, str]]] = {}
         for pos in np.flatnonzero(parsed.isna().to_numpy()):
             problems[int(pos)] = [("malformed_row", f"bad {what} {raw.iloc[pos]!r}")]
@@ -202,14 +244,16 @@ class _FileReader:
         A blank or NaN-like cell (or ±inf) is ``"nan"``, unparseable text ``"malformed_row"``,
         a zero or negative price ``"non_positive"``.
         """
-        text = raw.str.strip()
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-        nan_text = text.str.lower().isin(_NAN_WORDS).to_numpy() | (text == "").to_numpy()
+        # pandas' number parser skips surrounding spaces itself; the text of a cell is
+        # looked at only for the (few) bad cells, to name the reason (issue 9: the strip
+        # and lower-case of every cell were most of the load time).
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             ok = np.asarray(np.isfinite(values) & (values > 0), dtype=bool)
         for pos in np.flatnonzero(~ok):
             value = values[pos]
-            if nan_text[pos] or np.isinf(value):
+            text = str(raw.iloc[pos]).strip()
+            if text.lower() in _NAN_WORDS or not text or np.isinf(value):
                 reason = "nan"
             elif np.isnan(value):
                 reason = "malformed_row"
@@ -241,25 +285,86 @@ def _load_daily(path: Path, symbol: Symbol, rejections: list[Rejected]) -> _Seri
     dates, problems = reader.date_problems(frame["date"], "date")
     values = {col: reader.price_problems(frame[col], col, problems) for col in _OHLC}
     reader.reject_rows(problems, lines, symbol)
-    bars: dict[date, Bar] = {}
-    day_values = dates.dt.date.to_numpy()
-    for pos in range(len(frame)):
-        if pos in problems:
-            continue
-        day = day_values[pos]
-        if day in bars:
-            reader.reject("duplicate_date", symbol, int(lines[pos]), f"date {day} repeated")
-            continue
-        bars[day] = Bar(
-            symbol=symbol,
-            session_date=day,
-            open=float(values["open"][pos]),
-            high=float(values["high"][pos]),
-            low=float(values["low"][pos]),
-            close=float(values["close"][pos]),
-        )
+    keep = _mask_without(len(frame), problems)
+    rows = _unique_rows(
+        reader, dates, keep, lines=lines, dates=dates, symbols=[symbol] * len(frame)
+    )
+    series = _bars(
+        symbol,
+        dates,
+        rows,
+        values["close"],
+        opens=values["open"],
+        highs=values["high"],
+        lows=values["low"],
+    )
     reader.summarize()
-    return _Series(bars=dict(sorted(bars.items())))
+    return series
+
+
+def _unique_rows(
+    reader: _FileReader,
+    keys: pd.DataFrame | pd.Series,
+    keep: np.ndarray,
+    *,
+    lines: np.ndarray,
+    dates: pd.Series,
+    symbols: Sequence[Symbol | None],
+) -> np.ndarray:
+    """The positions of ``keep`` rows whose key was not seen in an earlier kept row.
+
+    Each repeat is a ``duplicate_date`` rejection, in file order (the first row of a key
+    wins). Vectorised (issue 9): ``duplicated`` over the kept rows, not a Python loop.
+    """
+    valid = np.flatnonzero(keep)
+    repeated = keys.iloc[valid].duplicated(keep="first").to_numpy()
+    for pos in valid[repeated]:
+        day = dates.iloc[pos].date()
+        reader.reject("duplicate_date", symbols[pos], int(lines[pos]), f"date {day} repeated")
+    return np.asarray(valid[~repeated])
+
+
+def _bars(
+    symbol: Symbol,
+    dates: pd.Series,
+    rows: np.ndarray,
+    closes: np.ndarray,
+    *,
+    opens: np.ndarray | None = None,
+    highs: np.ndarray | None = None,
+    lows: np.ndarray | None = None,
+    expiries: np.ndarray | None = None,
+) -> _Series:
+    """The series of ``rows`` (valid, one per date).
+
+    The columns are turned into Python values in one go (issue 9). A settlement file (no
+    ``opens``) gives open = high = low = close, with the contract's expiry.
+    """
+    days = dates.iloc[rows].dt.date.tolist()
+    close = closes[rows].tolist()
+    expiry = expiries[rows].tolist() if expiries is not None else [None] * len(rows)
+    if opens is None or highs is None or lows is None:
+        return _Series(symbol, zip(days, close, close, close, close, expiry, strict=True))
+    return _Series(
+        symbol,
+        zip(
+            days,
+            opens[rows].tolist(),
+            highs[rows].tolist(),
+            lows[rows].tolist(),
+            close,
+            expiry,
+            strict=True,
+        ),
+    )
+
+
+def _mask_without(n_rows: int, bad: Mapping[int, object]) -> np.ndarray:
+    """A boolean mask of ``n_rows`` rows, False at the positions in ``bad``."""
+    keep = np.ones(n_rows, dtype=bool)
+    if bad:
+        keep[np.fromiter(bad.keys(), dtype=np.int64, count=len(bad))] = False
+    return keep
 
 
 def _load_vx(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
@@ -307,7 +412,9 @@ def _load_vx(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Series]:
                 close=price,
                 expiry=expiry_values[pos],
             )
-        out[symbol] = _Series(bars=dict(sorted(bars.items())))
+        out[symbol] = _Series(
+            symbol, ((d, b.open, b.high, b.low, b.close, b.expiry) for d, b in bars.items())
+        )
     reader.summarize()
     return out
 
@@ -340,46 +447,35 @@ def _load_vx_front4(path: Path, rejections: list[Rejected]) -> dict[Symbol, _Ser
     for pos, found in expiry_problems.items():
         problems.setdefault(pos, []).extend(found)
     settles = reader.price_problems(frame["settle"], "settle", problems)
-    ranks = pd.to_numeric(frame["rank"].str.strip(), errors="coerce").to_numpy(dtype=float)
-    day_values = dates.dt.date.to_numpy()
-    expiry_values = expiries.dt.date.to_numpy()
-    symbols: list[Symbol | None] = []
-    for pos in range(len(frame)):
-        rank = ranks[pos]
-        symbol = _VX_RANKS.get(int(rank)) if np.isfinite(rank) and rank == int(rank) else None
-        symbols.append(symbol)
-        if symbol is None:
-            problems.setdefault(pos, []).append(
-                ("malformed_row", f"rank = {frame['rank'].iloc[pos]!r} (1-4)")
-            )
-        elif pos not in problems and expiry_values[pos] <= day_values[pos]:
-            problems[pos] = [("malformed_row", f"expiry {expiry_values[pos]} ≤ date")]
+    ranks = pd.to_numeric(frame["rank"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        rank_ok = np.isfinite(ranks) & (ranks == np.floor(ranks)) & (ranks >= 1) & (ranks <= 4)
+    rank_of = np.where(rank_ok, ranks, 0).astype(np.int64)
+    symbols: list[Symbol | None] = [_VX_RANKS.get(int(r)) for r in rank_of.tolist()]
+    for pos in np.flatnonzero(~rank_ok).tolist():
+        problems.setdefault(pos, []).append(
+            ("malformed_row", f"rank = {frame['rank'].iloc[pos]!r} (1-4)")
+        )
+    # An expiry on or before its trade date (rows otherwise good); NaT compares False.
+    expired = np.flatnonzero((expiries <= dates).to_numpy() & rank_ok).tolist()
+    for pos in expired:
+        if pos not in problems:
+            problems[pos] = [("malformed_row", f"expiry {expiries.iloc[pos].date()} ≤ date")]
     for pos in sorted(problems):
         found = problems[pos]
         reasons = {reason for reason, _ in found}
         reason = next(r for r in _REASON_ORDER if r in reasons)
         reader.reject(reason, symbols[pos], int(lines[pos]), "; ".join(d for _, d in found))
-    bars: dict[Symbol, dict[date, Bar]] = {sym: {} for sym in _VX_RANKS.values()}
-    for pos in range(len(frame)):
-        symbol = symbols[pos]
-        if pos in problems or symbol is None:
-            continue
-        day = day_values[pos]
-        if day in bars[symbol]:
-            reader.reject("duplicate_date", symbol, int(lines[pos]), f"date {day} repeated")
-            continue
-        price = float(settles[pos])
-        bars[symbol][day] = Bar(
-            symbol=symbol,
-            session_date=day,
-            open=price,
-            high=price,
-            low=price,
-            close=price,
-            expiry=expiry_values[pos],
-        )
+    keep = _mask_without(len(frame), problems)
+    keys = pd.DataFrame({"date": dates, "rank": rank_of})
+    rows = _unique_rows(reader, keys, keep, lines=lines, dates=dates, symbols=symbols)
+    expiry_values = expiries.dt.date.to_numpy()
+    out: dict[Symbol, _Series] = {}
+    for rank, symbol in _VX_RANKS.items():
+        mine = rows[rank_of[rows] == rank]
+        out[symbol] = _bars(symbol, dates, mine, settles, expiries=expiry_values)
     reader.summarize()
-    return {sym: _Series(bars=dict(sorted(b.items()))) for sym, b in bars.items()}
+    return out
 
 
 class ReplaySource:
@@ -440,9 +536,9 @@ class ReplaySource:
         else:
             log.info("replay_optional_file_missing", file=str(vx_path), symbol="VX1-VX4")
 
-        common = set(self._series[Symbol.SPX].bars)
+        common = self._series[Symbol.SPX].days()
         for symbol in REQUIRED_SYMBOLS:
-            common &= set(self._series[symbol].bars)
+            common &= self._series[symbol].days()
         self._all_sessions: tuple[date, ...] = tuple(sorted(common))
         if not self._all_sessions:
             msg = f"no common dates in the required files under {self._data_dir}"
@@ -520,7 +616,8 @@ class ReplaySource:
             return ()
         window = self._all_sessions[max(0, self._first_index - days) : self._first_index]
         series = self._series.get(symbol)
-        bars = [] if series is None else [series.bars[d] for d in window if d in series.bars]
+        found = [] if series is None else [series.bar(d) for d in window]
+        bars = [b for b in found if b is not None]
         if not bars and symbol in REQUIRED_SYMBOLS:
             msg = f"no {symbol.value} history before {self._sessions[0]} in {self._data_dir}"
             raise DataError(msg)
@@ -528,19 +625,19 @@ class ReplaySource:
 
     async def events(self) -> AsyncGenerator[MarketEvent, None]:
         """Yield each session's quotes (``STREAM_ORDER``) and then its ``SessionClose``."""
+        streamed = [(s, self._series[s]) for s in STREAM_ORDER if s in self._series]
         for index, day in enumerate(self._sessions):
             ts = datetime.combine(day, CLOSE_TIME_UTC)
-            for symbol in STREAM_ORDER:
-                series = self._series.get(symbol)
-                bar = series.bars.get(day) if series is not None else None
-                if bar is not None:
+            for symbol, series in streamed:
+                found = series.close(day)
+                if found is not None:
                     # The official daily close: confirmed data for the plausibility filter.
                     yield Quote(
                         symbol=symbol,
-                        price=bar.close,
+                        price=found[0],
                         ts=ts,
                         session_date=day,
-                        expiry=bar.expiry,
+                        expiry=found[1],
                         is_settlement=True,
                     )
             yield SessionClose(session_date=day, ts=ts)

@@ -31,6 +31,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from tenacity import (
@@ -41,20 +42,7 @@ from tenacity import (
 )
 
 from adapters.clock import ShiftedClock, SystemClock
-from adapters.ib.books import BookRow, layer_books, side_by_side
-from adapters.ib.connection import IbConnection
-from adapters.ib.executions import ExecutionRecord
-from adapters.ib.positions import AccountPositions, held_from_ib
-from adapters.ib.wiring import IbAdapter, build_ib_adapter, ib_config
-from adapters.mqtt.embedded import Broker, find_or_start_broker
-from adapters.mqtt.payloads import OrderStatusPayload
-from adapters.mqtt.publisher import MqttPublisher
-from adapters.mqtt.retained import read_retained_json
-from adapters.mqtt.tls import tls_context
-from adapters.mqtt.topics import Topics
-from adapters.notify.deadman import run_deadman
 from adapters.replay import ReplaySource
-from adapters.sqlite.journal import SqliteJournal
 from adapters.systemd import notify
 from daemon import paths
 from daemon.core.engine import Engine
@@ -81,12 +69,22 @@ from daemon.errors import (
     ConfigError,
     TransientError,
 )
-from daemon.metrics import DaemonCollector, serve_metrics
-from daemon.pipeline import PUBLISH_WINDOW, LogSink, MarketCallback, Pipeline
 from daemon.ports import MarketDataSource, OrderSink
 from daemon.sessions import is_regular_session, xnys_sessions
 from daemon.settings import Settings
 from daemon.supervisor import Cleanup, TaskSpec, run
+
+if TYPE_CHECKING:
+    # Start-up (issue 9): the IB, MQTT, journal and metrics adapters (ib_async, aiomqtt,
+    # pydantic payload models, prometheus_client: ~0.3 s) are imported inside the functions
+    # that build them, so `alvhd replay` (and `status`/`positions`) load only what they use.
+    from adapters.ib.books import BookRow
+    from adapters.ib.positions import AccountPositions
+    from adapters.ib.wiring import IbAdapter
+    from adapters.mqtt.embedded import Broker
+    from adapters.mqtt.publisher import MqttPublisher
+    from adapters.sqlite.journal import SqliteJournal
+    from daemon.pipeline import MarketCallback, Pipeline
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +126,9 @@ async def read_retained_status(settings: Settings, *, timeout_s: float) -> dict[
         BrokerUnavailable: no broker or no retained status within ``timeout_s`` seconds.
         DataError: the retained payload is not a JSON object.
     """
+    from adapters.mqtt.retained import read_retained_json  # noqa: PLC0415
+    from adapters.mqtt.topics import Topics  # noqa: PLC0415
+
     password = settings.mqtt_password
     return await read_retained_json(
         settings.mqtt.host,
@@ -380,6 +381,8 @@ async def _broker_for(
     settings: Settings, opts: DaemonOptions, workdir: Path
 ) -> AsyncIterator[tuple[str, int] | None]:
     """The (host, port) to publish to, or None to publish to the log only."""
+    from adapters.mqtt.embedded import find_or_start_broker  # noqa: PLC0415
+
     if not settings.mqtt.enabled:
         opts.notes.append("MQTT disabled by config: alerts go to the log only")
         yield None
@@ -418,6 +421,9 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
         ConfigError: invalid configuration (before anything starts).
         DataError: unusable replay input.
     """
+    from adapters.ib.wiring import build_ib_adapter, ib_config  # noqa: PLC0415
+    from adapters.sqlite.journal import SqliteJournal  # noqa: PLC0415
+
     params: EngineParams = settings.to_params()
     clock = SystemClock()
     if opts.clock_start is not None:
@@ -514,6 +520,8 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
 
 def _mqtt_tls(settings: Settings) -> ssl.SSLContext | None:
     """TLS context of the daemon's MQTT session (``mqtt.tls_*``), None for plain TCP."""
+    from adapters.mqtt.tls import tls_context  # noqa: PLC0415
+
     mq = settings.mqtt
 
     def path(p: Path | None) -> Path | None:
@@ -582,6 +590,9 @@ def _publisher(
     health: Callable[[], Sequence[str]],
     quote_counts: Callable[[], Mapping[str, Mapping[str, int]]],
 ) -> MqttPublisher:
+    from adapters.mqtt.publisher import MqttPublisher  # noqa: PLC0415
+    from adapters.mqtt.topics import Topics  # noqa: PLC0415
+
     service = settings.service
     return MqttPublisher(
         hostname=endpoint[0],
@@ -620,7 +631,7 @@ def _rejected_counts(parts: Mapping[str, Pipeline]) -> dict[str, dict[str, int]]
     return out
 
 
-async def _supervise(
+async def _supervise(  # noqa: PLR0915 - one more: the lazy pipeline import (issue 9)
     *,
     settings: Settings,
     opts: DaemonOptions,
@@ -632,6 +643,10 @@ async def _supervise(
     ib: IbAdapter | None,
     is_restored: bool,
 ) -> int:
+    # The daemon's shell loops (and prometheus_client through daemon.metrics) only here:
+    # `alvhd replay` never builds a pipeline (issue 9 start-up).
+    from daemon.pipeline import PUBLISH_WINDOW, LogSink, Pipeline  # noqa: PLC0415
+
     service = settings.service
     parts: dict[str, Pipeline] = {}  # the pipeline, once built (the health closure reads it)
 
@@ -805,6 +820,7 @@ def _ib_startup(  # noqa: PLR0917 - one closure over the start-up parts
     goes back to connecting (the connection alerts once per outage episode). Optional
     steps (RVX/VIX3M/VX history, the option chain) alert and go on.
     """
+    from adapters.ib.executions import ExecutionRecord  # noqa: PLC0415
 
     async def missing(symbol: Symbol, why: str) -> None:
         now = clock.now()
@@ -862,6 +878,9 @@ def _ops(
     tasks: list[TaskSpec],
 ) -> list[Cleanup]:
     """Optional operations extras: the Prometheus endpoint and the dead-man's switch ping."""
+    from adapters.notify.deadman import run_deadman  # noqa: PLC0415
+    from daemon.metrics import DaemonCollector, serve_metrics  # noqa: PLC0415
+
     cleanups: list[Cleanup] = []
     if settings.metrics.port:
         collector = DaemonCollector(
@@ -940,6 +959,7 @@ def _order_record_tasks(
     ``orders/status`` is QoS 1: a failed publish is retried (tenacity, transient errors
     only, up to 60 s) and then logged as an error; the journal keeps every change either way.
     """
+    from adapters.mqtt.payloads import OrderStatusPayload  # noqa: PLC0415
 
     async def journal_executions() -> None:
         async for record in ib.orders.new_executions():
@@ -995,6 +1015,13 @@ async def positions_report(settings: Settings) -> PositionsReport:
     Raises:
         BrokerUnavailable: IB did not answer within the connect timeout.
     """
+    from adapters.ib.books import layer_books, side_by_side  # noqa: PLC0415
+    from adapters.ib.connection import IbConnection  # noqa: PLC0415
+    from adapters.ib.executions import ExecutionRecord  # noqa: PLC0415
+    from adapters.ib.positions import held_from_ib  # noqa: PLC0415
+    from adapters.ib.wiring import ib_config  # noqa: PLC0415
+    from adapters.sqlite.journal import SqliteJournal  # noqa: PLC0415
+
     async with await SqliteJournal.open(settings.journal_path) as journal:
         records = [ExecutionRecord.from_json(x) for x in await journal.executions()]
     base = ib_config(settings.ib, settings.mode)
@@ -1026,15 +1053,20 @@ def _stats_dict(pipeline: Pipeline) -> dict[str, int]:
 
 @dataclass(slots=True)
 class ReplayRun:
-    """Result of ``replay_fast``: the engine, every day summary and every decision."""
+    """Result of ``replay_fast``: the engine, every day summary and every decision.
 
-    engine: Engine
-    decisions: list[Decision]
+    The engine, the decisions and the days are left out of ``repr``: ``asyncio.run`` reprs
+    the finished main task (its result) when it restores the SIGINT handler, and the full
+    repr of a whole history cost ~0.4 s of a replay (issue 9).
+    """
+
+    engine: Engine = field(repr=False)
+    decisions: list[Decision] = field(repr=False)
     sessions: int
     quotes: int
     rejected_quotes: int
     rejected_rows: int
-    days: list[DaySummary] = field(default_factory=list)
+    days: list[DaySummary] = field(default_factory=list, repr=False)
     """Every close's summary, in order (``engine.days`` holds them too: a batch replay
     sizes its window to the run; the daemon's engine keeps a bounded window)."""
 

@@ -75,25 +75,55 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
     ``covered_frac`` (scenario gain of held hedges / scenario loss L); ``cost_capped`` (1/0);
     ``proposals`` (orders proposed that day); then the P&L columns of :func:`pnl_columns`.
     """
-    records: list[dict[str, object]] = []
-    for day in days:
-        rec: dict[str, object] = {"date": day.session_date.isoformat()}
-        for reading in day.readings:
-            rec[reading.id] = int(reading.holds)
-            rec[f"{reading.id}_value"] = reading.value
-        rec["active_layers"] = "+".join(layer.value for layer in day.active_layers)
-        for layer in LAYERS:
-            rec[f"contracts_{layer.value}"] = day.contracts_by_layer.get(layer, 0)
-        rec["premium_paid_usd"] = round(day.premium_paid_to_date_usd, 2)
-        rec["open_premium_usd"] = round(day.open_premium_usd, 2)
-        rec["cost_cap_usd"] = round(day.cost_cap_usd, 2)
-        rec["scenario_loss_usd"] = round(day.scenario_loss_usd, 2)
-        rec["covered_frac"] = round(day.covered_frac, 6)
-        rec["cost_capped"] = int(day.is_cost_capped)
-        rec["proposals"] = day.proposals
-        rec.update(pnl_columns(day))
-        records.append(rec)
-    return pd.DataFrame.from_records(records)
+    # Built column by column (issue 9): one list per column and one DataFrame constructor,
+    # not a dict per day through ``from_records`` (about 4x faster on the full history).
+    # A column a day lacks (the P&L of a day without market state) holds None there, which
+    # pandas reads as NaN, exactly as ``from_records`` filled the missing keys.
+    n_days = len(days)
+    columns: dict[str, list[object]] = {}
+
+    def column(name: str) -> list[object]:
+        values = columns.get(name)
+        if values is None:
+            values = columns[name] = [None] * n_days
+        return values
+
+    # The lists of the reading columns, by position, once the first day has named them
+    # (the same ten ids in the same order every day; a day that differs takes the named
+    # path): two list stores per reading instead of two name look-ups (issue 9).
+    by_position: list[tuple[str, list[object], list[object]]] = []
+    contracts: list[tuple[Layer, list[object]]] = []
+    for i, day in enumerate(days):
+        column("date")[i] = day.session_date.isoformat()
+        readings = day.readings
+        if len(readings) == len(by_position) and all(
+            r.id == slot[0] for r, slot in zip(readings, by_position, strict=True)
+        ):
+            for reading, (_, holds, values) in zip(readings, by_position, strict=True):
+                holds[i] = int(reading.holds)
+                values[i] = reading.value
+        else:
+            for reading in readings:
+                column(reading.id)[i] = int(reading.holds)
+                column(f"{reading.id}_value")[i] = reading.value
+            if i == 0:
+                by_position = [(r.id, column(r.id), column(f"{r.id}_value")) for r in readings]
+        column("active_layers")[i] = "+".join(layer.value for layer in day.active_layers)
+        if not contracts:  # named here, on the first day: the columns keep their order
+            contracts = [(layer, column(f"contracts_{layer.value}")) for layer in LAYERS]
+        by_layer = day.contracts_by_layer
+        for layer, values in contracts:
+            values[i] = by_layer.get(layer, 0)
+        column("premium_paid_usd")[i] = round(day.premium_paid_to_date_usd, 2)
+        column("open_premium_usd")[i] = round(day.open_premium_usd, 2)
+        column("cost_cap_usd")[i] = round(day.cost_cap_usd, 2)
+        column("scenario_loss_usd")[i] = round(day.scenario_loss_usd, 2)
+        column("covered_frac")[i] = round(day.covered_frac, 6)
+        column("cost_capped")[i] = int(day.is_cost_capped)
+        column("proposals")[i] = day.proposals
+        for name, value in pnl_columns(day).items():
+            column(name)[i] = value
+    return pd.DataFrame(columns)
 
 
 def pnl_columns(day: DaySummary) -> dict[str, object]:
@@ -115,28 +145,40 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     if pnl is None:
         return {}
     rec: dict[str, object] = {"spx": pnl.spx, "vix": pnl.vix}
-    for layer in LAYERS:
-        lp = pnl.sleeve.get(layer)
-        rec[f"pnl_{layer.value}_usd"] = round(lp.total_usd, 2) if lp else 0.0
-        rec[f"realised_{layer.value}_usd"] = round(lp.realised_usd, 2) if lp else 0.0
-        rec[f"mark_{layer.value}_usd"] = round(lp.open_mark_usd, 2) if lp else 0.0
-    sleeve = list(pnl.sleeve.values())
-    rec["sleeve_pnl_usd"] = round(pnl.sleeve_total_usd, 2)
+    by_layer = pnl.sleeve
+    for layer, (pnl_name, realised_name, mark_name) in _LAYER_PNL_NAMES:
+        lp = by_layer.get(layer)
+        rec[pnl_name] = round(lp.total_usd, 2) if lp else 0.0
+        rec[realised_name] = round(lp.realised_usd, 2) if lp else 0.0
+        rec[mark_name] = round(lp.open_mark_usd, 2) if lp else 0.0
+    sleeve = list(by_layer.values())
+    # Each total once (the same floats as before, computed once per row; issue 9).
+    sleeve_total = pnl.sleeve_total_usd
+    condor = pnl.condor
+    condor_total = condor.total_usd
+    rec["sleeve_pnl_usd"] = round(sleeve_total, 2)
     rec["sleeve_realised_usd"] = round(sum(p.realised_usd for p in sleeve), 2)
     rec["sleeve_mark_usd"] = round(sum(p.open_mark_usd for p in sleeve), 2)
     rec["sleeve_fees_usd"] = round(sum(p.fees_usd for p in sleeve), 2)
-    rec["condor_pnl_usd"] = round(pnl.condor.total_usd, 2)
-    rec["condor_credit_usd"] = round(pnl.condor.credit_to_date_usd, 2)
-    rec["condor_mark_usd"] = round(pnl.condor.open_mark_usd, 2)
-    rec["condor_cycles"] = pnl.condor.cycles
-    rec["condor_closed_credit_usd"] = round(pnl.condor.closed_credit_usd, 2)
-    rec["condor_closed_debit_usd"] = round(pnl.condor.closed_debit_usd, 2)
+    rec["condor_pnl_usd"] = round(condor_total, 2)
+    rec["condor_credit_usd"] = round(condor.credit_to_date_usd, 2)
+    rec["condor_mark_usd"] = round(condor.open_mark_usd, 2)
+    rec["condor_cycles"] = condor.cycles
+    rec["condor_closed_credit_usd"] = round(condor.closed_credit_usd, 2)
+    rec["condor_closed_debit_usd"] = round(condor.closed_debit_usd, 2)
     rec["satellite_pnl_usd"] = round(pnl.satellite_usd, 2)
-    rec["net_pnl_usd"] = round(pnl.condor.total_usd + pnl.sleeve_total_usd, 2)
+    rec["net_pnl_usd"] = round(condor_total + sleeve_total, 2)
     base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
     rec["baseline_l1_pnl_usd"] = round(base, 2)
-    rec["net_baseline_pnl_usd"] = round(pnl.condor.total_usd + base, 2)
+    rec["net_baseline_pnl_usd"] = round(condor_total + base, 2)
     return rec
+
+
+_LAYER_PNL_NAMES = tuple(
+    (layer, (f"pnl_{layer.value}_usd", f"realised_{layer.value}_usd", f"mark_{layer.value}_usd"))
+    for layer in LAYERS
+)
+"""The per-layer P&L column names of :func:`pnl_columns`, built once."""
 
 
 def write_days_csv(days: Sequence[DaySummary] | pd.DataFrame, path: Path) -> Path:

@@ -36,3 +36,9 @@ fi
 # environment may set PYTHONDONTWRITEBYTECODE=1, so nothing would cache it later (issue 9:
 # `alvhd --help` start-up 3.7 s without .pyc vs 1.5 s with, before lazy imports).
 "$UV" sync --frozen --quiet --compile-bytecode
+# The project itself is an editable install (a .pth pointing at this checkout), which
+# --compile-bytecode does not cover: compile daemon/ and adapters/ here too. The interpreter
+# still *reads* these .pyc under PYTHONDONTWRITEBYTECODE=1; without them every command
+# compiled ~100 project modules on each start (issue 9: `alvhd config` 0.45 s -> 0.22 s,
+# `alvhd replay` about 0.5 s less).
+"$UV" run --frozen --no-sync python -m compileall -q -j 0 daemon adapters

@@ -52,7 +52,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_greeks, bs_greeks
+from daemon.core.pricing import black76_greeks, bs_price_vega
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -149,15 +149,15 @@ def condor_buyback_usd(
     for leg in condor_legs(condor):
         skew = acct.condor_put_skew_pts if leg.right is Right.PUT else acct.condor_call_skew_pts
         iv = max((state.vix + skew) / 100.0, 0.01)
-        price = bs_greeks(
-            spot=state.spx,
-            strike=leg.strike,
-            t_years=t_years,
-            rate=scenario.risk_free_rate,
-            div_yield=scenario.spx_dividend_yield,
-            iv=iv,
-            right=leg.right,
-        ).price
+        price, _ = bs_price_vega(  # bs_greeks' price, bit for bit (issue 9)
+            state.spx,
+            leg.strike,
+            t_years,
+            scenario.risk_free_rate,
+            scenario.spx_dividend_yield,
+            iv,
+            leg.right,
+        )
         value += leg.position_qty * price
     return -value * condor.multiplier * condor.contracts
 
@@ -321,6 +321,7 @@ class AlwaysOnL1:
             snapshot=ctx.snapshot,
             state=state,
             risk=ctx.risk,
+            units=ctx.units,  # the same close, state and parameters: its units are shared
         )
         if ctx.risk is not None:
             rolls.rolls(desk, c, set())
@@ -390,6 +391,10 @@ class Books:
             condor=self._condor.on_close(state, condor),
             baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
         )
+
+    def saved_parts(self) -> tuple[object, ...]:
+        """The books :meth:`state` covers, for the skip guard's in-memory save."""
+        return (self._condor, self._satellite)
 
     def state(self) -> dict[str, Any]:
         """Snapshot keys ``condor_pnl`` and ``satellite_pnl`` (the baseline is not kept)."""

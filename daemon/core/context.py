@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.core import orders
 from daemon.core.model import Layer, OptionLeg
 from daemon.core.scenario import CondorRisk, MarketState
 from daemon.core.signals import SignalSnapshot
+
+if TYPE_CHECKING:
+    from daemon.core.hedge_pricing import HedgeUnit
+    from daemon.core.params import ScenarioParams
 
 __all__ = [
     "EPS_USD",
@@ -57,6 +61,12 @@ class DayCtx:
         risk: the condor's scenario risk (None without condor or state).
         is_capped: a target was scaled down by the cost cap today.
         proposals: orders proposed today so far.
+        units: hedge units priced in this evaluation, by (legs, net quote), each with the
+            market state and scenario parameters it was priced with
+            (:meth:`daemon.core.desk.OrderDesk.unit`); shared with the always-on L1
+            baseline's context of the same close. A unit is a pure function of its legs,
+            quote, state and scenario parameters, so a repeat (sizing, then the held cover
+            of the day summary, then the baseline) is a lookup (issue 9).
     """
 
     session_date: date
@@ -67,6 +77,9 @@ class DayCtx:
     risk: CondorRisk | None = None
     is_capped: bool = False
     proposals: int = 0
+    units: dict[tuple[object, ...], tuple[MarketState, ScenarioParams, HedgeUnit]] = field(
+        default_factory=dict
+    )
 
 
 class DecisionIds:

@@ -147,10 +147,20 @@ class OrderDesk:
         """Price, scenario gain and VIX delta of one unit of ``legs`` (``ctx.state`` set).
 
         The net market mid and the market IV when every leg is quoted, else the Black-76
-        model (:func:`daemon.core.quoting.price_unit`).
+        model (:func:`daemon.core.quoting.price_unit`). Priced once per legs and quote in
+        an evaluation (``ctx.units``; issue 9).
         """
-        assert ctx.state is not None  # noqa: S101 - set before any sizing
-        return price_unit(legs, ctx.state, self.params.scenario, self.quote(legs))
+        state = ctx.state
+        assert state is not None  # noqa: S101 - set before any sizing
+        quote = self.quote(legs)
+        key = (legs, quote)
+        scenario = self.params.scenario
+        hit = ctx.units.get(key)
+        if hit is not None and hit[0] is state and hit[1] is scenario:  # priced already
+            return hit[2]
+        unit = price_unit(legs, state, scenario, quote)
+        ctx.units[key] = (state, scenario, unit)
+        return unit
 
     def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
         """The price increments of ``legs`` from their quote, or ``()`` without one.

@@ -135,6 +135,39 @@ def is_business_day(day: date, holidays: frozenset[date] | None = None) -> bool:
     return day.weekday() < _SATURDAY and not _is_holiday(day, holidays)
 
 
+def business_days_between(start: date, end: date) -> int:
+    """Business days in ``(start, end]`` (0 when ``end <= start``), without a day-by-day walk.
+
+    The same count as summing :func:`is_business_day` (default holidays) over every day
+    after ``start`` through ``end``: the weekdays of the interval, by arithmetic on the
+    proleptic ordinal (ordinal 1, 0001-01-01, is a Monday), less the weekday holidays of
+    each year's :func:`us_exchange_holidays` that fall in that year and in the interval
+    (issue 9: the sizing rules ask this on every re-size).
+
+    Args:
+        start: the day after which to count (excluded).
+        end: the last day counted (included).
+
+    Returns:
+        The number of business days, >= 0.
+    """
+    if end <= start:
+        return 0
+    n = _weekdays_through(end.toordinal()) - _weekdays_through(start.toordinal())
+    for year in range(start.year, end.year + 1):
+        for holiday in us_exchange_holidays(year):
+            if holiday.year == year and start < holiday <= end and holiday.weekday() < _SATURDAY:
+                n -= 1
+    return n
+
+
+def _weekdays_through(ordinal: int) -> int:
+    """Weekdays among the proleptic ordinals 1..``ordinal`` (ordinal 1 is a Monday)."""
+    weeks, rest = divmod(ordinal, 7)
+    return 5 * weeks + min(rest, 5)
+
+
+@lru_cache(maxsize=4096)  # pure in (day, holidays): asked on every close (issue 9)
 def previous_business_day(day: date, holidays: frozenset[date] | None = None) -> date:
     """The last business day on or before ``day``.
 
@@ -163,6 +196,7 @@ def third_friday(year: int, month: int) -> date:
     return _nth_weekday(year, month, _FRIDAY, 3)
 
 
+@lru_cache(maxsize=2048)  # pure in (year, month, holidays); issue 9
 def spx_monthly_expiry(year: int, month: int, *, holidays: frozenset[date] | None = None) -> date:
     """Expiry of the standard monthly SPX option: the third Friday, holiday-adjusted.
 
@@ -181,6 +215,7 @@ def spx_monthly_expiry(year: int, month: int, *, holidays: frozenset[date] | Non
     return previous_business_day(third_friday(year, month), holidays)
 
 
+@lru_cache(maxsize=2048)  # pure in (year, month, holidays); issue 9
 def vix_monthly_expiry(year: int, month: int, *, holidays: frozenset[date] | None = None) -> date:
     """Final settlement date of the VX future / standard VIX option of ``year``-``month``.
 
@@ -196,7 +231,8 @@ def vix_monthly_expiry(year: int, month: int, *, holidays: frozenset[date] | Non
             ``frozenset()`` → the bare Wednesday rule.
 
     Returns:
-        The expiry (final settlement) date.
+        The expiry (final settlement) date (cached: a close asks for the next months'
+        expiries again and again).
 
     Raises:
         InvariantViolation: month outside 1..12.

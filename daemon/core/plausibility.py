@@ -113,6 +113,10 @@ class Screened:
     episode: SuspectEpisode | None = None
 
 
+_ACCEPTED = Screened()
+"""An accepted quote that changed no episode (immutable: one instance serves every quote)."""
+
+
 @dataclass(slots=True)
 class _SymbolState:
     """Per-symbol references, the quarantine candidate and the open episode."""
@@ -209,8 +213,13 @@ class PlausibilityFilter:
             # A new session: the last valid price of the previous one is its close.
             st.prev_close = st.last_valid
         limit = self._params.max_move_frac(quote.symbol)
-        refs = [st.last_valid] if st.prev_close is None else [st.last_valid, st.prev_close]
-        suspect_vs = next((r for r in refs if is_suspect_move(price, r, limit)), None)
+        # The first reference the price is suspect against: the last valid price, then the
+        # previous session's close (no list and generator per quote: issue 9).
+        suspect_vs: float | None = None
+        if is_suspect_move(price, st.last_valid, limit):
+            suspect_vs = st.last_valid
+        elif st.prev_close is not None and is_suspect_move(price, st.prev_close, limit):
+            suspect_vs = st.prev_close
         if suspect_vs is None:
             return self._accept(st, quote, confirmed=False)
         if quote.is_settlement:
@@ -273,7 +282,7 @@ class PlausibilityFilter:
         st.candidate = None
         st.candidate_ticks = 0
         if st.episode_started is None:
-            return Screened()
+            return _ACCEPTED
         symbol = quote.symbol
         how = (
             f"confirmed as a genuine move by {self._params.confirm_ticks} consistent prints"

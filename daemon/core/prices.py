@@ -77,7 +77,7 @@ class PriceBoard:
 
     def has_required(self) -> bool:
         """SPX, IWM and VIX have each been priced at least once."""
-        return all(s in self.price for s in REQUIRED_SYMBOLS)
+        return REQUIRED_SYMBOLS.issubset(self.price)  # in C, no generator (per tick; issue 9)
 
     def closes(self, session_date: date) -> dict[Symbol, float]:
         """The closes to commit for ``session_date`` (see the module docstring)."""

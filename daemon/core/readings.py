@@ -36,6 +36,12 @@ class EventCalendar:
     def __init__(self, macro_events: Sequence[MacroEvent], sessions: Sequence[date]) -> None:
         self.events: tuple[MacroEvent, ...] = tuple(sorted(macro_events, key=lambda e: e.day))
         self.event_days: tuple[date, ...] = tuple(e.day for e in self.events)
+        kinds: dict[date, list[str]] = {}
+        for e in self.events:
+            kinds.setdefault(e.day, []).append(e.kind.value)
+        self.kinds_on: dict[date, str] = {day: "+".join(k) for day, k in kinds.items()}
+        """The event kinds of each event day, ``"+"``-joined in calendar order ("FOMC+CPI"):
+        built once, not by scanning every event on each evaluation (issue 9)."""
         self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
 
 
@@ -123,9 +129,9 @@ def signal_readings(
 
 
 def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
-    name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
     line = v.ratio_macd_line
     if line is None:
+        name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
         return _unknown("ratio_macd_negative", 0.0, f"{name}: not available (warming up)")
     holds = line < 0.0
     return SignalReading(
@@ -133,14 +139,15 @@ def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         value=line,
         threshold=0.0,
         holds=holds,
-        detail=f"{name} = {line:.6f} {'<' if holds else '>='} 0",
+        detail="MACD({},{}) of IWM/SPX = {:.6f} {} 0",
+        detail_args=(p.macd_fast, p.macd_slow, line, "<" if holds else ">="),
     )
 
 
 def _vix_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
-    name = f"RSI({p.rsi_period}, Wilder) of VIX"
     rsi = v.vix_rsi
     if rsi is None:
+        name = f"RSI({p.rsi_period}, Wilder) of VIX"
         return _unknown("vix_rsi_hot", p.vix_rsi_hot, f"{name}: not available (warming up)")
     holds = rsi > p.vix_rsi_hot
     return SignalReading(
@@ -148,14 +155,15 @@ def _vix_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         value=rsi,
         threshold=p.vix_rsi_hot,
         holds=holds,
-        detail=f"{name} = {rsi:.1f} {'>' if holds else '<='} {p.vix_rsi_hot:g}",
+        detail="RSI({}, Wilder) of VIX = {:.1f} {} {:g}",
+        detail_args=(p.rsi_period, rsi, ">" if holds else "<=", p.vix_rsi_hot),
     )
 
 
 def _vix_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
     line, sig = v.vix_macd_line, v.vix_macd_signal
-    name = f"VIX MACD({p.macd_fast},{p.macd_slow}) line"
     if line is None or sig is None:
+        name = f"VIX MACD({p.macd_fast},{p.macd_slow}) line"
         return _unknown("vix_macd_bull_cross", 0.0, f"{name} vs signal: not available (warming up)")
     diff = line - sig
     holds = diff > 0.0
@@ -164,17 +172,23 @@ def _vix_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         value=diff,
         threshold=0.0,
         holds=holds,
-        detail=(
-            f"{name} {line:.3f} {'above' if holds else 'not above'} its "
-            f"EMA{p.macd_signal} signal {sig:.3f} (diff {diff:+.3f} pts)"
+        detail="VIX MACD({},{}) line {:.3f} {} its EMA{} signal {:.3f} (diff {:+.3f} pts)",
+        detail_args=(
+            p.macd_fast,
+            p.macd_slow,
+            line,
+            "above" if holds else "not above",
+            p.macd_signal,
+            sig,
+            diff,
         ),
     )
 
 
 def _ratio_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
-    name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
     rsi = v.ratio_rsi
     if rsi is None:
+        name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
         return _unknown("ratio_rsi_weak", p.ratio_rsi_weak, f"{name}: not available (warming up)")
     holds = rsi < p.ratio_rsi_weak
     return SignalReading(
@@ -182,7 +196,8 @@ def _ratio_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         value=rsi,
         threshold=p.ratio_rsi_weak,
         holds=holds,
-        detail=f"{name} = {rsi:.1f} {'<' if holds else '>='} {p.ratio_rsi_weak:g}",
+        detail="RSI({}, Wilder) of IWM/SPX = {:.1f} {} {:g}",
+        detail_args=(p.rsi_period, rsi, "<" if holds else ">=", p.ratio_rsi_weak),
     )
 
 
@@ -210,9 +225,16 @@ def _iv_spread_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         threshold=frac,
         holds=holds,
         detail=(
-            f"RVX−VIX = {spread:.2f} pts {'>' if holds else '<='} {bar:.2f} "
-            f"({p.iv_spread_mean_days}-day mean {mean:.2f} + {frac:.0%} of |mean|); "
-            f"excess {excess:+.1%}"
+            "RVX−VIX = {:.2f} pts {} {:.2f} ({}-day mean {:.2f} + {:.0%} of |mean|); excess {:+.1%}"
+        ),
+        detail_args=(
+            spread,
+            ">" if holds else "<=",
+            bar,
+            p.iv_spread_mean_days,
+            mean,
+            frac,
+            excess,
         ),
     )
 
@@ -227,20 +249,25 @@ def _small_cap_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         )
     gap_pct = (iwm / fast - 1.0) * 100.0
     holds = gap_pct < 0.0
+    stronger_args: tuple[object, ...]
     if slow is None:
-        stronger = f"SMA{p.iwm_sma_slow_days} not available"
-    elif iwm < slow:
-        stronger = f"also below SMA{p.iwm_sma_slow_days} {slow:.2f}"
+        stronger, stronger_args = "SMA{} not available", (p.iwm_sma_slow_days,)
     else:
-        stronger = f"not below SMA{p.iwm_sma_slow_days} {slow:.2f}"
+        stronger = "also below SMA{} {:.2f}" if iwm < slow else "not below SMA{} {:.2f}"
+        stronger_args = (p.iwm_sma_slow_days, slow)
     return SignalReading(
         id="small_cap_below_ma",
         value=gap_pct,
         threshold=0.0,
         holds=holds,
-        detail=(
-            f"IWM {iwm:.2f} is {abs(gap_pct):.2f}% {'below' if holds else 'above'} "
-            f"SMA{p.iwm_sma_fast_days} {fast:.2f}; {stronger}"
+        detail="IWM {:.2f} is {:.2f}% {} SMA{} {:.2f}; " + stronger,
+        detail_args=(
+            iwm,
+            abs(gap_pct),
+            "below" if holds else "above",
+            p.iwm_sma_fast_days,
+            fast,
+            *stronger_args,
         ),
     )
 
@@ -263,15 +290,18 @@ def _big_move_reading(
     if value is None:  # pragma: no cover - positive finite inputs
         return _unknown("big_move", threshold, "move not finite")
     holds = value >= threshold
-    parts = " / ".join(f"{s} {m:+.2f}%" for s, m in moves)
+    parts = " / ".join(["{} {:+.2f}%"] * len(moves))
     return SignalReading(
         id="big_move",
         value=value,
         threshold=threshold,
         holds=holds,
-        detail=(
-            f"since last rebalance: {parts}; max |move| {value:.2f}% "
-            f"{'>=' if holds else '<'} {threshold:g}%"
+        detail="since last rebalance: " + parts + "; max |move| {:.2f}% {} {:g}%",
+        detail_args=(
+            *(x for move in moves for x in move),
+            value,
+            ">=" if holds else "<",
+            threshold,
         ),
     )
 
@@ -285,7 +315,7 @@ def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams)
             "event_window", threshold, f"no macro event on or after {today} in the calendar"
         )
     day = calendar.event_days[i_event]
-    kinds = "+".join(e.kind.value for e in calendar.events if e.day == day)
+    kinds = calendar.kinds_on[day]
     start = bisect_left(calendar.sessions, today)
     at = bisect_left(calendar.sessions, day, lo=start)
     if at == len(calendar.sessions):
@@ -301,10 +331,8 @@ def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams)
         value=float(sessions_ahead),
         threshold=threshold,
         holds=holds,
-        detail=(
-            f"{kinds} on {day}: {sessions_ahead} session(s) ahead "
-            f"({'within' if holds else 'outside'} the {window}-session window)"
-        ),
+        detail="{} on {}: {} session(s) ahead ({} the {}-session window)",
+        detail_args=(kinds, day, sessions_ahead, "within" if holds else "outside", window),
     )
 
 
@@ -319,9 +347,12 @@ def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         value=term,
         threshold=threshold,
         holds=holds,
-        detail=(
-            f"VIX/VIX3M = {term:.3f} {'>' if holds else '<='} {threshold:g} "
-            f"({'backwardation' if holds else 'contango'})"
+        detail="VIX/VIX3M = {:.3f} {} {:g} ({})",
+        detail_args=(
+            term,
+            ">" if holds else "<=",
+            threshold,
+            "backwardation" if holds else "contango",
         ),
     )
 

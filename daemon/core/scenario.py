@@ -32,6 +32,7 @@ calendar days / 365 (ACT/365) from the session date.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -40,7 +41,7 @@ from datetime import date
 from daemon.core.expiries import spx_expiries_after
 from daemon.core.model import IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, ScenarioParams
-from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks
+from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega
 from daemon.errors import InvariantViolation
 
 SPX_MONTHLY_TRADING_CLASS = "SPX"
@@ -88,8 +89,28 @@ class MarketState:
 
     def __post_init__(self) -> None:
         """Validate prices and the futures curve (a bad state is a bug upstream)."""
-        for label, value in (("spx", self.spx), ("iwm", self.iwm), ("vix", self.vix)):
-            _require_positive(label, value)
+        # One chained comparison on good prices (NaN fails it); the named check otherwise.
+        if not (
+            0.0 < self.spx < math.inf and 0.0 < self.iwm < math.inf and 0.0 < self.vix < math.inf
+        ):
+            for label, value in (("spx", self.spx), ("iwm", self.iwm), ("vix", self.vix)):
+                _require_positive(label, value)
+        # Good curves and betas pass in one loop and two comparisons; only a bad one pays
+        # for the named checks below (issue 9: a close builds one or two states).
+        is_good = True
+        previous: date | None = None
+        for expiry, price in self.vx_curve:
+            if not 0.0 < price < math.inf or (previous is not None and expiry <= previous):
+                is_good = False
+                break
+            previous = expiry
+        beta_vix, beta_iwm = self.spx_pct_per_vix_pt, self.beta_iwm_spx
+        if (
+            is_good
+            and (beta_vix is None or -math.inf < beta_vix < math.inf)
+            and (beta_iwm is None or -math.inf < beta_iwm < math.inf)
+        ):
+            return
         for expiry, price in self.vx_curve:
             _require_positive(f"vx_curve[{expiry}]", price)
         expiries = [e for e, _ in self.vx_curve]
@@ -212,6 +233,7 @@ def _spx_leg_greeks(
     )
 
 
+@functools.lru_cache(maxsize=16)
 def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
     """The four legs of ONE condor unit (signed ``position_qty`` ±1 per unit).
 
@@ -220,7 +242,8 @@ def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
 
     Returns:
         (long put, short put, short call, long call), each with ``position_qty`` +1 (long)
-        or −1 (short), the condor's expiry, multiplier and trading class.
+        or −1 (short), the condor's expiry, multiplier and trading class. Cached (the
+        condor and its legs are frozen): a close values the same condor several times.
     """
     spec = (
         (Right.PUT, condor.long_put_strike, 1),
@@ -407,16 +430,20 @@ def condor_risk(
             msg = f"scenario SPX level {spot_after} <= 0 (beta {beta_vix}, shock {shock})"
             raise InvariantViolation(msg)
         scale = condor.multiplier * condor.contracts
+        t_years = year_fraction(state.session_date, condor.expiry)  # every leg's expiry
+        rate, div_yield = params.risk_free_rate, params.spx_dividend_yield
+        spx = state.spx
         for leg in condor_legs(condor):
-            now = _spx_leg_greeks(
-                leg, spot=state.spx, iv=iv_now, session_date=state.session_date, params=params
+            # price and vega only (the same floats as bs_greeks'; issue 9)
+            now_price, now_vega = bs_price_vega(
+                spx, leg.strike, t_years, rate, div_yield, iv_now, leg.right
             )
-            after = _spx_leg_greeks(
-                leg, spot=spot_after, iv=iv_after, session_date=state.session_date, params=params
+            after_price, _ = bs_price_vega(
+                spot_after, leg.strike, t_years, rate, div_yield, iv_after, leg.right
             )
-            value_usd += leg.position_qty * now.price * scale
-            value_after_usd += leg.position_qty * after.price * scale
-            vega_usd += leg.position_qty * now.vega * scale
+            value_usd += leg.position_qty * now_price * scale
+            value_after_usd += leg.position_qty * after_price * scale
+            vega_usd += leg.position_qty * now_vega * scale
     condor_loss = value_usd - value_after_usd
     satellite_loss = -satellite_usd * iwm_move_pct / 100.0
     vega_abs = abs(vega_usd)

@@ -55,6 +55,7 @@ outputs by :func:`daemon.core.readings.signal_readings`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -219,10 +220,11 @@ class SignalBook:
                 f"on_close({session_date}): not after the last session {self._last_session}"
             )
         checked: dict[Symbol, float] = {}
-        for symbol in closes:
-            price = checked_price(closes, symbol, f"on_close({session_date})")
-            if price is not None:
-                checked[symbol] = price
+        for symbol, raw in closes.items():
+            price = float(raw)
+            if not 0.0 < price < math.inf:  # NaN too: the named error (checked_price)
+                checked_price(closes, symbol, f"on_close({session_date})")
+            checked[symbol] = price
         missing = sorted(s.value for s in REQUIRED_SYMBOLS if s not in checked)
         if missing:
             raise InvariantViolation(f"on_close({session_date}): missing closes for {missing}")

@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from daemon.core.context import DayCtx, leg_text
 from daemon.core.desk import OrderDesk
-from daemon.core.expiries import is_business_day
+from daemon.core.expiries import business_days_between
 from daemon.core.hedge_pricing import HedgeUnit
 from daemon.core.hedge_pricing import size_layer as size_layer_contracts
 from daemon.core.model import (
@@ -147,12 +147,7 @@ def sessions_since(start: date, day: date) -> int:
     Returns:
         The count of business days in ``(start, day]`` (0 when ``day <= start``).
     """
-    n = 0
-    d = start + timedelta(days=1)
-    while d <= day:
-        n += is_business_day(d)
-        d += timedelta(days=1)
-    return n
+    return business_days_between(start, day)  # not day by day (issue 9)
 
 
 def rule_breach(
