@@ -625,7 +625,9 @@ class IbOrderSink:
         if trade.contract.secType == "BAG" and filled > 0:
             bag = [f for f in trade.fills if f.contract.secType == "BAG"]
             if bag:
-                avg = sum(f.execution.price * f.execution.shares for f in bag) / filled
+                # rounded to 1e-6: a float sum of price × shares turns 1.40 into
+                # 1.3999999999999997, which the status message would show as such
+                avg = round(sum(f.execution.price * f.execution.shares for f in bag) / filled, 6)
         lmt = float(trade.order.lmtPrice)
         what_if = self.what_ifs.get(ref)
         margin = _float_or_none(what_if.initMarginChange) if what_if is not None else None

@@ -837,6 +837,9 @@ class FakeTws:
         qty = left if self.fill_max_qty is None else min(left, self.fill_max_qty)
         if qty <= 0:
             return
+        # a combo's net is a difference of leg prices (1.3999999999999997 for 1.40): IB
+        # reports an execution's price as the exchange printed it, a decimal on the tick
+        price = round(price, 6)
         # stamped on the fake's market day (its "today"), at the wall time of day
         now = datetime.combine(self.today, datetime.now(UTC).time(), tzinfo=UTC)
         prev = order.filled
