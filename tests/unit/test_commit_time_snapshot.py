@@ -24,15 +24,18 @@ from daemon.app import warm_up
 from daemon.core.engine import Engine
 from daemon.core.model import Decision
 from daemon.pipeline import Pipeline
-from tests.fakes.ports import FakeClock, RecordingAlertSink, RecordingOrderSink
 from tests.unit.test_snapshot_policy import (
     KILL_AT,
     START,
     _engine,
     _Killed,
     _KilledAt,
+    _run,
     _settings,
     _source,
+)
+from tests.unit.test_snapshot_policy import (
+    _pipeline as _policy_pipeline,
 )
 
 
@@ -57,28 +60,9 @@ class _CheckedJournal(SqliteJournal):
 
 def _pipeline(engine: Engine, source: object, journal: SqliteJournal) -> Pipeline:
     if isinstance(journal, _CheckedJournal):
-        journal.pipeline = _make(engine, source, journal)
+        journal.pipeline = _policy_pipeline(engine, source, journal)
         return journal.pipeline
-    return _make(engine, source, journal)
-
-
-def _make(engine: Engine, source: object, journal: SqliteJournal) -> Pipeline:
-    return Pipeline(
-        engine,
-        source,  # type: ignore[arg-type]
-        journal,
-        RecordingOrderSink(),
-        RecordingAlertSink(),
-        FakeClock(),
-        debounce_s=0.25,
-        interval_s=60.0,
-        is_live=False,
-        outbox_size=10_000,
-    )
-
-
-async def _run(pipeline: Pipeline) -> None:
-    await asyncio.gather(pipeline.run_engine(), pipeline.run_publisher())
+    return _policy_pipeline(engine, source, journal)
 
 
 @pytest.mark.parametrize("eager_closes", [None, 20], ids=["commit-time", "eager-fallback"])

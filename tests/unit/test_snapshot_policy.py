@@ -20,6 +20,7 @@ from daemon.app import trading_sessions, warm_up
 from daemon.core.engine import Engine
 from daemon.core.model import MarketEvent, SessionClose
 from daemon.pipeline import Pipeline
+from daemon.ports import Journal
 from daemon.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
 from tests.fakes.ports import FakeClock, InMemoryJournal, RecordingAlertSink, RecordingOrderSink
 
@@ -58,7 +59,7 @@ def _engine(settings: Settings) -> Engine:
 
 
 def _pipeline(
-    engine: Engine, source: object, journal: InMemoryJournal, *, snapshot_every_s: float = 60.0
+    engine: Engine, source: object, journal: Journal, *, snapshot_every_s: float = 60.0
 ) -> Pipeline:
     return Pipeline(
         engine,
