@@ -54,7 +54,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from daemon.core.model import Alert, Decision, Layer, LayerChange, ProposedOrder
+from daemon.core.model import Layer
 
 if TYPE_CHECKING:
     from daemon.bridge.service import Bridge
@@ -62,18 +62,6 @@ if TYPE_CHECKING:
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Upper bounds (seconds) of the publish latency histogram."""
-
-
-def decision_kind(decision: Decision) -> str:
-    """``order``, ``alert`` or ``layer_change`` (the journal's ``kind`` column)."""
-    match decision:
-        case ProposedOrder():
-            return "order"
-        case Alert():
-            return "alert"
-        case LayerChange():
-            return "layer_change"
-    raise TypeError(type(decision).__name__)  # pragma: no cover - exhaustive above
 
 
 @dataclass(slots=True)

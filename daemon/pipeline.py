@@ -125,6 +125,7 @@ from daemon.core.model import (
     SessionClose,
     Severity,
     Symbol,
+    decision_kind,
 )
 from daemon.errors import (
     BrokerRejected,
@@ -133,7 +134,7 @@ from daemon.errors import (
     PublishFailed,
     TransientError,
 )
-from daemon.metrics import LatencyHistogram, decision_kind
+from daemon.metrics import LatencyHistogram
 from daemon.supervisor import TaskSpec
 
 if TYPE_CHECKING:

@@ -642,19 +642,6 @@ def to_payload(decision: Decision) -> OrderPayload | AlertPayload | LayerChangeP
             assert_never(decision)
 
 
-def decision_kind(decision: Decision) -> str:
-    """The ``type`` discriminator of a decision (``order``, ``alert``, ``layer_change``)."""
-    match decision:
-        case ProposedOrder():
-            return "order"
-        case Alert():
-            return "alert"
-        case LayerChange():
-            return "layer_change"
-        case _:
-            assert_never(decision)
-
-
 _WIRE_MEMO: OrderedDict[str, tuple[Decision, str]] = OrderedDict()
 _WIRE_MEMO_SIZE = 1024
 """Decisions whose JSON is remembered (≈ 1 KB each). A replay journals up to the outbox

@@ -38,8 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from adapters.mqtt.payloads import decision_from_json, decision_kind, decision_to_json
-from daemon.core.model import Alert, Decision
+from adapters.mqtt.payloads import decision_from_json, decision_to_json
+from daemon.core.model import Alert, Decision, decision_kind
 from daemon.errors import ConfigError, DataError, InvariantViolation, JournalError
 from daemon.ports import JournalRecord
 

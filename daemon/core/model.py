@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, assert_never
 
 
 class Symbol(StrEnum):
@@ -618,6 +618,23 @@ class Alert:
 
 Decision = LayerChange | ProposedOrder | Alert
 """What the engine returns; the shell journals each, then publishes it."""
+
+
+def decision_kind(decision: Decision) -> str:
+    """The kind of a decision: ``order``, ``alert`` or ``layer_change``.
+
+    One name for the journal's ``kind`` column, the wire payload's ``type`` discriminator
+    and the metrics' ``kind`` label.
+    """
+    match decision:
+        case ProposedOrder():
+            return "order"
+        case Alert():
+            return "alert"
+        case LayerChange():
+            return "layer_change"
+        case _:
+            assert_never(decision)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
