@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.mqtt.embedded import Broker, find_mosquitto, start_mosquitto
+from tests.e2e.procs import Mosquitto
 
 
 @pytest.fixture
@@ -18,3 +19,13 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     b = start_mosquitto(tmp_path)
     yield b
     b.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A mosquitto that a fault test may stop and start again on the same port
+    (persistence on, a port below the ephemeral range: :class:`tests.e2e.procs.Mosquitto`)."""
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()

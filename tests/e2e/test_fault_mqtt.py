@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,14 +30,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
 SHUTDOWN_TIMEOUT_S = 4.0
 EXIT_SLACK_S = 2.0
 """Interpreter teardown after the ``stopped`` line, on a loaded CI machine."""
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def _journal(path: Path) -> list[tuple[str, str, int]]:
