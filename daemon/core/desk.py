@@ -193,10 +193,35 @@ class OrderDesk:
         q = self.quote(legs)
         return None if q is None else q.check(self.params.orders.max_spread_frac)
 
-    def market_problem(self, legs: tuple[OptionLeg, ...]) -> str | None:
-        """Why the quoted market of ``legs`` must not be traded blindly (None: fine/no quote)."""
-        q = self.quote(legs)
-        return None if q is None else q.problem(self.params.orders.max_spread_frac)
+    def checked_market(
+        self,
+        ctx: DayCtx,
+        *,
+        layer: Layer,
+        intent: OrderIntent,
+        legs: tuple[OptionLeg, ...],
+        reasons: tuple[SignalReading, ...],
+        out: list[Decision],
+    ) -> MarketCheck | None:
+        """:meth:`market_check`, plus the ``order`` alert on an empty or wide market.
+
+        The alert is appended to ``out``; the proposal is then published as not placeable
+        (issue 7). Used by buys and rolls alike.
+        """
+        market = self.market_check(legs)
+        if market is not None and market.status != "ok":
+            out.append(
+                market_alert(
+                    self.ids,
+                    ctx,
+                    layer=layer,
+                    intent=intent,
+                    legs=legs,
+                    problem=market.detail,
+                    reasons=reasons,
+                )
+            )
+        return market
 
     def scenario_result(
         self, unit: HedgeUnit, contracts_after: int, ctx: DayCtx
@@ -451,20 +476,10 @@ class OrderDesk:
         """
         if contracts <= 0 or unit.price <= 0.0 or not math.isfinite(unit.price):
             return []
-        market = self.market_check(legs)
         out: list[Decision] = []
-        if market is not None and market.status != "ok":
-            out.append(
-                market_alert(
-                    self.ids,
-                    ctx,
-                    layer=layer,
-                    intent=intent,
-                    legs=legs,
-                    problem=market.detail,
-                    reasons=reasons,
-                )
-            )
+        market = self.checked_market(
+            ctx, layer=layer, intent=intent, legs=legs, reasons=reasons, out=out
+        )
         op = self.params.orders
         if unit.price < op.min_premium_pts:
             return [self.min_premium_alert(ctx, layer=layer, legs=legs, unit=unit, why=why)]

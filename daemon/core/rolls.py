@@ -33,14 +33,12 @@ from daemon.core.model import (
     Decision,
     HedgePosition,
     Layer,
-    MarketCheck,
     OptionLeg,
     OrderIntent,
     Severity,
     SignalReading,
 )
 from daemon.core.params import LadderParams
-from daemon.core.quoting import market_alert
 
 __all__ = ["add_floor_dte", "cadence_calendar_days", "drop_expired", "min_dte", "roll_one", "rolls"]
 
@@ -146,32 +144,6 @@ def drop_expired(desk: OrderDesk, ctx: DayCtx, held: HedgePosition) -> Alert:
     )
 
 
-def _roll_market(
-    desk: OrderDesk,
-    ctx: DayCtx,
-    *,
-    layer: Layer,
-    roll_legs: tuple[OptionLeg, ...],
-    reasons: tuple[SignalReading, ...],
-    out: list[Decision],
-) -> MarketCheck | None:
-    """The roll's quoted market (None: no quote); an empty/wide one appends the alert."""
-    market = desk.market_check(roll_legs)
-    if market is not None and market.status != "ok":
-        out.append(
-            market_alert(
-                desk.ids,
-                ctx,
-                layer=layer,
-                intent=OrderIntent.ROLL,
-                legs=roll_legs,
-                problem=market.detail,
-                reasons=reasons,
-            )
-        )
-    return market
-
-
 def roll_one(
     desk: OrderDesk,
     ctx: DayCtx,
@@ -273,7 +245,9 @@ def roll_one(
     roll_legs = close_legs + open_ratio_legs
     # quoted at all (live): the roll's market is judged like any combination (per leg);
     # a leg without a quote falls back to the model and the note names it
-    market = _roll_market(desk, ctx, layer=layer, roll_legs=roll_legs, reasons=reasons, out=out)
+    market = desk.checked_market(
+        ctx, layer=layer, intent=OrderIntent.ROLL, legs=roll_legs, reasons=reasons, out=out
+    )
     is_market = market is not None and not model_priced
     if model_priced and desk.market is not None:
         size += f"; priced by the model (no quote): {', '.join(model_priced)}"
