@@ -54,6 +54,26 @@ RESTORED_KEY = "broker:restored"
 """Alert key of the end of an outage episode."""
 
 
+def raise_if_cancel_swallowed() -> None:
+    """Raise ``CancelledError`` if this task was cancelled and a library swallowed it.
+
+    Python 3.11's ``asyncio.wait_for``, which ib_async uses for its handshake, start-up
+    sync and requests, drops a cancellation that arrives in the loop turn in which the
+    awaited result completes (CPython gh-86296; fixed in 3.12 by gh-98518, which rebuilt
+    ``wait_for`` on ``asyncio.timeout``). The task then runs on as if never cancelled: a
+    reconnect cancelled by a shutdown went on to ``ready`` and waited for the next drop
+    forever, so the shutdown hung. ``Task.cancelling()`` still counts the request (only
+    ``uncancel()`` lowers it, and ``asyncio.timeout``/``TaskGroup`` call it for their own
+    cancellations), so a non-zero count after a library call means "stop now".
+
+    Raises:
+        asyncio.CancelledError: the current task has an unhonoured cancellation request.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class LinkState(StrEnum):
     """State of the API link as the operator sees it."""
 
@@ -162,6 +182,7 @@ class IbConnection:
         while True:
             if not self._ready.is_set():
                 await self.establish()
+            raise_if_cancel_swallowed()
             await self._disconnected.wait()
 
     async def establish(self) -> None:
@@ -176,9 +197,11 @@ class IbConnection:
         """
         while True:
             await self._connect_with_retry()
+            raise_if_cancel_swallowed()
             try:
                 for hook in self._hooks:
                     await hook()
+                    raise_if_cancel_swallowed()
             except (TransientError, ConnectionError, TimeoutError) as exc:
                 log.warning("ib_on_connect_failed", error=repr(exc))
                 self._begin_outage(f"IB start-up request failed after connecting: {exc!r}")

@@ -248,3 +248,33 @@ async def test_silence_outside_regular_hours_is_not_staleness(
             await asyncio.sleep(0.05)
     stale = [a for a in conn.alerts.emitted if a.kind is AlertKind.DATA_STALE]
     assert any(a.key == "data_stale" and "RVX" in a.message for a in stale) is expect_alert
+
+
+async def test_a_shutdown_during_a_reconnect_always_stops_the_link(tws: FakeTws) -> None:
+    """A stop that lands mid-reconnect must stop the link task, not leave it connected.
+
+    Python 3.11's ``asyncio.wait_for`` (ib_async's handshake and requests) swallows a
+    cancellation that arrives in the loop turn its result completes (CPython gh-86296):
+    about 1 in 20 cancels during a reconnect went unheard, the link came back ready and
+    the shutdown waited for the next drop forever (CI: a 120 s timeout). Each cycle here
+    cancels ``run`` at a different point of the reconnect, with the order sink's
+    reconciliation hook installed, as in the daemon.
+    """
+    cycles, hung = 300, []
+    for cycle in range(cycles):
+        conn = IbConnection(fast_config(tws.port))
+        IbOrderSink(conn)  # its reconcile hook runs on every (re)connect
+        task = asyncio.create_task(conn.run(), name="ib.connection")
+        try:
+            await conn.wait_ready(5)
+            await tws.drop_connections()
+            await asyncio.sleep((cycle % 31) / 1000)  # 0–30 ms into the reconnect
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            if not done:
+                hung.append(cycle)
+        finally:
+            await conn.close()
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
+    assert hung == [], f"{len(hung)} of {cycles} cancelled reconnects kept running"
