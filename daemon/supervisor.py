@@ -76,10 +76,29 @@ class Cleanup:
     timeout_s: float | None = None
 
 
+RECANCEL_INTERVAL_S = 0.5
+"""How long a cancelled task gets to end before it is cancelled again, seconds."""
+RECANCEL_MAX = 20
+"""Cancels sent to a task that will not stop before the shutdown goes on without it."""
+
+
 async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
-    """Top boundary of a task: log a crash with its traceback and re-raise it."""
+    """Top boundary of a task: log a crash with its traceback and re-raise it.
+
+    The component runs as its own task (``<name>.body``) so that a stop reaches it even
+    when a library swallows the first cancellation: Python 3.11's ``asyncio.wait_for``
+    (used by ib_async) can drop a cancel that lands in the loop turn its result
+    completes (CPython gh-86296), and a plain ``await spec.run()`` would then wait on the
+    still-running component forever. See :func:`_cancel_until_done`.
+    """
+    body = asyncio.create_task(spec.run(), name=f"{spec.name}.body")
     try:
-        await spec.run()
+        await asyncio.wait({body})
+    except asyncio.CancelledError:
+        await _cancel_until_done(body, spec.name)
+        raise
+    try:
+        body.result()
     except ShutdownRequested:
         raise
     except Exception:
@@ -87,6 +106,26 @@ async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
         raise
     log.info("task_returned", task=spec.name)
     on_return(spec)
+
+
+async def _cancel_until_done(body: asyncio.Task[None], name: str) -> None:
+    """Cancel ``body`` until it ends: every ``RECANCEL_INTERVAL_S``, ``RECANCEL_MAX`` times.
+
+    A component that ignored a cancel is logged (``task_ignored_cancel``); one that
+    outlives every cancel is logged as an error (``task_would_not_stop``) and left to
+    ``asyncio.run``'s final cancellation, so the shutdown (and its cleanups: ``offline``
+    on MQTT, the journal's close) still happens in time.
+    """
+    for attempt in range(RECANCEL_MAX):
+        body.cancel()
+        done, _ = await asyncio.wait({body}, timeout=RECANCEL_INTERVAL_S)
+        if done:
+            if not body.cancelled() and body.exception() is not None:
+                log.error("task_failed_while_stopping", task=name, exc_info=body.exception())
+            if attempt:
+                log.warning("task_ignored_cancel", task=name, extra_cancels=attempt)
+            return
+    log.error("task_would_not_stop", task=name, waited_s=RECANCEL_INTERVAL_S * RECANCEL_MAX)
 
 
 async def _watch(stop: asyncio.Event) -> None:

@@ -155,3 +155,43 @@ async def test_a_journal_error_exits_74() -> None:
 
     code = await run([TaskSpec(name="engine", run=disk_full)], signals=())
     assert code == EXIT_IOERR
+
+
+async def test_a_task_that_swallows_the_first_cancel_still_stops_and_cleans_up() -> None:
+    """SIGTERM while a library swallowed the cancel (3.11 ``wait_for``, CPython gh-86296).
+
+    Before, the task group waited on such a task forever: no ``offline``, no journal close,
+    systemd's SIGKILL after ``TimeoutStopSec``. Now it is cancelled again and the shutdown
+    runs its cleanups within about one ``RECANCEL_INTERVAL_S``.
+    """
+    r = Recorder()
+
+    async def swallows_once() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            r.log.append("swallowed")  # as wait_for does when its result is already in
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            r.log.append("cancelled again")
+            raise
+
+    async def send_sigterm() -> None:
+        await asyncio.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    started = time.monotonic()
+    async with asyncio.timeout(5):  # the bug: run() never returned
+        code = await run(
+            [
+                TaskSpec(name="ib.connection", run=swallows_once),
+                TaskSpec(name="k", run=send_sigterm),
+            ],
+            cleanups=steps(r),
+            notify=r.notify,
+        )
+    assert code == 0
+    assert r.log[:2] == ["swallowed", "cancelled again"]
+    assert r.log[-1] == "closed journal"
+    assert time.monotonic() - started < 2.0
