@@ -60,8 +60,19 @@ async def running(
             finally:
                 for h in handles:
                     h.cancel()
+                # ib_async's wait_for may swallow that cancel on Python 3.11 (CPython
+                # gh-86296): cancel again until every task has ended, as the supervisor does
+                tg.create_task(_cancel_until_done(handles), name="ib.recancel")
     finally:
         await conn.close()
+
+
+async def _cancel_until_done(tasks: list[asyncio.Task[None]], interval_s: float = 0.5) -> None:
+    """Cancel the tasks still running every ``interval_s`` until all have ended."""
+    while pending := [t for t in tasks if not t.done()]:
+        await asyncio.wait(pending, timeout=interval_s)
+        for t in pending:
+            t.cancel()
 
 
 async def eventually(
