@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from daemon.core.model import Decision, MarketEvent, Symbol
-    from daemon.report import StressWindow
+    from daemon.report import DayColumns, StressWindow
     from daemon.settings import Settings
 
 # Start-up (issue 9): this module imports only the standard library and daemon.errors at
@@ -424,6 +424,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
+        day_columns,
         days_frame,
         load_stress_windows,
         summarize,
@@ -481,9 +482,14 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
-    frame = days_frame(days)
-    path = write_days_csv(frame, days_csv)
-    _print_pnl(console, settings, frame, windows, report_dir=args.report, window=args.window)
+    # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
+    # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
+    columns = day_columns(days)
+    path = write_days_csv(columns, days_csv)
+    frame = days_frame(days) if args.report is not None else None
+    _print_pnl(
+        console, settings, columns, frame, windows, report_dir=args.report, window=args.window
+    )
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -523,24 +529,35 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
 def _print_pnl(
     console: Console,
     settings: Settings,
-    frame: pd.DataFrame,
+    columns: DayColumns,
+    frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
-    """The P&L table of the replay (issue 12), and the HTML report when asked."""
-    if "net_pnl_usd" not in frame.columns:
+    """The P&L table of the replay (issue 12), and the HTML report when asked.
+
+    Args:
+        console: where the table goes.
+        settings: the parameters shown in the report.
+        columns: the replay's ``day_columns`` (the table is computed from them).
+        frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
+        windows: the stress windows.
+        report_dir: write the HTML report and its charts here.
+        window: zoom the report on this stress window.
+    """
+    if "net_pnl_usd" not in columns:
         return
     from rich.console import Console  # noqa: PLC0415
 
     from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
 
-    rows = pnl_rows(frame, windows, by_year=report_dir is not None)
+    rows = pnl_rows(columns, windows, by_year=report_dir is not None)
     whole, _, win_rows = rows
     wide = Console(width=max(console.width, 300))
     wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
-    if report_dir is None:
+    if report_dir is None or frame is None:
         return
     # matplotlib is imported only when a report is asked for (about 1 s of start-up).
     from daemon.report_html import write_report  # noqa: PLC0415
