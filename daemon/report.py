@@ -391,7 +391,7 @@ class PnlRow:
     satellite_pnl_usd: float = 0.0
 
 
-def max_drawdown_usd(equity: Iterable[float]) -> float:
+def max_drawdown_usd(equity: Iterable[float] | pd.Series) -> float:
     """Largest fall from a running peak of ``equity`` (a cumulative P&L, USD), >= 0.
 
     The running peak starts at 0 (the P&L before the period), so a period that only
