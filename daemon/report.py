@@ -110,9 +110,13 @@ def day_columns(days: Sequence[DaySummary]) -> DayColumns:
     # (the same ten ids in the same order every day; a day that differs takes the named
     # path): two list stores per reading instead of two name look-ups (issue 9).
     by_position: list[tuple[str, list[object], list[object]]] = []
-    contracts: list[tuple[Layer, list[object]]] = []
+    # The other columns by position too, named on the first day (their order in the file)
+    # and on the first day with P&L books (issue 9: one tuple per day, no name look-ups).
+    dates = column("date") if days else []
+    fixed: list[list[object]] = []
+    books: list[list[object]] = []
     for i, day in enumerate(days):
-        column("date")[i] = day.session_date.isoformat()
+        dates[i] = day.session_date.isoformat()
         readings = day.readings
         if len(readings) == len(by_position) and all(
             r.id == slot[0] for r, slot in zip(readings, by_position, strict=True)
@@ -126,21 +130,30 @@ def day_columns(days: Sequence[DaySummary]) -> DayColumns:
                 column(f"{reading.id}_value")[i] = reading.value
             if i == 0:
                 by_position = [(r.id, column(r.id), column(f"{r.id}_value")) for r in readings]
-        column("active_layers")[i] = "+".join(layer.value for layer in day.active_layers)
-        if not contracts:  # named here, on the first day: the columns keep their order
-            contracts = [(layer, column(f"contracts_{layer.value}")) for layer in LAYERS]
+        if not fixed:
+            fixed = [column(name) for name in _DAY_NAMES]
         by_layer = day.contracts_by_layer
-        for layer, values in contracts:
-            values[i] = by_layer.get(layer, 0)
-        column("premium_paid_usd")[i] = round(day.premium_paid_to_date_usd, 2)
-        column("open_premium_usd")[i] = round(day.open_premium_usd, 2)
-        column("cost_cap_usd")[i] = round(day.cost_cap_usd, 2)
-        column("scenario_loss_usd")[i] = round(day.scenario_loss_usd, 2)
-        column("covered_frac")[i] = round(day.covered_frac, 6)
-        column("cost_capped")[i] = int(day.is_cost_capped)
-        column("proposals")[i] = day.proposals
-        for name, value in pnl_columns(day).items():
-            column(name)[i] = value
+        row = (
+            "+".join(layer.value for layer in day.active_layers),
+            by_layer.get(Layer.L1, 0),
+            by_layer.get(Layer.L2, 0),
+            by_layer.get(Layer.L3, 0),
+            round(day.premium_paid_to_date_usd, 2),
+            round(day.open_premium_usd, 2),
+            round(day.cost_cap_usd, 2),
+            round(day.scenario_loss_usd, 2),
+            round(day.covered_frac, 6),
+            int(day.is_cost_capped),
+            day.proposals,
+        )
+        for values, value in zip(fixed, row, strict=True):
+            values[i] = value
+        pnl = _pnl_values(day)
+        if pnl is not None:
+            if not books:
+                books = [column(name) for name in PNL_NAMES]
+            for values, value in zip(books, pnl, strict=True):
+                values[i] = value
     return columns
 
 
@@ -159,44 +172,95 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     satellite at its constant notional (kept out of the net columns). Empty when the day
     had no market state.
     """
+    values = _pnl_values(day)
+    return {} if values is None else dict(zip(PNL_NAMES, values, strict=True))
+
+
+def _pnl_values(day: DaySummary) -> tuple[object, ...] | None:
+    """The values of :func:`pnl_columns`, in :data:`PNL_NAMES` order (None: no books)."""
     pnl = day.pnl
     if pnl is None:
-        return {}
-    rec: dict[str, object] = {"spx": pnl.spx, "vix": pnl.vix}
+        return None
     by_layer = pnl.sleeve
-    for layer, (pnl_name, realised_name, mark_name) in _LAYER_PNL_NAMES:
+    per_layer: list[float] = []
+    for layer in LAYERS:
         lp = by_layer.get(layer)
-        rec[pnl_name] = round(lp.total_usd, 2) if lp else 0.0
-        rec[realised_name] = round(lp.realised_usd, 2) if lp else 0.0
-        rec[mark_name] = round(lp.open_mark_usd, 2) if lp else 0.0
+        if lp:
+            per_layer += (
+                round(lp.total_usd, 2),
+                round(lp.realised_usd, 2),
+                round(lp.open_mark_usd, 2),
+            )
+        else:
+            per_layer += (0.0, 0.0, 0.0)
     sleeve = list(by_layer.values())
     # Each total once (the same floats as before, computed once per row; issue 9).
     sleeve_total = pnl.sleeve_total_usd
     condor = pnl.condor
     condor_total = condor.total_usd
-    rec["sleeve_pnl_usd"] = round(sleeve_total, 2)
-    rec["sleeve_realised_usd"] = round(sum(p.realised_usd for p in sleeve), 2)
-    rec["sleeve_mark_usd"] = round(sum(p.open_mark_usd for p in sleeve), 2)
-    rec["sleeve_fees_usd"] = round(sum(p.fees_usd for p in sleeve), 2)
-    rec["condor_pnl_usd"] = round(condor_total, 2)
-    rec["condor_credit_usd"] = round(condor.credit_to_date_usd, 2)
-    rec["condor_mark_usd"] = round(condor.open_mark_usd, 2)
-    rec["condor_cycles"] = condor.cycles
-    rec["condor_closed_credit_usd"] = round(condor.closed_credit_usd, 2)
-    rec["condor_closed_debit_usd"] = round(condor.closed_debit_usd, 2)
-    rec["satellite_pnl_usd"] = round(pnl.satellite_usd, 2)
-    rec["net_pnl_usd"] = round(condor_total + sleeve_total, 2)
     base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
-    rec["baseline_l1_pnl_usd"] = round(base, 2)
-    rec["net_baseline_pnl_usd"] = round(condor_total + base, 2)
-    return rec
+    return (
+        pnl.spx,
+        pnl.vix,
+        *per_layer,
+        round(sleeve_total, 2),
+        round(sum(p.realised_usd for p in sleeve), 2),
+        round(sum(p.open_mark_usd for p in sleeve), 2),
+        round(sum(p.fees_usd for p in sleeve), 2),
+        round(condor_total, 2),
+        round(condor.credit_to_date_usd, 2),
+        round(condor.open_mark_usd, 2),
+        condor.cycles,
+        round(condor.closed_credit_usd, 2),
+        round(condor.closed_debit_usd, 2),
+        round(pnl.satellite_usd, 2),
+        round(condor_total + sleeve_total, 2),
+        round(base, 2),
+        round(condor_total + base, 2),
+    )
 
 
-_LAYER_PNL_NAMES = tuple(
-    (layer, (f"pnl_{layer.value}_usd", f"realised_{layer.value}_usd", f"mark_{layer.value}_usd"))
-    for layer in LAYERS
+_DAY_NAMES: tuple[str, ...] = (
+    "active_layers",
+    *(f"contracts_{layer.value}" for layer in LAYERS),
+    "premium_paid_usd",
+    "open_premium_usd",
+    "cost_cap_usd",
+    "scenario_loss_usd",
+    "covered_frac",
+    "cost_capped",
+    "proposals",
 )
-"""The per-layer P&L column names of :func:`pnl_columns`, built once."""
+"""The ``days.csv`` columns after the readings, before the P&L (:func:`day_columns`)."""
+
+PNL_NAMES: tuple[str, ...] = (
+    "spx",
+    "vix",
+    *(
+        name
+        for layer in LAYERS
+        for name in (
+            f"pnl_{layer.value}_usd",
+            f"realised_{layer.value}_usd",
+            f"mark_{layer.value}_usd",
+        )
+    ),
+    "sleeve_pnl_usd",
+    "sleeve_realised_usd",
+    "sleeve_mark_usd",
+    "sleeve_fees_usd",
+    "condor_pnl_usd",
+    "condor_credit_usd",
+    "condor_mark_usd",
+    "condor_cycles",
+    "condor_closed_credit_usd",
+    "condor_closed_debit_usd",
+    "satellite_pnl_usd",
+    "net_pnl_usd",
+    "baseline_l1_pnl_usd",
+    "net_baseline_pnl_usd",
+)
+"""The P&L column names of :func:`pnl_columns`, in file order."""
 
 
 def write_days_csv(days: Sequence[DaySummary] | DayColumns | pd.DataFrame, path: Path) -> Path:
