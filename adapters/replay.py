@@ -204,9 +204,11 @@ class _FileReader:
                 msg = f"{self.path}: a quoted cell spans lines (unbalanced quote?)"
                 raise DataError(msg)
         else:  # no quotes (the usual case): a plain split is what the csv module reads
-            split = [raw.split(",") for raw in body]
-            shaped = [len(cells) == n_fields for cells in split]
-            rows = [cells for cells, ok in zip(split, shaped, strict=True) if ok]
+            rows = [raw.split(",") for raw in body]
+            if set(map(len, rows)) <= {n_fields}:  # every line well formed: no line loop
+                return _columns(rows, header, columns), list(range(2, len(body) + 2))
+            shaped = [len(cells) == n_fields for cells in rows]
+            rows = [cells for cells, ok in zip(rows, shaped, strict=True) if ok]
         line_numbers: list[int] = []
         for idx, ok in enumerate(shaped, start=2):
             if ok:
@@ -216,8 +218,7 @@ class _FileReader:
             else:
                 detail = f"expected {n_fields} fields: {body[idx - 2]!r}"
                 self.reject("malformed_row", symbol, idx, detail)
-        cells: list[tuple[str, ...]] = list(zip(*rows, strict=True)) if rows else [()] * n_fields
-        return {c: list(cells[header.index(c)]) for c in ("date", *columns)}, line_numbers
+        return _columns(rows, header, columns), line_numbers
 
     @staticmethod
     def date_problems(
@@ -268,9 +269,9 @@ class _FileReader:
             and 0.0 < min(values) <= max(values) < math.inf
         ):
             return values  # every price good: checked without a Python loop
-        for pos, value in enumerate(values):
-            if 0.0 < value < math.inf:
-                continue
+        inf = math.inf
+        for pos in [pos for pos, value in enumerate(values) if not 0.0 < value < inf]:
+            value = values[pos]
             text = raw[pos].strip()
             if text.lower() in _NAN_WORDS or not text or math.isinf(value):
                 reason = "nan"
@@ -301,6 +302,13 @@ class _FileReader:
 
 
 _ISO_LEN = len("2020-01-02")
+
+
+def _columns(
+    rows: Sequence[Sequence[str]], header: Sequence[str], columns: Sequence[str]
+) -> dict[str, list[str]]:
+    """The cells of ``date`` and ``columns`` from rows of ``len(header)`` cells."""
+    return {c: [row[i] for row in rows] for c in ("date", *columns) for i in [header.index(c)]}
 
 
 def _iso_date(cell: str) -> date | None:
