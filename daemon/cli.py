@@ -485,7 +485,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
     path = write_days_csv(columns, days_csv)
-    frame = days_frame(days) if args.report is not None else None
+    frame = days_frame(columns) if args.report is not None else None
     _print_pnl(
         console, settings, columns, frame, windows, report_dir=args.report, window=args.window
     )

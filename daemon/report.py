@@ -76,11 +76,15 @@ def load_stress_windows(path: Path) -> tuple[StressWindow, ...]:
     return tuple(windows)
 
 
-def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
-    """:func:`day_columns` as a DataFrame (None read as NaN), for the HTML report."""
+def days_frame(days: Sequence[DaySummary] | DayColumns) -> pd.DataFrame:
+    """:func:`day_columns` as a DataFrame (None read as NaN), for the HTML report.
+
+    Args:
+        days: the day summaries, or their ``day_columns`` when already built.
+    """
     import pandas as pd  # noqa: PLC0415
 
-    return pd.DataFrame(day_columns(days))
+    return pd.DataFrame(days if isinstance(days, Mapping) else day_columns(days))
 
 
 def day_columns(days: Sequence[DaySummary]) -> DayColumns:
