@@ -40,7 +40,7 @@ passes (a column with a bad cell is then parsed cell by cell to name it), not pa
 replay does not import pandas (≈ 0.2 s). The rows, rejections and their details are those
 of the pandas loader it replaced (``tests/adapters/test_replay_loader_cells.py``), except
 that an unbalanced quote is now a :class:`DataError` naming the file instead of pandas'
-``ParserError``, and a date outside pandas' 1677–2262 range is read as a date.
+``ParserError``.
 
 Intraday replay (``intraday/spx_5m.csv`` …) is not implemented: every session streams one
 quote per available symbol at its daily close.
