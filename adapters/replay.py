@@ -39,8 +39,8 @@ Reading (issue 9): the ``csv`` module and whole-column ``float``/``date.fromisof
 passes (a column with a bad cell is then parsed cell by cell to name it), not pandas, so a
 replay does not import pandas (≈ 0.2 s). The rows, rejections and their details are those
 of the pandas loader it replaced (``tests/adapters/test_replay_loader_cells.py``), except
-that an unbalanced quote is now a :class:`DataError` naming the file instead of pandas'
-``ParserError``.
+that a line with an unbalanced quote is now one rejected row (pandas raised a
+``ParserError`` for the whole file).
 
 Intraday replay (``intraday/spx_5m.csv`` …) is not implemented: every session streams one
 quote per available symbol at its daily close.
@@ -175,17 +175,16 @@ class _FileReader:
     ) -> tuple[dict[str, list[str]], list[int]]:
         """Read ``date`` and ``columns`` as text, dropping structurally bad lines.
 
-        A blank line or one with the wrong number of fields is one ``malformed_row``
-        rejection; the other lines are parsed by the ``csv`` module (quotes removed,
-        spaces kept).
+        A blank line, one with the wrong number of fields or an unbalanced quote is one
+        ``malformed_row`` rejection; the other lines are parsed by the ``csv`` module
+        (quotes removed, spaces kept), each on its own.
 
         Returns:
             The cells of each column (one per kept line) and the 1-based file line
             number of each kept line.
 
         Raises:
-            DataError: the file cannot be read, lacks a required column or leaves a
-                quote open.
+            DataError: the file cannot be read or lacks a required column.
         """
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -203,29 +202,26 @@ class _FileReader:
             raise DataError(msg)
         n_fields = len(header)
         body = lines[1:]
-        if '"' in text:  # quoted cells: the csv module reads the lines of the right shape
-            shaped = [raw.count(",") + 1 == n_fields for raw in body]
-            rows = list(csv.reader(raw for raw, ok in zip(body, shaped, strict=True) if ok))
-            if len(rows) != sum(shaped) or any(len(row) != n_fields for row in rows):
-                # a quote left open runs into the next lines: not a plain CSV
-                msg = f"{self.path}: a quoted cell spans lines (unbalanced quote?)"
-                raise DataError(msg)
+        if '"' in text:  # quoted cells: the csv module reads each line on its own
+            rows = [next(csv.reader([raw]), []) for raw in body]
         else:  # no quotes (the usual case): a plain split is what the csv module reads
             rows = [raw.split(",") for raw in body]
             if set(map(len, rows)) <= {n_fields}:  # every line well formed: no line loop
                 return _columns(rows, header, columns), list(range(2, len(body) + 2))
-            shaped = [len(cells) == n_fields for cells in rows]
-            rows = [cells for cells, ok in zip(rows, shaped, strict=True) if ok]
+        kept: list[list[str]] = []
         line_numbers: list[int] = []
-        for idx, ok in enumerate(shaped, start=2):
-            if ok:
-                line_numbers.append(idx)
-            elif not body[idx - 2].strip():
+        for idx, (raw, cells) in enumerate(zip(body, rows, strict=True), start=2):
+            if not raw.strip():
                 self.reject("malformed_row", symbol, idx, "blank line")
-            else:
-                detail = f"expected {n_fields} fields: {body[idx - 2]!r}"
+            elif raw.count(",") + 1 != n_fields:
+                detail = f"expected {n_fields} fields: {raw!r}"
                 self.reject("malformed_row", symbol, idx, detail)
-        return _columns(rows, header, columns), line_numbers
+            elif len(cells) != n_fields:  # a quote left open swallowed a separator
+                self.reject("malformed_row", symbol, idx, f"unbalanced quote: {raw!r}")
+            else:
+                kept.append(cells)
+                line_numbers.append(idx)
+        return _columns(kept, header, columns), line_numbers
 
     @staticmethod
     def date_problems(

@@ -11,11 +11,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from adapters.replay import ReplaySource
 from daemon.core.model import Symbol
-from daemon.errors import DataError
 
 HEADER = "date,open,high,low,close,volume"
 GOOD = {
@@ -96,9 +93,12 @@ def test_a_one_digit_month_is_still_a_date(tmp_path: Path) -> None:
     assert source.sessions[-1] == date(2024, 1, 5)
 
 
-def test_an_unbalanced_quote_is_a_data_error_naming_the_file(tmp_path: Path) -> None:
-    # (pandas raised its own ParserError here, which the CLI reported as a crash)
+def test_an_unbalanced_quote_rejects_its_row_only(tmp_path: Path) -> None:
+    # (pandas raised its own ParserError for the whole file, which the CLI showed as a crash)
     rows = [f"{d},{rest}" for d, rest in GOOD.items()]
-    rows[1] = '2024-01-03,"10.5,11.5,10.0,11.0,0'  # the quote swallows the next lines
-    with pytest.raises(DataError, match=r"spx_daily\.csv: a quoted cell spans lines"):
-        _source(tmp_path, rows)
+    rows[1] = '2024-01-03,"10.5,11.5,10.0,11.0,0'  # the open quote swallows the separators
+    source = _source(tmp_path, rows)
+    got = [(r.reason, r.detail) for r in source.rejections]
+    assert got == [("malformed_row", f"spx_daily.csv:3: unbalanced quote: {rows[1]!r}")]
+    assert date(2024, 1, 3) not in source.sessions
+    assert len(source.sessions) == 3
