@@ -484,7 +484,11 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
-    path = write_days_csv(columns, days_csv)
+    try:
+        path = write_days_csv(columns, days_csv)
+    except OSError as exc:
+        flag = "--days-csv" if args.days_csv is not None else "days.csv"
+        raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
     frame = days_frame(columns) if args.report is not None else None
     _print_pnl(
         console, settings, columns, frame, windows, report_dir=args.report, window=args.window
