@@ -8,6 +8,7 @@ journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from daemon.core.model import Decision, MarketEvent, Symbol
-    from daemon.report import StressWindow
+    from daemon.report import DayColumns, StressWindow
     from daemon.settings import Settings
 
 # Start-up (issue 9): this module imports only the standard library and daemon.errors at
@@ -411,7 +412,6 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
-    import gc  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import (  # noqa: PLC0415
@@ -424,6 +424,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
+        day_columns,
         days_frame,
         load_stress_windows,
         summarize,
@@ -431,10 +432,6 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         write_days_csv,
     )
 
-    # A one-shot batch process: what is loaded by now (modules, settings) lives until exit,
-    # so full collections need not re-scan it (issue 9: garbage collection was ~0.2 s of
-    # a full-history replay, about half of it spent re-scanning these long-lived objects).
-    gc.freeze()
     console = Console(width=max(Console().width, 180))
     windows_path = args.stress_windows or settings.data_file(
         "stress windows", Path("stress_windows.csv")
@@ -458,6 +455,9 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         console=Console(stderr=True),
         disable=args.no_progress,
         transient=True,
+        # Each refresh renders the bar on rich's thread, holding the GIL the replay runs
+        # on: 4 a second instead of 10 (issue 9: ≈ 0.05–0.1 s of a full replay on a TTY).
+        refresh_per_second=4,
     )
     with progress:
         task = progress.add_task("replay", total=None, day="")
@@ -481,9 +481,18 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
-    frame = days_frame(days)
-    path = write_days_csv(frame, days_csv)
-    _print_pnl(console, settings, frame, windows, report_dir=args.report, window=args.window)
+    # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
+    # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
+    columns = day_columns(days)
+    try:
+        path = write_days_csv(columns, days_csv)
+    except OSError as exc:
+        flag = "--days-csv" if args.days_csv is not None else "days.csv"
+        raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
+    frame = days_frame(columns) if args.report is not None else None
+    _print_pnl(
+        console, settings, columns, frame, windows, report_dir=args.report, window=args.window
+    )
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -523,24 +532,35 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
 def _print_pnl(
     console: Console,
     settings: Settings,
-    frame: pd.DataFrame,
+    columns: DayColumns,
+    frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
-    """The P&L table of the replay (issue 12), and the HTML report when asked."""
-    if "net_pnl_usd" not in frame.columns:
+    """The P&L table of the replay (issue 12), and the HTML report when asked.
+
+    Args:
+        console: where the table goes.
+        settings: the parameters shown in the report.
+        columns: the replay's ``day_columns`` (the table is computed from them).
+        frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
+        windows: the stress windows.
+        report_dir: write the HTML report and its charts here.
+        window: zoom the report on this stress window.
+    """
+    if "net_pnl_usd" not in columns:
         return
     from rich.console import Console  # noqa: PLC0415
 
     from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
 
-    rows = pnl_rows(frame, windows, by_year=report_dir is not None)
+    rows = pnl_rows(columns, windows, by_year=report_dir is not None)
     whole, _, win_rows = rows
     wide = Console(width=max(console.width, 300))
     wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
-    if report_dir is None:
+    if report_dir is None or frame is None:
         return
     # matplotlib is imported only when a report is asked for (about 1 s of start-up).
     from daemon.report_html import write_report  # noqa: PLC0415
@@ -687,6 +707,24 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``alvhd`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command != "replay":
+        return _main(args)
+    # `alvhd replay` is a one-shot batch: it runs with the cyclic garbage collector off
+    # (issue 9: its collections were ≈ 0.15 s of a full-history replay, re-scanning the
+    # engine's and the importers' long-lived objects, and found next to nothing: peak RSS
+    # is the same with it off; tests/unit/test_replay_gc.py holds the run to that). It is
+    # switched back on when the command returns (main() also runs inside test processes).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(args)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _main(args: argparse.Namespace) -> int:
+    """Run the parsed command; returns the exit code."""
     # `run` logs JSON to stdout (journald); the interactive commands keep stdout for
     # their own output and log warnings and errors to stderr. `config` and `init` log
     # nothing, so they skip structlog (and the rich it imports): start-up < 0.3 s.

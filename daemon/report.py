@@ -7,12 +7,13 @@ engine's ``DaySummary`` rows and the decisions it returned during the run.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-import pandas as pd
 from rich.table import Table
 
 from daemon.core.model import (
@@ -25,6 +26,16 @@ from daemon.core.model import (
 from daemon.core.pnl import DaySummary
 from daemon.errors import ConfigError
 from daemon.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Start-up (issue 9): pandas is imported by the functions that build or read a DataFrame
+# (``days_frame``, the HTML report), not here: a plain ``alvhd replay`` writes ``days.csv``
+# and its P&L table from the columns of :func:`day_columns` and never imports pandas.
+
+DayColumns: TypeAlias = dict[str, list[object]]
+"""``days.csv`` as columns: name → one value per day (None where a day lacks it)."""
 
 LAYERS: tuple[Layer, ...] = (Layer.L1, Layer.L2, Layer.L3)
 
@@ -65,8 +76,19 @@ def load_stress_windows(path: Path) -> tuple[StressWindow, ...]:
     return tuple(windows)
 
 
-def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
-    """One row per trading day, the columns of ``days.csv``.
+def days_frame(days: Sequence[DaySummary] | DayColumns) -> pd.DataFrame:
+    """:func:`day_columns` as a DataFrame (None read as NaN), for the HTML report.
+
+    Args:
+        days: the day summaries, or their ``day_columns`` when already built.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    return pd.DataFrame(days if isinstance(days, Mapping) else day_columns(days))
+
+
+def day_columns(days: Sequence[DaySummary]) -> DayColumns:
+    """One value per trading day in each column of ``days.csv``, in file order.
 
     Columns: ``date``; for each SPEC §3 signal id, ``<id>`` (1/0, holds) and ``<id>_value``
     (its value, empty while warming up); ``active_layers`` (``"L1+L2"``, empty for L0);
@@ -92,9 +114,13 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
     # (the same ten ids in the same order every day; a day that differs takes the named
     # path): two list stores per reading instead of two name look-ups (issue 9).
     by_position: list[tuple[str, list[object], list[object]]] = []
-    contracts: list[tuple[Layer, list[object]]] = []
+    # The other columns by position too, named on the first day (their order in the file)
+    # and on the first day with P&L books (issue 9: one tuple per day, no name look-ups).
+    dates = column("date") if days else []
+    fixed: list[list[object]] = []
+    books: list[list[object]] = []
     for i, day in enumerate(days):
-        column("date")[i] = day.session_date.isoformat()
+        dates[i] = day.session_date.isoformat()
         readings = day.readings
         if len(readings) == len(by_position) and all(
             r.id == slot[0] for r, slot in zip(readings, by_position, strict=True)
@@ -108,22 +134,31 @@ def days_frame(days: Sequence[DaySummary]) -> pd.DataFrame:
                 column(f"{reading.id}_value")[i] = reading.value
             if i == 0:
                 by_position = [(r.id, column(r.id), column(f"{r.id}_value")) for r in readings]
-        column("active_layers")[i] = "+".join(layer.value for layer in day.active_layers)
-        if not contracts:  # named here, on the first day: the columns keep their order
-            contracts = [(layer, column(f"contracts_{layer.value}")) for layer in LAYERS]
+        if not fixed:
+            fixed = [column(name) for name in _DAY_NAMES]
         by_layer = day.contracts_by_layer
-        for layer, values in contracts:
-            values[i] = by_layer.get(layer, 0)
-        column("premium_paid_usd")[i] = round(day.premium_paid_to_date_usd, 2)
-        column("open_premium_usd")[i] = round(day.open_premium_usd, 2)
-        column("cost_cap_usd")[i] = round(day.cost_cap_usd, 2)
-        column("scenario_loss_usd")[i] = round(day.scenario_loss_usd, 2)
-        column("covered_frac")[i] = round(day.covered_frac, 6)
-        column("cost_capped")[i] = int(day.is_cost_capped)
-        column("proposals")[i] = day.proposals
-        for name, value in pnl_columns(day).items():
-            column(name)[i] = value
-    return pd.DataFrame(columns)
+        row = (
+            "+".join(layer.value for layer in day.active_layers),
+            by_layer.get(Layer.L1, 0),
+            by_layer.get(Layer.L2, 0),
+            by_layer.get(Layer.L3, 0),
+            round(day.premium_paid_to_date_usd, 2),
+            round(day.open_premium_usd, 2),
+            round(day.cost_cap_usd, 2),
+            round(day.scenario_loss_usd, 2),
+            round(day.covered_frac, 6),
+            int(day.is_cost_capped),
+            day.proposals,
+        )
+        for values, value in zip(fixed, row, strict=True):
+            values[i] = value
+        pnl = _pnl_values(day)
+        if pnl is not None:
+            if not books:
+                books = [column(name) for name in PNL_NAMES]
+            for values, value in zip(books, pnl, strict=True):
+                values[i] = value
+    return columns
 
 
 def pnl_columns(day: DaySummary) -> dict[str, object]:
@@ -141,57 +176,148 @@ def pnl_columns(day: DaySummary) -> dict[str, object]:
     satellite at its constant notional (kept out of the net columns). Empty when the day
     had no market state.
     """
+    values = _pnl_values(day)
+    return {} if values is None else dict(zip(PNL_NAMES, values, strict=True))
+
+
+def _pnl_values(day: DaySummary) -> tuple[object, ...] | None:
+    """The values of :func:`pnl_columns`, in :data:`PNL_NAMES` order (None: no books)."""
     pnl = day.pnl
     if pnl is None:
-        return {}
-    rec: dict[str, object] = {"spx": pnl.spx, "vix": pnl.vix}
+        return None
     by_layer = pnl.sleeve
-    for layer, (pnl_name, realised_name, mark_name) in _LAYER_PNL_NAMES:
+    per_layer: list[float] = []
+    for layer in LAYERS:
         lp = by_layer.get(layer)
-        rec[pnl_name] = round(lp.total_usd, 2) if lp else 0.0
-        rec[realised_name] = round(lp.realised_usd, 2) if lp else 0.0
-        rec[mark_name] = round(lp.open_mark_usd, 2) if lp else 0.0
+        if lp:
+            per_layer += (
+                round(lp.total_usd, 2),
+                round(lp.realised_usd, 2),
+                round(lp.open_mark_usd, 2),
+            )
+        else:
+            per_layer += (0.0, 0.0, 0.0)
     sleeve = list(by_layer.values())
     # Each total once (the same floats as before, computed once per row; issue 9).
     sleeve_total = pnl.sleeve_total_usd
     condor = pnl.condor
     condor_total = condor.total_usd
-    rec["sleeve_pnl_usd"] = round(sleeve_total, 2)
-    rec["sleeve_realised_usd"] = round(sum(p.realised_usd for p in sleeve), 2)
-    rec["sleeve_mark_usd"] = round(sum(p.open_mark_usd for p in sleeve), 2)
-    rec["sleeve_fees_usd"] = round(sum(p.fees_usd for p in sleeve), 2)
-    rec["condor_pnl_usd"] = round(condor_total, 2)
-    rec["condor_credit_usd"] = round(condor.credit_to_date_usd, 2)
-    rec["condor_mark_usd"] = round(condor.open_mark_usd, 2)
-    rec["condor_cycles"] = condor.cycles
-    rec["condor_closed_credit_usd"] = round(condor.closed_credit_usd, 2)
-    rec["condor_closed_debit_usd"] = round(condor.closed_debit_usd, 2)
-    rec["satellite_pnl_usd"] = round(pnl.satellite_usd, 2)
-    rec["net_pnl_usd"] = round(condor_total + sleeve_total, 2)
     base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
-    rec["baseline_l1_pnl_usd"] = round(base, 2)
-    rec["net_baseline_pnl_usd"] = round(condor_total + base, 2)
-    return rec
+    return (
+        pnl.spx,
+        pnl.vix,
+        *per_layer,
+        round(sleeve_total, 2),
+        round(sum(p.realised_usd for p in sleeve), 2),
+        round(sum(p.open_mark_usd for p in sleeve), 2),
+        round(sum(p.fees_usd for p in sleeve), 2),
+        round(condor_total, 2),
+        round(condor.credit_to_date_usd, 2),
+        round(condor.open_mark_usd, 2),
+        condor.cycles,
+        round(condor.closed_credit_usd, 2),
+        round(condor.closed_debit_usd, 2),
+        round(pnl.satellite_usd, 2),
+        round(condor_total + sleeve_total, 2),
+        round(base, 2),
+        round(condor_total + base, 2),
+    )
 
 
-_LAYER_PNL_NAMES = tuple(
-    (layer, (f"pnl_{layer.value}_usd", f"realised_{layer.value}_usd", f"mark_{layer.value}_usd"))
-    for layer in LAYERS
+_DAY_NAMES: tuple[str, ...] = (
+    "active_layers",
+    *(f"contracts_{layer.value}" for layer in LAYERS),
+    "premium_paid_usd",
+    "open_premium_usd",
+    "cost_cap_usd",
+    "scenario_loss_usd",
+    "covered_frac",
+    "cost_capped",
+    "proposals",
 )
-"""The per-layer P&L column names of :func:`pnl_columns`, built once."""
+"""The ``days.csv`` columns after the readings, before the P&L (:func:`day_columns`)."""
+
+PNL_NAMES: tuple[str, ...] = (
+    "spx",
+    "vix",
+    *(
+        name
+        for layer in LAYERS
+        for name in (
+            f"pnl_{layer.value}_usd",
+            f"realised_{layer.value}_usd",
+            f"mark_{layer.value}_usd",
+        )
+    ),
+    "sleeve_pnl_usd",
+    "sleeve_realised_usd",
+    "sleeve_mark_usd",
+    "sleeve_fees_usd",
+    "condor_pnl_usd",
+    "condor_credit_usd",
+    "condor_mark_usd",
+    "condor_cycles",
+    "condor_closed_credit_usd",
+    "condor_closed_debit_usd",
+    "satellite_pnl_usd",
+    "net_pnl_usd",
+    "baseline_l1_pnl_usd",
+    "net_baseline_pnl_usd",
+)
+"""The P&L column names of :func:`pnl_columns`, in file order."""
 
 
-def write_days_csv(days: Sequence[DaySummary] | pd.DataFrame, path: Path) -> Path:
+def write_days_csv(days: Sequence[DaySummary] | DayColumns | pd.DataFrame, path: Path) -> Path:
     """Write ``days.csv`` to ``path``; returns the path.
 
+    The same bytes whichever form ``days`` takes (``tests/unit/
+    test_replay_readings_fingerprint.py`` pins both): a DataFrame is written by pandas;
+    the day summaries or their :func:`day_columns` by the ``csv`` module, each column
+    formatted as pandas formats the dtype it would infer for it (see :func:`_csv_column`).
+
     Args:
-        days: the day summaries, or their ``days_frame`` when already built.
+        days: the day summaries, their ``day_columns``, or their ``days_frame``.
         path: the CSV file (parent directories are created).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = days if isinstance(days, pd.DataFrame) else days_frame(days)
-    frame.to_csv(path, index=False)
+    if hasattr(days, "to_csv"):  # a DataFrame (pandas is not imported to ask)
+        days.to_csv(path, index=False)
+        return path
+    columns = days if isinstance(days, Mapping) else day_columns(days)
+    cells = [_csv_column(values) for values in columns.values()]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(zip(*cells, strict=True))
     return path
+
+
+def _csv_column(values: list[object]) -> Sequence[object]:
+    """One column's cells as ``DataFrame(columns).to_csv`` writes them.
+
+    pandas infers int64 for a column of ints (written as ints), float64 for numbers with
+    a float or a None among them (every value written as ``repr(float(v))``, ``""`` for
+    None/NaN: an int 3 is ``3.0``), and keeps text and all-None columns as objects
+    (``""`` for None). The ``csv`` writer itself writes ints, floats (``repr``) and
+    strings, so only a numeric column holding ints or None is converted.
+    """
+    kinds = set(map(type, values))
+    if kinds <= _NUMBER_KINDS and not kinds <= _INT_KIND and kinds != _NONE_KIND:
+        if kinds == _FLOAT_KIND:  # written by the csv module itself, NaN as ""
+            return ["" if v != v else v for v in values] if _has_nan(values) else values  # noqa: PLR0124
+        return ["" if v is None or v != v else repr(float(v)) for v in values]  # type: ignore[arg-type]  # noqa: PLR0124
+    return values
+
+
+_INT_KIND = frozenset({int})
+_FLOAT_KIND = frozenset({float})
+_NONE_KIND = frozenset({type(None)})
+_NUMBER_KINDS = frozenset({int, float, type(None)})
+
+
+def _has_nan(values: list[object]) -> bool:
+    """Whether a column of floats holds a NaN."""
+    return any(map(math.isnan, values))  # type: ignore[arg-type]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -333,49 +459,135 @@ class PnlRow:
     satellite_pnl_usd: float = 0.0
 
 
-def max_drawdown_usd(equity: pd.Series) -> float:
+def max_drawdown_usd(equity: Iterable[float] | pd.Series) -> float:
     """Largest fall from a running peak of ``equity`` (a cumulative P&L, USD), >= 0.
 
     The running peak starts at 0 (the P&L before the period), so a period that only
-    loses has a drawdown equal to its worst point.
+    loses has a drawdown equal to its worst point. NaN values are skipped (as pandas'
+    ``cummax`` and ``max`` skip them); only NaN gives NaN, an empty series 0.
     """
-    if equity.empty:
-        return 0.0
-    peak = equity.cummax().clip(lower=0.0)
-    return float((peak - equity).max())
+    peak = 0.0
+    worst: float | None = None
+    seen = False
+    for value in equity:
+        seen = True
+        if value != value:  # noqa: PLR0124 - NaN
+            continue
+        peak = max(peak, value)
+        fall = peak - value
+        if worst is None or fall > worst:
+            worst = fall
+    if worst is None:
+        return math.nan if seen else 0.0
+    return float(worst)
 
 
-def _period_row(frame: pd.DataFrame, name: str, mask: pd.Series) -> PnlRow | None:
-    sub = frame[mask]
-    if sub.empty:
+class _PnlColumns:
+    """The columns ``pnl_rows`` reads, as Python floats (None → NaN), read once each.
+
+    Takes a ``days_frame`` DataFrame or the :func:`day_columns` of a replay: both are a
+    mapping of column name → values in day order (pandas is not needed to read either).
+    """
+
+    def __init__(self, frame: Mapping[str, Sequence[object]] | pd.DataFrame) -> None:
+        self._frame = frame
+        self._floats: dict[str, list[float]] = {}
+        self.dates = [str(d) for d in self._values("date")]
+
+    def _values(self, name: str) -> list[object]:
+        values = self._frame[name]
+        return values.tolist() if hasattr(values, "tolist") else list(values)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._frame
+
+    def floats(self, name: str) -> list[float]:
+        """Column ``name`` as floats (None/NaN → NaN)."""
+        found = self._floats.get(name)
+        if found is None:
+            found = self._floats[name] = [
+                math.nan if v is None else float(v)  # type: ignore[arg-type]
+                for v in self._values(name)
+            ]
+        return found
+
+    def texts(self, name: str) -> list[str]:
+        """Column ``name`` as text (None/NaN → ``""``)."""
+        return ["" if v is None or v != v else str(v) for v in self._values(name)]  # noqa: PLR0124
+
+
+def _mean(values: Sequence[float]) -> float:
+    """Mean skipping NaN (NaN when every value is NaN), bit for bit pandas' ``Series.mean``.
+
+    pandas fills NaN with 0, sums with numpy's pairwise summation and divides by the
+    count of the others; :func:`_pairwise_sum` is that summation, so the report's
+    figures are the same floats as when this table was computed with pandas.
+    """
+    filled = [v if v == v else 0.0 for v in values]  # noqa: PLR0124 - NaN
+    count = sum(1 for v in values if v == v)  # noqa: PLR0124
+    return _pairwise_sum(filled, 0, len(filled)) / count if count else math.nan
+
+
+_PAIRWISE_BLOCK = 128
+"""numpy's ``PW_BLOCKSIZE``: below it a block is summed in 8 interleaved accumulators."""
+
+
+def _pairwise_sum(values: list[float], lo: int, n: int) -> float:
+    """The pairwise sum numpy computes for ``values[lo:lo + n]`` (its ``pairwise_sum``)."""
+    if n < 8:  # numpy's unroll factor
+        total = 0.0
+        for i in range(lo, lo + n):
+            total += values[i]
+        return total
+    if n <= _PAIRWISE_BLOCK:
+        acc = values[lo : lo + 8]
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                acc[j] += values[lo + i + j]
+            i += 8
+        total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+        for k in range(lo + i, lo + n):
+            total += values[k]
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(values, lo, half) + _pairwise_sum(values, lo + half, n - half)
+
+
+def _period_row(cols: _PnlColumns, name: str, rows: Sequence[int]) -> PnlRow | None:
+    """The books over the day positions ``rows`` (ascending), or None when empty."""
+    if not rows:
         return None
-    first = int(sub.index[0])
-    before = frame.iloc[first - 1] if first > 0 else None
+    first = rows[0]
 
-    def change(col: str) -> pd.Series:
-        base = float(before[col]) if before is not None else 0.0
-        return sub[col].astype(float) - base
+    def change(col: str) -> list[float]:
+        values = cols.floats(col)
+        base = values[first - 1] if first > 0 else 0.0
+        return [values[i] - base for i in rows]
 
     condor = change("condor_pnl_usd")
     sleeve = change("sleeve_pnl_usd")
-    net = condor + sleeve
+    net = [c + s for c, s in zip(condor, sleeve, strict=True)]
     base_l1 = change("baseline_l1_pnl_usd")
-    credit = float(change("condor_credit_usd").iloc[-1])
-    premium = float(change("premium_paid_usd").iloc[-1])
-    c_pnl, s_pnl = float(condor.iloc[-1]), float(sleeve.iloc[-1])
-    loss_days = sub[sub["scenario_loss_usd"] > 0.0]
-    layers = sub["active_layers"].fillna("").astype(str)
+    credit = change("condor_credit_usd")[-1]
+    premium = change("premium_paid_usd")[-1]
+    c_pnl, s_pnl = condor[-1], sleeve[-1]
+    loss = cols.floats("scenario_loss_usd")
+    covered = cols.floats("covered_frac")
+    loss_days = [covered[i] for i in rows if loss[i] > 0.0]
+    layers = cols.texts("active_layers")
     return PnlRow(
         name=name,
-        start=date.fromisoformat(str(sub["date"].iloc[0])),
-        end=date.fromisoformat(str(sub["date"].iloc[-1])),
-        days=len(sub),
-        days_on={lay: int(layers.str.contains(lay.value).sum()) for lay in LAYERS},
+        start=date.fromisoformat(cols.dates[first]),
+        end=date.fromisoformat(cols.dates[rows[-1]]),
+        days=len(rows),
+        days_on={lay: sum(lay.value in layers[i] for i in rows) for lay in LAYERS},
         condor_pnl_usd=c_pnl,
         sleeve_pnl_usd=s_pnl,
         net_pnl_usd=c_pnl + s_pnl,
-        baseline_pnl_usd=float(base_l1.iloc[-1]),
-        net_baseline_pnl_usd=c_pnl + float(base_l1.iloc[-1]),
+        baseline_pnl_usd=base_l1[-1],
+        net_baseline_pnl_usd=c_pnl + base_l1[-1],
         max_dd_condor_usd=max_drawdown_usd(condor),
         max_dd_net_usd=max_drawdown_usd(net),
         credit_usd=credit,
@@ -383,47 +595,48 @@ def _period_row(frame: pd.DataFrame, name: str, mask: pd.Series) -> PnlRow | Non
         premium_pct_credit=100.0 * premium / credit if credit > 0 else None,
         net_cost_pct_credit=100.0 * -s_pnl / credit if credit > 0 else None,
         realised_cover_frac=s_pnl / -c_pnl if c_pnl < 0 else None,
-        promised_cover_frac=float(loss_days["covered_frac"].mean())
-        if not loss_days.empty
-        else None,
-        satellite_pnl_usd=float(change("satellite_pnl_usd").iloc[-1])
-        if "satellite_pnl_usd" in sub.columns
-        else 0.0,
+        promised_cover_frac=_mean(loss_days) if loss_days else None,
+        satellite_pnl_usd=change("satellite_pnl_usd")[-1] if "satellite_pnl_usd" in cols else 0.0,
     )
 
 
 def pnl_rows(
-    frame: pd.DataFrame,
+    frame: Mapping[str, Sequence[object]] | pd.DataFrame,
     windows: Sequence[StressWindow] = (),
     *,
     by_year: bool = True,
 ) -> tuple[PnlRow, list[PnlRow], list[PnlRow]]:
     """The whole run, one row per calendar year, one per stress window with data.
 
+    Plain Python over the columns (issue 9: ``alvhd replay`` does not import pandas for
+    it); the rows are in day order, as ``days_frame`` and ``day_columns`` give them.
+
     Args:
-        frame: ``days_frame`` output (with the P&L columns).
+        frame: ``days_frame`` output or the ``day_columns`` (with the P&L columns).
         windows: the stress windows.
         by_year: also the per-year rows.
 
     Returns:
         ``(whole run, years, windows)``.
+
+    Raises:
+        ValueError: no sessions to report.
     """
-    frame = frame.reset_index(drop=True)
-    dates = pd.to_datetime(frame["date"])
-    whole = _period_row(frame, "whole run", pd.Series(True, index=frame.index))
+    cols = _PnlColumns(frame)
+    days = [date.fromisoformat(d) for d in cols.dates]
+    whole = _period_row(cols, "whole run", range(len(days)))
     if whole is None:
         msg = "no sessions to report"
         raise ValueError(msg)
     years: list[PnlRow] = []
     if by_year:
-        for year in sorted(dates.dt.year.unique()):
-            row = _period_row(frame, str(year), dates.dt.year == year)
+        for year in sorted({d.year for d in days}):
+            row = _period_row(cols, str(year), [i for i, d in enumerate(days) if d.year == year])
             if row is not None:
                 years.append(row)
     wins: list[PnlRow] = []
     for w in windows:
-        mask = (dates.dt.date >= w.start) & (dates.dt.date <= w.end)
-        row = _period_row(frame, w.name, mask)
+        row = _period_row(cols, w.name, [i for i, d in enumerate(days) if w.start <= d <= w.end])
         if row is not None:
             wins.append(row)
     return whole, years, wins
@@ -435,6 +648,8 @@ def condor_cycle_rows(frame: pd.DataFrame) -> list[list[str]]:
     A cycle is closed on the day ``condor_closed_credit_usd`` is non-zero; its P&L here is
     credit − buy-back debit, before fees. The last row is the whole range.
     """
+    import pandas as pd  # noqa: PLC0415 - the HTML report's, not a plain replay's
+
     closed = frame[frame["condor_closed_credit_usd"] != 0.0]
     out: list[list[str]] = []
     groups = [(str(y), g) for y, g in closed.groupby(pd.to_datetime(closed["date"]).dt.year)]
