@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from daemon.core.context import LAYERS
+from daemon.core.fastinit import fast_init
 from daemon.core.model import (
     Action,
     Fill,
@@ -55,6 +56,7 @@ from daemon.core.pnl import LayerPnl
 __all__ = ["HedgeBook", "PendingOrder", "settlement_value"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PendingOrder:
     """A proposal as the sleeve books it, keyed by ``order_ref``.

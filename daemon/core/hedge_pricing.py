@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import HedgePosition, OptionLeg, Right
 from daemon.core.params import ScenarioParams
 from daemon.core.pricing import Greeks, black76_greeks
@@ -32,6 +33,7 @@ from daemon.errors import InvariantViolation
 __all__ = ["HedgeUnit", "hedge_unit", "mark_hedge_usd", "size_layer", "units_within_budget"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HedgeUnit:
     """One hedge unit (the legs of one combo) priced now and in the scenario.

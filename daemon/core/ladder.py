@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import Layer, SignalReading
 from daemon.core.params import LadderParams, SignalParams
 from daemon.errors import InvariantViolation
@@ -93,6 +94,7 @@ class LadderInputs(Protocol):
         ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerState:
     """One layer's switch and the session indices that bound its minimum hold.
@@ -108,6 +110,7 @@ class LayerState:
     deactivated_index: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LadderState:
     """The whole ladder (SPEC §4).
@@ -146,6 +149,7 @@ class LadderState:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """One layer switched on or off by :func:`step`.

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import SignalReading, Symbol
 from daemon.core.params import MacroEvent, SignalParams
 from daemon.errors import InvariantViolation
@@ -45,6 +46,7 @@ class EventCalendar:
         self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalValues:
     """Indicator outputs for one evaluation (committed or peeked); every field finite/None."""

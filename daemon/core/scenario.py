@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from daemon.core.expiries import spx_expiries_after
+from daemon.core.fastinit import fast_init
 from daemon.core.model import IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, ScenarioParams
 from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega
@@ -54,6 +55,7 @@ GRID_EPS = 1e-9
 # --------------------------------------------------------------------------- market state
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketState:
     """The market inputs of one evaluation (closes or provisional intraday prices).
@@ -325,6 +327,7 @@ def open_template_condor(
     return replace(condor, net_credit=credit)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CondorRisk:
     """The SPEC §5 scenario applied to the condor and the satellite.

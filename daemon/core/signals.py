@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from daemon.core.fastinit import fast_init
 from daemon.core.indicators import Macd, RollingBeta, RollingMean, Rsi, Sma
 from daemon.core.model import REQUIRED_SYMBOLS, Bar, SignalReading, Symbol
 from daemon.core.params import MacroEvent, ScenarioParams, SignalParams
@@ -92,6 +93,7 @@ SIGNAL_IDS: tuple[str, ...] = (
 _STATE_VERSION = 1
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalSnapshot:
     """All SPEC §3 readings at one evaluation, plus the raw indicator values behind them.
