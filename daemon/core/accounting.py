@@ -47,12 +47,11 @@ from daemon.core.model import (
     Layer,
     OptionLeg,
     OrderIntent,
-    Right,
     SignalReading,
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_greeks, bs_price_vega
+from daemon.core.pricing import black76_greeks, bs_price_vega_legs
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -145,19 +144,20 @@ def condor_buyback_usd(
     IV = VIX/100 + skew/100 per side (module docstring); intrinsic at or after expiry.
     """
     t_years = year_fraction(state.session_date, condor.expiry)
+    iv_put = max((state.vix + acct.condor_put_skew_pts) / 100.0, 0.01)
+    iv_call = max((state.vix + acct.condor_call_skew_pts) / 100.0, 0.01)
+    legs = condor_legs(condor)
+    priced = bs_price_vega_legs(  # bs_greeks' prices, bit for bit (issue 9)
+        state.spx,
+        t_years,
+        scenario.risk_free_rate,
+        scenario.spx_dividend_yield,
+        iv_put,
+        iv_call,
+        legs,
+    )
     value = 0.0
-    for leg in condor_legs(condor):
-        skew = acct.condor_put_skew_pts if leg.right is Right.PUT else acct.condor_call_skew_pts
-        iv = max((state.vix + skew) / 100.0, 0.01)
-        price, _ = bs_price_vega(  # bs_greeks' price, bit for bit (issue 9)
-            state.spx,
-            leg.strike,
-            t_years,
-            scenario.risk_free_rate,
-            scenario.spx_dividend_yield,
-            iv,
-            leg.right,
-        )
+    for leg, (price, _) in zip(legs, priced, strict=True):
         value += leg.position_qty * price
     return -value * condor.multiplier * condor.contracts
 

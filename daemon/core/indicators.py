@@ -48,6 +48,7 @@ re-exported; the input, period and snapshot checks they share are in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,8 @@ from daemon.core.indicator_checks import (
 )
 from daemon.core.rolling import RollingBeta, RollingMean, Sma
 from daemon.errors import InvariantViolation
+
+_INF = math.inf
 
 __all__ = ["Ema", "Macd", "RollingBeta", "RollingMean", "Rsi", "Sma"]
 
@@ -101,7 +104,8 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Ema.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Ema.update")
         self._ema = self._advance(x)
         self._count += 1
 
@@ -111,7 +115,8 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Ema.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Ema.peek")
         return self._advance(x) if self._count + 1 >= self.period else None
 
     @property
@@ -192,7 +197,8 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Macd.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Macd.update")
         self._fast.update(x)
         self._slow.update(x)
         line = self._raw_line()
@@ -211,7 +217,8 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Macd.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Macd.peek")
         line = self._fast._advance(x) - self._slow._advance(x)
         sig = self._signal._advance(line)
         n = self._count + 1
@@ -332,7 +339,8 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Rsi.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Rsi.update")
         self._avg_gain, self._avg_loss = self._advance(x)
         self._prev = x
         self._count += 1
@@ -343,7 +351,8 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Rsi.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Rsi.peek")
         if self._count + 1 < self.period + 1:
             return None
         return self._rsi(*self._advance(x))

@@ -33,12 +33,13 @@ the tails (``erfc`` avoids the cancellation of ``1 + erf`` for very negative ``x
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from daemon.core.model import Right
+from daemon.core.model import OptionLeg, Right
 
 DAYS_PER_YEAR = 365.0
 """Calendar days per year for ``theta_per_day`` and ACT/365 year fractions."""
@@ -245,6 +246,82 @@ def bs_price_vega(  # noqa: PLR0917 - positional on purpose: the hot path (issue
         nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)
         price = strike * disc_r * nmd2 - spot * disc_q * nmd1
     return max(price, 0.0), vega
+
+
+def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    spot: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv_put: float,
+    iv_call: float,
+    legs: Sequence[OptionLeg],
+) -> list[tuple[float, float]]:
+    """:func:`bs_price_vega` of each leg of one expiry, bit for bit, in one call.
+
+    The terms every leg shares (``√t``, both discount factors) are computed once; each
+    leg's own terms use the same expressions in the same order as :func:`bs_price_vega`,
+    so every float is the same. A condor is valued three times a close (its scenario risk,
+    now and shocked, and its buy-back mark): twelve options (issue 9).
+
+    Args:
+        spot: underlying spot price, index points (> 0).
+        t_years: time to expiry in years (ACT/365), the legs' common expiry.
+        rate: risk-free rate, continuously compounded decimal.
+        div_yield: continuous dividend yield, decimal.
+        iv_put: implied volatility of the put legs, decimal (> 0).
+        iv_call: implied volatility of the call legs, decimal (> 0).
+        legs: the options (their ``strike`` and ``right``; ``position_qty`` is ignored).
+
+    Returns:
+        ``(price, vega)`` of ONE long option per share for each leg, in order (as
+        :func:`bs_price_vega`).
+
+    Raises:
+        ValueError: as :func:`bs_greeks`.
+    """
+    if not (
+        0.0 < spot < _INF and 0.0 < iv_put < _INF and 0.0 < iv_call < _INF and 0.0 < t_years < _INF
+    ):  # expired, or bad inputs: each leg on its own (the same values and errors)
+        return [
+            bs_price_vega(
+                spot,
+                leg.strike,
+                t_years,
+                rate,
+                div_yield,
+                iv_call if leg.right is Right.CALL else iv_put,
+                leg.right,
+            )
+            for leg in legs
+        ]
+    sqrt_t = math.sqrt(t_years)
+    carry = rate - div_yield
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    spot_q = spot * disc_q
+    log = math.log
+    out: list[tuple[float, float]] = []
+    for leg in legs:
+        strike, right = leg.strike, leg.right
+        is_call = right is Right.CALL
+        iv = iv_call if is_call else iv_put
+        if not 0.0 < strike < _INF:
+            out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, right))
+            continue
+        sig_sqrt_t = iv * sqrt_t
+        d1 = (log(spot / strike) + (carry + 0.5 * iv * iv) * t_years) / sig_sqrt_t
+        d2 = d1 - sig_sqrt_t
+        pdf_d1 = _INV_SQRT_2PI * _exp(-0.5 * d1 * d1)
+        vega = spot_q * pdf_d1 * sqrt_t * VOL_POINT
+        if is_call:
+            nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)
+            price = spot_q * nd1 - strike * disc_r * nd2
+        else:
+            nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)
+            price = strike * disc_r * nmd2 - spot_q * nmd1
+        out.append((max(price, 0.0), vega))
+    return out
 
 
 def black76_greeks(

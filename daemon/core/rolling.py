@@ -23,6 +23,8 @@ from daemon.core.indicator_checks import (
 )
 from daemon.errors import InvariantViolation
 
+_INF = math.inf
+
 __all__ = ["RollingBeta", "RollingMean", "Sma"]
 
 
@@ -66,7 +68,8 @@ class Sma:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Sma.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Sma.update")
         self._sum = self._next_sum(x)
         self._since = 0 if self._since + 1 >= self.period else self._since + 1
         self._window.append(x)
@@ -77,7 +80,8 @@ class Sma:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Sma.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Sma.peek")
         if len(self._window) + 1 < self.period:
             return None
         return self._next_sum(x) / self.period
@@ -203,8 +207,10 @@ class RollingBeta:
         Raises:
             InvariantViolation: ``x`` or ``y`` is NaN or infinite.
         """
-        x = finite_input(x, "RollingBeta.update x")
-        y = finite_input(y, "RollingBeta.update y")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "RollingBeta.update x")
+        if y.__class__ is not float or not -_INF < y < _INF:  # the call only when bad
+            y = finite_input(y, "RollingBeta.update y")
         self._mean_x, self._mean_y, self._c_xy, self._m2_x = self._advance(x, y)
         self._since = 0 if self._since + 1 >= self.period else self._since + 1
         self._xs.append(x)
@@ -216,8 +222,10 @@ class RollingBeta:
         Raises:
             InvariantViolation: ``x`` or ``y`` is NaN or infinite.
         """
-        x = finite_input(x, "RollingBeta.peek x")
-        y = finite_input(y, "RollingBeta.peek y")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "RollingBeta.peek x")
+        if y.__class__ is not float or not -_INF < y < _INF:  # the call only when bad
+            y = finite_input(y, "RollingBeta.peek y")
         if len(self._xs) + 1 < self.period:
             return None
         _, _, c_xy, m2_x = self._advance(x, y)

@@ -42,7 +42,7 @@ from daemon.core.expiries import spx_expiries_after
 from daemon.core.fastinit import fast_init
 from daemon.core.model import IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, ScenarioParams
-from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega
+from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega_legs
 from daemon.errors import InvariantViolation
 
 SPX_MONTHLY_TRADING_CLASS = "SPX"
@@ -435,15 +435,12 @@ def condor_risk(
         scale = condor.multiplier * condor.contracts
         t_years = year_fraction(state.session_date, condor.expiry)  # every leg's expiry
         rate, div_yield = params.risk_free_rate, params.spx_dividend_yield
-        spx = state.spx
-        for leg in condor_legs(condor):
-            # price and vega only (the same floats as bs_greeks'; issue 9)
-            now_price, now_vega = bs_price_vega(
-                spx, leg.strike, t_years, rate, div_yield, iv_now, leg.right
-            )
-            after_price, _ = bs_price_vega(
-                spot_after, leg.strike, t_years, rate, div_yield, iv_after, leg.right
-            )
+        legs = condor_legs(condor)
+        # price and vega only, the four legs in one call each (the same floats as
+        # bs_greeks'; issue 9)
+        now = bs_price_vega_legs(state.spx, t_years, rate, div_yield, iv_now, iv_now, legs)
+        after = bs_price_vega_legs(spot_after, t_years, rate, div_yield, iv_after, iv_after, legs)
+        for leg, (now_price, now_vega), (after_price, _) in zip(legs, now, after, strict=True):
             value_usd += leg.position_qty * now_price * scale
             value_after_usd += leg.position_qty * after_price * scale
             vega_usd += leg.position_qty * now_vega * scale
