@@ -230,12 +230,18 @@ class Macd:
     @property
     def line(self) -> float | None:
         """MACD line EMA(fast) − EMA(slow) (input units); ``None`` before ``slow`` observations."""
-        return self._raw_line() if self._count >= self._line_ready_after else None
+        if self._count < self.slow:  # _line_ready_after, inlined: read on every close
+            return None
+        fast, slow = self._fast._ema, self._slow._ema
+        if fast is None or slow is None:  # pragma: no cover - update() seeds both
+            raise InvariantViolation("Macd: EMAs not seeded")
+        return fast - slow
 
     @property
     def signal_line(self) -> float | None:
         """EMA(signal) of the line; ``None`` before ``slow + signal − 1`` observations."""
-        return self._signal._ema if self._count >= self._signal_ready_after else None
+        # _signal_ready_after, inlined: read on every close
+        return self._signal._ema if self._count >= self.slow + self.signal - 1 else None
 
     @property
     def histogram(self) -> float | None:
@@ -360,7 +366,12 @@ class Rsi:
     @property
     def value(self) -> float | None:
         """RSI on a 0–100 scale; ``None`` before ``period + 1`` observations."""
-        return self._rsi(self._avg_gain, self._avg_loss) if self.ready else None
+        if self._count < self.period + 1:  # not ready (inlined: read on every close)
+            return None
+        avg_loss = self._avg_loss
+        if avg_loss == 0.0:  # _rsi, inlined
+            return 100.0
+        return 100.0 - 100.0 / (1.0 + self._avg_gain / avg_loss)
 
     @property
     def ready(self) -> bool:

@@ -22,6 +22,8 @@ from daemon.core.model import SignalReading, Symbol
 from daemon.core.params import MacroEvent, SignalParams
 from daemon.errors import InvariantViolation
 
+_INF = math.inf
+
 __all__ = ["EventCalendar", "SignalValues", "checked_price", "finite_or_none", "signal_readings"]
 
 
@@ -280,32 +282,41 @@ def _big_move_reading(
     threshold = p.big_move_pct
     if ref is None:
         return _unknown("big_move", threshold, "no rebalance reference yet")
-    moves: list[tuple[Symbol, float]] = []
-    for symbol in (Symbol.SPX, Symbol.IWM):
-        now = checked_price(current, symbol, "big_move")
-        then = checked_price(ref, symbol, "big_move reference")
+    # SPX then IWM; a price is checked (checked_price) only when it is not a positive
+    # finite number, and that raises: good prices cost no call (issue 9)
+    args: list[object] = []
+    value = -1.0
+    for symbol in _BIG_MOVE_SYMBOLS:
+        now, then = current.get(symbol), ref.get(symbol)
+        if now is not None and not 0.0 < now < _INF:
+            checked_price(current, symbol, "big_move")
+        if then is not None and not 0.0 < then < _INF:
+            checked_price(ref, symbol, "big_move reference")
         if now is not None and then is not None:
-            moves.append((symbol, (now / then - 1.0) * 100.0))
-    if not moves:
+            move = (now / then - 1.0) * 100.0
+            args += (symbol, move)
+            value = max(value, abs(move))
+    if not args:
         return _unknown("big_move", threshold, "no SPX/IWM price with a rebalance reference")
-    value = finite_or_none(max(abs(m) for _, m in moves))
-    if value is None:  # pragma: no cover - positive finite inputs
+    if not value < _INF:  # pragma: no cover - positive finite inputs
         return _unknown("big_move", threshold, "move not finite")
     holds = value >= threshold
-    parts = " / ".join(["{} {:+.2f}%"] * len(moves))
     return SignalReading(
         id="big_move",
         value=value,
         threshold=threshold,
         holds=holds,
-        detail="since last rebalance: " + parts + "; max |move| {:.2f}% {} {:g}%",
-        detail_args=(
-            *(x for move in moves for x in move),
-            value,
-            ">=" if holds else "<",
-            threshold,
-        ),
+        detail=_BIG_MOVE_DETAIL[len(args) // 2],
+        detail_args=(*args, value, ">=" if holds else "<", threshold),
     )
+
+
+_BIG_MOVE_SYMBOLS = (Symbol.SPX, Symbol.IWM)
+_BIG_MOVE_DETAIL = {
+    n: "since last rebalance: " + " / ".join(["{} {:+.2f}%"] * n) + "; max |move| {:.2f}% {} {:g}%"
+    for n in (1, 2)
+}
+"""The ``big_move`` detail template for one or two moves."""
 
 
 def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams) -> SignalReading:

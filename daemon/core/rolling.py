@@ -89,7 +89,8 @@ class Sma:
     @property
     def value(self) -> float | None:
         """Mean of the last ``period`` observations; ``None`` until the window is full."""
-        return self._sum / self.period if self.ready else None
+        # ready, inlined (read on every close)
+        return self._sum / self.period if len(self._window) == self.period else None
 
     @property
     def ready(self) -> bool:
@@ -234,7 +235,13 @@ class RollingBeta:
     @property
     def value(self) -> float | None:
         """Slope of y on x over the window; ``None`` until full or when var(x) = 0."""
-        return self._slope(self._c_xy, self._m2_x) if self.ready else None
+        if len(self._xs) != self.period:  # not ready (inlined: read on every close)
+            return None
+        m2_x = self._m2_x
+        if m2_x <= 0.0:  # _slope, inlined
+            return None
+        slope = self._c_xy / m2_x
+        return slope if -_INF < slope < _INF else None
 
     @property
     def ready(self) -> bool:

@@ -74,6 +74,8 @@ from daemon.core.readings import (
 )
 from daemon.errors import InvariantViolation
 
+_INF = math.inf
+
 __all__ = ["SIGNAL_IDS", "SignalBook", "SignalSnapshot"]
 
 SIGNAL_IDS: tuple[str, ...] = (
@@ -322,26 +324,53 @@ class SignalBook:
         closes = self._last_closes
         spx, iwm, vix = closes.get(Symbol.SPX), closes.get(Symbol.IWM), closes.get(Symbol.VIX)
         rvx, vix3m = closes.get(Symbol.RVX), closes.get(Symbol.VIX3M)
+        raw = (
+            self._ratio_macd.line,
+            self._ratio_rsi.value,
+            self._vix_rsi.value,
+            self._vix_macd.line,
+            self._vix_macd.signal_line,
+            rvx - vix if rvx is not None and vix is not None else None,
+            self._spread_mean.value,
+            self._iwm_sma_fast.value,
+            self._iwm_sma_slow.value,
+            vix / vix3m if vix is not None and vix3m is not None else None,
+            self._beta_vix.value,
+            self._beta_iwm_short.value,
+            self._beta_iwm_long.value,
+        )
+        # finite_or_none of each, in one pass (no call per value; issue 9)
+        (
+            ratio_line,
+            ratio_rsi,
+            vix_rsi,
+            vix_line,
+            vix_signal,
+            spread,
+            spread_mean,
+            sma_fast,
+            sma_slow,
+            term,
+            beta_vix,
+            beta_short,
+            beta_long,
+        ) = [v if v is not None and -_INF < v < _INF else None for v in raw]
         return SignalValues(
             spx=spx,
             iwm=iwm,
-            ratio_macd_line=finite_or_none(self._ratio_macd.line),
-            ratio_rsi=finite_or_none(self._ratio_rsi.value),
-            vix_rsi=finite_or_none(self._vix_rsi.value),
-            vix_macd_line=finite_or_none(self._vix_macd.line),
-            vix_macd_signal=finite_or_none(self._vix_macd.signal_line),
-            iv_spread_pts=finite_or_none(rvx - vix)
-            if rvx is not None and vix is not None
-            else None,
-            iv_spread_mean_pts=finite_or_none(self._spread_mean.value),
-            iwm_sma_fast=finite_or_none(self._iwm_sma_fast.value),
-            iwm_sma_slow=finite_or_none(self._iwm_sma_slow.value),
-            term_ratio=finite_or_none(vix / vix3m)
-            if vix is not None and vix3m is not None
-            else None,
-            spx_pct_per_vix_pt=finite_or_none(self._beta_vix.value),
-            beta_iwm_spx_30d=finite_or_none(self._beta_iwm_short.value),
-            beta_iwm_spx_90d=finite_or_none(self._beta_iwm_long.value),
+            ratio_macd_line=ratio_line,
+            ratio_rsi=ratio_rsi,
+            vix_rsi=vix_rsi,
+            vix_macd_line=vix_line,
+            vix_macd_signal=vix_signal,
+            iv_spread_pts=spread,
+            iv_spread_mean_pts=spread_mean,
+            iwm_sma_fast=sma_fast,
+            iwm_sma_slow=sma_slow,
+            term_ratio=term,
+            spx_pct_per_vix_pt=beta_vix,
+            beta_iwm_spx_30d=beta_short,
+            beta_iwm_spx_90d=beta_long,
         )
 
     def _peek_values(self, prices: Mapping[Symbol, float]) -> SignalValues:
