@@ -51,7 +51,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_greeks, bs_price_vega_legs
+from daemon.core.pricing import black76_price_delta, bs_price_vega_legs
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -85,14 +85,15 @@ def leg_mark(
     if state.session_date >= leg.expiry:
         vix = state.vix if settle_vix is None else settle_vix
         return settlement_value((replace(leg, position_qty=1),), vix)
-    return black76_greeks(
-        future=future_for_expiry(state, leg.expiry),
-        strike=leg.strike,
-        t_years=year_fraction(state.session_date, leg.expiry),
-        rate=params.risk_free_rate,
-        iv=params.vix_option_iv,
-        right=leg.right,
-    ).price
+    price, _ = black76_price_delta(  # black76_greeks' price, bit for bit (issue 9)
+        future_for_expiry(state, leg.expiry),
+        leg.strike,
+        year_fraction(state.session_date, leg.expiry),
+        params.risk_free_rate,
+        params.vix_option_iv,
+        leg.right,
+    )
+    return price
 
 
 def hedge_mark_usd(

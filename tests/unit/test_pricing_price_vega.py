@@ -1,4 +1,4 @@
-"""``bs_price_vega`` is ``bs_greeks``' price and vega, bit for bit (issue 9's fast path)."""
+"""The hot-path pricing functions give the full functions' floats, bit for bit (issue 9)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from datetime import date
 import pytest
 
 from daemon.core.model import OptionLeg, Right
-from daemon.core.pricing import bs_greeks, bs_price_vega, bs_price_vega_legs
+from daemon.core.pricing import (
+    black76_greeks,
+    black76_price_delta,
+    bs_greeks,
+    bs_price_vega,
+    bs_price_vega_legs,
+)
 
 SPOTS = (1.0, 2500.0, 4700.0, 6900.0)
 STRIKES = (1.0, 2000.0, 4500.0, 4700.0, 5000.0, 9000.0)
@@ -89,3 +95,25 @@ def test_legs_with_a_bad_input_raise_as_bs_price_vega() -> None:
         bs_price_vega_legs(4700.0, 0.1, 0.04, 0.0, 0.2, 0.2, legs)
     with pytest.raises(ValueError, match="iv must be finite and > 0"):
         bs_price_vega_legs(4700.0, 0.1, 0.04, 0.0, 0.2, 0.0, _legs((1.0, 2.0, 3.0, 4.0)))
+
+
+FUTURES = (0.5, 12.0, 18.5, 35.0, 80.0)
+VIX_STRIKES = (5.0, 15.0, 20.0, 22.5, 40.0, 100.0)
+
+
+@pytest.mark.parametrize("right", [Right.CALL, Right.PUT])
+def test_black76_price_and_delta_are_the_same_floats_as_black76_greeks(right: Right) -> None:
+    for future, strike, t, iv in itertools.product(FUTURES, VIX_STRIKES, TIMES, IVS):
+        g = black76_greeks(future=future, strike=strike, t_years=t, rate=0.04, iv=iv, right=right)
+        assert black76_price_delta(future, strike, t, 0.04, iv, right) == (g.price, g.delta)
+
+
+def test_black76_price_delta_bad_inputs_raise_as_black76_greeks() -> None:
+    for future, strike, t, iv in [(float("nan"), 20.0, 0.1, 0.8), (18.0, 20.0, 0.1, -1.0)]:
+        with pytest.raises(ValueError, match=r".+") as slow:
+            black76_greeks(
+                future=future, strike=strike, t_years=t, rate=0.04, iv=iv, right=Right.CALL
+            )
+        with pytest.raises(ValueError, match=r".+") as fast:
+            black76_price_delta(future, strike, t, 0.04, iv, Right.CALL)
+        assert str(fast.value) == str(slow.value)
