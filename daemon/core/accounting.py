@@ -208,7 +208,7 @@ class CondorBook:
             :attr:`pnl`.
         """
         self._closed = (0.0, 0.0)
-        if condor != self._condor:
+        if condor is not self._condor and condor != self._condor:  # identity: no field compare
             old = self._condor
             if old is not None:
                 cost = condor_buyback_usd(old, state, self._scenario, self._acct)

@@ -446,7 +446,7 @@ class Engine:
                 self._counts,
                 self._desk,
             )
-            return scalars, [memento.save(o) for o in objects]
+            return scalars, memento.save_all(objects)
 
         def rollback(saved: tuple[tuple[Any, ...], list[memento.Saved]]) -> None:
             scalars, objects = saved

@@ -320,7 +320,7 @@ def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (
         else:
             nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)
             price = strike * disc_r * nmd2 - spot_q * nmd1
-        out.append((max(price, 0.0), vega))
+        out.append((0.0 if price < 0.0 else price, vega))  # max(price, 0.0), exactly
     return out
 
 
@@ -436,7 +436,7 @@ def black76_price_delta(  # noqa: PLR0917 - positional on purpose: the hot path 
         nmd1 = 0.5 * _erfc(d1 / _SQRT_2)  # norm_cdf(-d1), exactly (negation is exact)
         price = disc_r * (strike * (0.5 * _erfc(d2 / _SQRT_2)) - future * nmd1)
         delta = -disc_r * nmd1
-    return max(price, 0.0), delta
+    return (0.0 if price < 0.0 else price), delta  # max(price, 0.0), exactly
 
 
 FloatArray = npt.NDArray[np.float64]
