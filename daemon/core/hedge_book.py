@@ -128,7 +128,10 @@ class HedgeBook:
     @property
     def open_premium_usd(self) -> float:
         """Premium paid for the hedges still held, USD (the cost-cap measure)."""
-        return sum(h.premium_paid_usd for h in self._hedges.values())
+        total: float = 0  # sum()'s start: the same float as before (a loop: no generator)
+        for h in self._hedges.values():
+            total += h.premium_paid_usd
+        return total
 
     def pending_buys_usd(self) -> float:
         """Premium of BUY proposals (not ROLLs) awaiting their fill, USD (counted in the cap)."""

@@ -235,7 +235,6 @@ def _spx_leg_greeks(
     )
 
 
-@functools.lru_cache(maxsize=16)
 def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
     """The four legs of ONE condor unit (signed ``position_qty`` ±1 per unit).
 
@@ -245,8 +244,24 @@ def condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
     Returns:
         (long put, short put, short call, long call), each with ``position_qty`` +1 (long)
         or −1 (short), the condor's expiry, multiplier and trading class. Cached (the
-        condor and its legs are frozen): a close values the same condor several times.
+        condor and its legs are frozen): a close values the same condor several times,
+        and the same object is answered without hashing its fields (issue 9).
     """
+    last = _LAST_CONDOR_LEGS[-1]  # one read: the pair stays consistent across threads
+    if last[0] is condor:
+        return last[1]
+    legs = _condor_legs(condor)
+    _LAST_CONDOR_LEGS[-1] = (condor, legs)
+    return legs
+
+
+_LAST_CONDOR_LEGS: list[tuple[IronCondor | None, tuple[OptionLeg, ...]]] = [(None, ())]
+"""The last (condor, legs) of :func:`condor_legs`: an identity memo of a pure function."""
+
+
+@functools.lru_cache(maxsize=16)
+def _condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
+    """The legs of :func:`condor_legs`, cached by value."""
     spec = (
         (Right.PUT, condor.long_put_strike, 1),
         (Right.PUT, condor.short_put_strike, -1),

@@ -92,6 +92,9 @@ SIGNAL_IDS: tuple[str, ...] = (
 )
 """The SPEC §3 signal ids, in SPEC order."""
 
+_SIGNAL_AT: dict[str, int] = {signal_id: i for i, signal_id in enumerate(SIGNAL_IDS)}
+"""Position of each reading in a snapshot (``SignalSnapshot.get``)."""
+
 _STATE_VERSION = 1
 
 
@@ -140,7 +143,12 @@ class SignalSnapshot:
         Raises:
             KeyError: ``signal_id`` is not one of ``SIGNAL_IDS``.
         """
-        for reading in self.readings:
+        # readings are in SIGNAL_IDS order: one index, checked (else the scan)
+        at = _SIGNAL_AT.get(signal_id)
+        readings = self.readings
+        if at is not None and at < len(readings) and readings[at].id == signal_id:
+            return readings[at]
+        for reading in readings:
             if reading.id == signal_id:
                 return reading
         raise KeyError(signal_id)
