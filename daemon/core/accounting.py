@@ -33,14 +33,16 @@ cap, the scenario loss and the share of it the held hedges cover, and the P&L.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from daemon.core import rolls, sizing
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook, settlement_value
+from daemon.core.hedge_pricing import HedgeUnit
 from daemon.core.model import (
     HedgePosition,
     IronCondor,
@@ -114,7 +116,10 @@ def hedge_mark_usd(
 
 
 def sleeve_pnl(
-    book: HedgeBook, state: MarketState, params: ScenarioParams
+    book: HedgeBook,
+    state: MarketState,
+    params: ScenarioParams,
+    unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit] | None = None,
 ) -> dict[Layer, LayerPnl]:
     """P&L per layer at this close: every layer traded so far, its held lots marked.
 
@@ -122,18 +127,37 @@ def sleeve_pnl(
         book: the hedge book (settlements recorded for this close).
         state: the close.
         params: the scenario parameters (VIX option IV, rate).
+        unit_of: the model-priced hedge unit of some legs at this ``state`` and
+            ``params`` (:meth:`~daemon.core.desk.OrderDesk.unit` with no option market),
+            or None. A held hedge before its expiry is then marked at its unit's
+            ``premium_usd`` × units: the same Black-76 prices summed in the same order
+            as :func:`hedge_mark_usd` (so the same float), and the unit the day's
+            summary needs for the held cover is priced once (issue 9).
 
     Returns:
         ``{layer: LayerPnl}`` in layer order.
     """
     out: dict[Layer, LayerPnl] = {}
+    day = state.session_date
     for layer in book.traded_layers():
         held = book.get(layer)
         mark = 0.0
         if held is not None:
-            mark = hedge_mark_usd(held, state, params, book.settlement_vix(held.expiry))
+            expiry = held.expiry
+            if unit_of is not None and expiry > day and _one_expiry(held.legs, expiry):
+                mark = unit_of(held.legs).premium_usd * held.contracts
+            else:
+                mark = hedge_mark_usd(held, state, params, book.settlement_vix(expiry))
         out[layer] = book.layer_pnl(layer, mark)
     return out
+
+
+def _one_expiry(legs: tuple[OptionLeg, ...], expiry: date) -> bool:
+    """All ``legs`` expire on ``expiry`` (a hedge unit's legs share one expiry)."""
+    for leg in legs:  # noqa: SIM110 - a loop, not a generator: once a close per hedge
+        if leg.expiry != expiry:
+            return False
+    return True
 
 
 def condor_buyback_usd(
@@ -344,7 +368,11 @@ class AlwaysOnL1:
                 self._last_index = ctx.session_index
             desk.enforce_cap(c)
         self._book.record_settlement(ctx.session_date, state.vix)
-        marks = sleeve_pnl(self._book, state, self._params.scenario)
+        # its desk has no option market: the unit is the model's (shared with the
+        # engine's context of the same close: L1's held legs are often the same)
+        marks = sleeve_pnl(
+            self._book, state, self._params.scenario, lambda legs: desk.unit(legs, c)
+        )
         return marks.get(Layer.L1, LayerPnl())
 
 
@@ -371,6 +399,7 @@ class Books:
         hedges: HedgeBook,
         condor: IronCondor | None,
         satellite_notional_usd: float,
+        unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit] | None = None,
     ) -> DayPnl | None:
         """Record settlements, mark every book at this close; None without market state.
 
@@ -379,6 +408,8 @@ class Books:
             hedges: the sleeve's hedge book.
             condor: the condor held after the close.
             satellite_notional_usd: the IWM satellite's notional (0: none).
+            unit_of: the model-priced hedge unit of some legs at this close, or None
+                (:func:`sleeve_pnl`).
         """
         state = ctx.state
         if state is None:
@@ -388,7 +419,7 @@ class Books:
             spx=state.spx,
             vix=state.vix,
             satellite_usd=self._satellite.on_close(state.iwm, satellite_notional_usd),
-            sleeve=sleeve_pnl(hedges, state, self._params.scenario),
+            sleeve=sleeve_pnl(hedges, state, self._params.scenario, unit_of),
             condor=self._condor.on_close(state, condor),
             baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
         )

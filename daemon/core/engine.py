@@ -351,7 +351,11 @@ class Engine:
         self._counts.end(ctx)
         self._days_count += 1
         sat_usd = 0.0 if self._satellite is None else self._satellite.notional_usd
-        pnl = self._books.on_close(ctx, self._hedge_book, self._desk.condor, sat_usd)
+        desk = self._desk
+        # model-priced units (no option market) mark the held hedges: the same floats as
+        # the leg marks, and the day summary's held cover reuses them (issue 9)
+        unit_of = None if desk.market is not None else (lambda legs: desk.unit(legs, ctx))
+        pnl = self._books.on_close(ctx, self._hedge_book, desk.condor, sat_usd, unit_of)
         self._days.append(day_summary(self._desk, ctx, self._ladder.active_layers, pnl))
         return out
 
