@@ -232,6 +232,7 @@ class CondorBook:
             :attr:`pnl`.
         """
         self._closed = (0.0, 0.0)
+        opened, credit = False, 0.0
         if condor is not self._condor and condor != self._condor:  # identity: no field compare
             old = self._condor
             if old is not None:
@@ -242,14 +243,19 @@ class CondorBook:
                 self._open_mark_usd = 0.0
             if condor is not None:
                 credit = condor_buyback_usd(condor, state, self._scenario, self._acct)
+                opened = True
                 self._realised_usd -= self._fee(condor)
                 self._open_credit_usd = credit
                 self._credit_to_date_usd += credit
                 self._cycles += 1
             self._condor = condor
         if self._condor is not None:
-            self._open_mark_usd = condor_buyback_usd(
-                self._condor, state, self._scenario, self._acct
+            # a condor sold at this close is marked at the credit just computed (the same
+            # call's value); else at today's buy-back
+            self._open_mark_usd = (
+                credit
+                if opened
+                else condor_buyback_usd(self._condor, state, self._scenario, self._acct)
             )
         return self.pnl
 

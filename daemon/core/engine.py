@@ -435,33 +435,54 @@ class Engine:
         ``step`` (and its day history and last snapshot), and one ``engine`` alert per
         episode says so (:meth:`~daemon.core.robustness.SkipGuard.run`).
         """
-        days, last_snapshot = self._days, self._last_snapshot
-
-        def save() -> tuple[tuple[Any, ...], list[memento.Saved]]:
-            # What :meth:`_state` holds but the quote-only parts, as an in-memory copy:
-            # the same values back on a rollback, at a fraction of the cost of building
-            # the snapshot's dict on every close (issue 9).
-            scalars = (self._ladder, self._is_template, self._satellite, self._days_count)
-            objects = (
-                self._hedge_book,
-                *self._books.saved_parts(),
-                self._rebalance,
-                self._ids,
-                self._counts,
-                self._desk,
-            )
-            return scalars, memento.save_all(objects)
-
-        def rollback(saved: tuple[tuple[Any, ...], list[memento.Saved]]) -> None:
-            scalars, objects = saved
-            self._ladder, self._is_template, self._satellite, self._days_count = scalars
-            for o in objects:
-                memento.restore(o)
-            self._days, self._last_snapshot = days, last_snapshot
-
         return self._guard.run(
-            what, day, now, step, save=save, rollback=rollback, prices=self._prices
+            what,
+            day,
+            now,
+            step,
+            save=self._save_state,
+            rollback=self._rollback_state,
+            prices=self._prices,
         )
+
+    def _save_state(self) -> tuple[tuple[Any, ...], list[memento.Saved]]:
+        """What :meth:`_state` holds but the quote-only parts, as an in-memory copy.
+
+        The same values back on a rollback, at a fraction of the cost of building the
+        snapshot's dict on every close (issue 9); with the day history and the last
+        snapshot (not in :meth:`_state`).
+        """
+        scalars = (
+            self._ladder,
+            self._is_template,
+            self._satellite,
+            self._days_count,
+            self._days,
+            self._last_snapshot,
+        )
+        objects = (
+            self._hedge_book,
+            *self._books.saved_parts(),
+            self._rebalance,
+            self._ids,
+            self._counts,
+            self._desk,
+        )
+        return scalars, memento.save_all(objects)
+
+    def _rollback_state(self, saved: tuple[tuple[Any, ...], list[memento.Saved]]) -> None:
+        """Put back what :meth:`_save_state` saved."""
+        scalars, objects = saved
+        (
+            self._ladder,
+            self._is_template,
+            self._satellite,
+            self._days_count,
+            self._days,
+            self._last_snapshot,
+        ) = scalars
+        for o in objects:
+            memento.restore(o)
 
     # ------------------------------------------------------------------ one evaluation
 

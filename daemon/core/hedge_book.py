@@ -156,10 +156,9 @@ class HedgeBook:
 
     def traded_layers(self) -> tuple[Layer, ...]:
         """Layers with a trade so far, or a hedge held, L1..L3."""
-        return tuple(
-            layer
-            for layer in LAYERS
-            if layer in self._hedges or layer in self._paid_usd or layer in self._realised_usd
+        hedges, paid, realised = self._hedges, self._paid_usd, self._realised_usd
+        return tuple(  # a list comprehension: one frame, not a generator's resumptions
+            [layer for layer in LAYERS if layer in hedges or layer in paid or layer in realised]
         )
 
     def settlement_vix(self, expiry: date) -> float | None:

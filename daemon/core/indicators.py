@@ -106,7 +106,8 @@ class Ema:
         """
         if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
             x = finite_input(x, "Ema.update")
-        self._ema = self._advance(x)
+        ema = self._ema  # _advance, inlined: six EMAs a close
+        self._ema = x if ema is None else (1.0 - self._alpha) * ema + self._alpha * x
         self._count += 1
 
     def peek(self, x: float) -> float | None:

@@ -237,7 +237,7 @@ class SignalBook:
             if not 0.0 < price < math.inf:  # NaN too: the named error (checked_price)
                 checked_price(closes, symbol, f"on_close({session_date})")
             checked[symbol] = price
-        if not REQUIRED_SYMBOLS.issubset(checked):  # in C; the list only when one is missing
+        if not checked.keys() >= REQUIRED_SYMBOLS:  # in C; the list only when one is missing
             missing = sorted(s.value for s in REQUIRED_SYMBOLS if s not in checked)
             raise InvariantViolation(f"on_close({session_date}): missing closes for {missing}")
         spx, iwm, vix = checked[Symbol.SPX], checked[Symbol.IWM], checked[Symbol.VIX]
