@@ -53,7 +53,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_price_delta, bs_price_vega_legs
+from daemon.core.pricing import black76_price_delta, bs_prices_legs
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -172,7 +172,7 @@ def condor_buyback_usd(
     iv_put = max((state.vix + acct.condor_put_skew_pts) / 100.0, 0.01)
     iv_call = max((state.vix + acct.condor_call_skew_pts) / 100.0, 0.01)
     legs = condor_legs(condor)
-    priced = bs_price_vega_legs(  # bs_greeks' prices, bit for bit (issue 9)
+    priced = bs_prices_legs(  # bs_greeks' prices, bit for bit (issue 9)
         state.spx,
         t_years,
         scenario.risk_free_rate,
@@ -182,7 +182,7 @@ def condor_buyback_usd(
         legs,
     )
     value = 0.0
-    for leg, (price, _) in zip(legs, priced, strict=True):
+    for leg, price in zip(legs, priced, strict=True):
         value += leg.position_qty * price
     return -value * condor.multiplier * condor.contracts
 

@@ -324,6 +324,74 @@ def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (
     return out
 
 
+def bs_prices_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    spot: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv_put: float,
+    iv_call: float,
+    legs: Sequence[OptionLeg],
+) -> list[float]:
+    """The prices of :func:`bs_price_vega_legs`, bit for bit, without the vegas.
+
+    For the valuations that need no vega (the condor in the scenario, its buy-back
+    mark): the same expressions minus the density and vega terms (issue 9).
+
+    Args:
+        spot: underlying spot price, index points (> 0).
+        t_years: time to expiry in years (ACT/365), the legs' common expiry.
+        rate: risk-free rate, continuously compounded decimal.
+        div_yield: continuous dividend yield, decimal.
+        iv_put: implied volatility of the put legs, decimal (> 0).
+        iv_call: implied volatility of the call legs, decimal (> 0).
+        legs: the options (their ``strike`` and ``right``; ``position_qty`` is ignored).
+
+    Returns:
+        The price of ONE long option per share for each leg, index points (>= 0), in
+        order.
+
+    Raises:
+        ValueError: as :func:`bs_greeks`.
+    """
+    if not (
+        0.0 < spot < _INF and 0.0 < iv_put < _INF and 0.0 < iv_call < _INF and 0.0 < t_years < _INF
+    ):  # expired, or bad inputs: the leg-by-leg function (the same values and errors)
+        return [
+            price
+            for price, _ in bs_price_vega_legs(
+                spot, t_years, rate, div_yield, iv_put, iv_call, legs
+            )
+        ]
+    sqrt_t = math.sqrt(t_years)
+    carry = rate - div_yield
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    spot_q = spot * disc_q
+    log = math.log
+    out: list[float] = []
+    for leg in legs:
+        strike = leg.strike
+        is_call = leg.right is Right.CALL
+        iv = iv_call if is_call else iv_put
+        if not 0.0 < strike < _INF:
+            out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, leg.right)[0])
+            continue
+        sig_sqrt_t = iv * sqrt_t
+        d1 = (log(spot / strike) + (carry + 0.5 * iv * iv) * t_years) / sig_sqrt_t
+        d2 = d1 - sig_sqrt_t
+        if is_call:
+            price = spot_q * (0.5 * _erfc(-d1 / _SQRT_2)) - strike * disc_r * (
+                0.5 * _erfc(-d2 / _SQRT_2)
+            )
+        else:
+            price = strike * disc_r * (0.5 * _erfc(d2 / _SQRT_2)) - spot_q * (
+                0.5 * _erfc(d1 / _SQRT_2)
+            )
+        out.append(0.0 if price < 0.0 else price)  # max(price, 0.0), exactly
+    return out
+
+
 def black76_greeks(
     *,
     future: float,

@@ -42,7 +42,13 @@ from daemon.core.expiries import spx_expiries_after
 from daemon.core.fastinit import fast_init
 from daemon.core.model import IronCondor, OptionLeg, Right
 from daemon.core.params import CondorTemplate, ScenarioParams
-from daemon.core.pricing import DAYS_PER_YEAR, Greeks, bs_greeks, bs_price_vega_legs
+from daemon.core.pricing import (
+    DAYS_PER_YEAR,
+    Greeks,
+    bs_greeks,
+    bs_price_vega_legs,
+    bs_prices_legs,
+)
 from daemon.errors import InvariantViolation
 
 SPX_MONTHLY_TRADING_CLASS = "SPX"
@@ -454,8 +460,8 @@ def condor_risk(
         # price and vega only, the four legs in one call each (the same floats as
         # bs_greeks'; issue 9)
         now = bs_price_vega_legs(state.spx, t_years, rate, div_yield, iv_now, iv_now, legs)
-        after = bs_price_vega_legs(spot_after, t_years, rate, div_yield, iv_after, iv_after, legs)
-        for leg, (now_price, now_vega), (after_price, _) in zip(legs, now, after, strict=True):
+        after = bs_prices_legs(spot_after, t_years, rate, div_yield, iv_after, iv_after, legs)
+        for leg, (now_price, now_vega), after_price in zip(legs, now, after, strict=True):
             value_usd += leg.position_qty * now_price * scale
             value_after_usd += leg.position_qty * after_price * scale
             vega_usd += leg.position_qty * now_vega * scale

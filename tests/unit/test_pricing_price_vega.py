@@ -14,6 +14,7 @@ from daemon.core.pricing import (
     bs_greeks,
     bs_price_vega,
     bs_price_vega_legs,
+    bs_prices_legs,
 )
 
 SPOTS = (1.0, 2500.0, 4700.0, 6900.0)
@@ -87,6 +88,8 @@ def test_legs_of_one_expiry_price_as_bs_price_vega_one_by_one() -> None:
                 for leg in legs
             ]
             assert got == want
+            prices = bs_prices_legs(spot, t, 0.04, 0.015, iv_put, iv_call, legs)
+            assert prices == [price for price, _ in want]
 
 
 def test_legs_with_a_bad_input_raise_as_bs_price_vega() -> None:
@@ -95,6 +98,10 @@ def test_legs_with_a_bad_input_raise_as_bs_price_vega() -> None:
         bs_price_vega_legs(4700.0, 0.1, 0.04, 0.0, 0.2, 0.2, legs)
     with pytest.raises(ValueError, match="iv must be finite and > 0"):
         bs_price_vega_legs(4700.0, 0.1, 0.04, 0.0, 0.2, 0.0, _legs((1.0, 2.0, 3.0, 4.0)))
+    with pytest.raises(ValueError, match="strike must be finite and > 0"):
+        bs_prices_legs(4700.0, 0.1, 0.04, 0.0, 0.2, 0.2, legs)
+    with pytest.raises(ValueError, match="iv must be finite and > 0"):
+        bs_prices_legs(4700.0, 0.1, 0.04, 0.0, 0.0, 0.2, _legs((1.0, 2.0, 3.0, 4.0)))
 
 
 FUTURES = (0.5, 12.0, 18.5, 35.0, 80.0)
