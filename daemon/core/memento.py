@@ -65,7 +65,15 @@ def save_all(objs: tuple[object, ...]) -> list[Saved]:
     for obj in objs:
         attrs = vars(obj).copy()
         for name, value in attrs.items():
-            if isinstance(value, _FLAT):
+            cls = value.__class__
+            # the common exact types decide without isinstance; any other (a subclass of
+            # a container too) is asked isinstance, as in save()
+            if cls in _EXACT_FLAT or (cls not in _EXACT_VALUES and isinstance(value, _FLAT)):
                 attrs[name] = value.copy()
         out.append((obj, attrs))
     return out
+
+
+_EXACT_FLAT = frozenset(_FLAT)
+_EXACT_VALUES = frozenset({float, int, bool, str, type(None), tuple})
+"""Immutable types that are never containers to copy (their exact classes)."""

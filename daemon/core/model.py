@@ -408,6 +408,38 @@ _set_threshold: _SlotSetter = _READING_SLOTS["threshold"].__set__
 _set_holds: _SlotSetter = _READING_SLOTS["holds"].__set__
 _set_detail: _SlotSetter = _READING_SLOTS["_detail"].__set__
 _set_args: _SlotSetter = _READING_SLOTS["_args"].__set__
+_new_object = object.__new__
+
+
+def new_reading(  # noqa: PLR0917 - positional on purpose: ten readings a close (issue 9)
+    signal_id: str,
+    value: float | None,
+    threshold: float,
+    holds: bool,
+    detail: str,
+    detail_args: tuple[object, ...] | None = None,
+) -> SignalReading:
+    """A :class:`SignalReading` built from positional arguments (the same value).
+
+    The readings of every evaluation are built here: no keyword parsing, the slots set
+    directly; equal to ``SignalReading(id=..., value=..., ...)`` in every respect.
+
+    Args:
+        signal_id: the SPEC §3 id.
+        value: the computed value (None: unknown).
+        threshold: the threshold it is compared to.
+        holds: whether the condition is true.
+        detail: the detail line, or its ``str.format`` template with ``detail_args``.
+        detail_args: positional arguments of the template (None: ``detail`` is the text).
+    """
+    reading: SignalReading = _new_object(SignalReading)
+    _set_id(reading, signal_id)
+    _set_value(reading, value)
+    _set_threshold(reading, threshold)
+    _set_holds(reading, holds)
+    _set_detail(reading, detail)
+    _set_args(reading, detail_args)
+    return reading
 
 
 def _signal_reading(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from daemon.core.fastinit import fast_init
-from daemon.core.model import SignalReading, Symbol
+from daemon.core.model import SignalReading, Symbol, new_reading
 from daemon.core.params import MacroEvent, SignalParams
 from daemon.errors import InvariantViolation
 
@@ -122,14 +122,12 @@ def signal_readings(
         _big_move_reading(current, rebalance_ref, p),
         _event_window_reading(today, calendar, p),
         _backwardation_reading(v, p),
-        SignalReading(
-            id="ad_divergence",
-            value=None,
-            threshold=0.0,
-            holds=False,
-            detail="no breadth feed configured",
-        ),
+        _AD_DIVERGENCE,
     )
+
+
+_AD_DIVERGENCE = new_reading("ad_divergence", None, 0.0, False, "no breadth feed configured")
+"""The ``ad_divergence`` reading: always unknown (no breadth feed); one immutable value."""
 
 
 def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
@@ -138,13 +136,13 @@ def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
         return _unknown("ratio_macd_negative", 0.0, f"{name}: not available (warming up)")
     holds = line < 0.0
-    return SignalReading(
-        id="ratio_macd_negative",
-        value=line,
-        threshold=0.0,
-        holds=holds,
-        detail="MACD({},{}) of IWM/SPX = {:.6f} {} 0",
-        detail_args=(p.macd_fast, p.macd_slow, line, "<" if holds else ">="),
+    return new_reading(
+        "ratio_macd_negative",
+        line,
+        0.0,
+        holds,
+        "MACD({},{}) of IWM/SPX = {:.6f} {} 0",
+        (p.macd_fast, p.macd_slow, line, "<" if holds else ">="),
     )
 
 
@@ -154,13 +152,13 @@ def _vix_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"RSI({p.rsi_period}, Wilder) of VIX"
         return _unknown("vix_rsi_hot", p.vix_rsi_hot, f"{name}: not available (warming up)")
     holds = rsi > p.vix_rsi_hot
-    return SignalReading(
-        id="vix_rsi_hot",
-        value=rsi,
-        threshold=p.vix_rsi_hot,
-        holds=holds,
-        detail="RSI({}, Wilder) of VIX = {:.1f} {} {:g}",
-        detail_args=(p.rsi_period, rsi, ">" if holds else "<=", p.vix_rsi_hot),
+    return new_reading(
+        "vix_rsi_hot",
+        rsi,
+        p.vix_rsi_hot,
+        holds,
+        "RSI({}, Wilder) of VIX = {:.1f} {} {:g}",
+        (p.rsi_period, rsi, ">" if holds else "<=", p.vix_rsi_hot),
     )
 
 
@@ -171,13 +169,13 @@ def _vix_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         return _unknown("vix_macd_bull_cross", 0.0, f"{name} vs signal: not available (warming up)")
     diff = line - sig
     holds = diff > 0.0
-    return SignalReading(
-        id="vix_macd_bull_cross",
-        value=diff,
-        threshold=0.0,
-        holds=holds,
-        detail="VIX MACD({},{}) line {:.3f} {} its EMA{} signal {:.3f} (diff {:+.3f} pts)",
-        detail_args=(
+    return new_reading(
+        "vix_macd_bull_cross",
+        diff,
+        0.0,
+        holds,
+        "VIX MACD({},{}) line {:.3f} {} its EMA{} signal {:.3f} (diff {:+.3f} pts)",
+        (
             p.macd_fast,
             p.macd_slow,
             line,
@@ -195,13 +193,13 @@ def _ratio_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
         return _unknown("ratio_rsi_weak", p.ratio_rsi_weak, f"{name}: not available (warming up)")
     holds = rsi < p.ratio_rsi_weak
-    return SignalReading(
-        id="ratio_rsi_weak",
-        value=rsi,
-        threshold=p.ratio_rsi_weak,
-        holds=holds,
-        detail="RSI({}, Wilder) of IWM/SPX = {:.1f} {} {:g}",
-        detail_args=(p.rsi_period, rsi, "<" if holds else ">=", p.ratio_rsi_weak),
+    return new_reading(
+        "ratio_rsi_weak",
+        rsi,
+        p.ratio_rsi_weak,
+        holds,
+        "RSI({}, Wilder) of IWM/SPX = {:.1f} {} {:g}",
+        (p.rsi_period, rsi, "<" if holds else ">=", p.ratio_rsi_weak),
     )
 
 
@@ -223,15 +221,13 @@ def _iv_spread_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         return _unknown("iv_spread_blowout", frac, "RVX−VIX: excess not finite")
     holds = excess > frac
     bar = mean + frac * abs(mean)
-    return SignalReading(
-        id="iv_spread_blowout",
-        value=excess,
-        threshold=frac,
-        holds=holds,
-        detail=(
-            "RVX−VIX = {:.2f} pts {} {:.2f} ({}-day mean {:.2f} + {:.0%} of |mean|); excess {:+.1%}"
-        ),
-        detail_args=(
+    return new_reading(
+        "iv_spread_blowout",
+        excess,
+        frac,
+        holds,
+        ("RVX−VIX = {:.2f} pts {} {:.2f} ({}-day mean {:.2f} + {:.0%} of |mean|); excess {:+.1%}"),
+        (
             spread,
             ">" if holds else "<=",
             bar,
@@ -259,13 +255,13 @@ def _small_cap_reading(v: SignalValues, p: SignalParams) -> SignalReading:
     else:
         stronger = "also below SMA{} {:.2f}" if iwm < slow else "not below SMA{} {:.2f}"
         stronger_args = (p.iwm_sma_slow_days, slow)
-    return SignalReading(
-        id="small_cap_below_ma",
-        value=gap_pct,
-        threshold=0.0,
-        holds=holds,
-        detail="IWM {:.2f} is {:.2f}% {} SMA{} {:.2f}; " + stronger,
-        detail_args=(
+    return new_reading(
+        "small_cap_below_ma",
+        gap_pct,
+        0.0,
+        holds,
+        "IWM {:.2f} is {:.2f}% {} SMA{} {:.2f}; " + stronger,
+        (
             iwm,
             abs(gap_pct),
             "below" if holds else "above",
@@ -301,13 +297,13 @@ def _big_move_reading(
     if not value < _INF:  # pragma: no cover - positive finite inputs
         return _unknown("big_move", threshold, "move not finite")
     holds = value >= threshold
-    return SignalReading(
-        id="big_move",
-        value=value,
-        threshold=threshold,
-        holds=holds,
-        detail=_BIG_MOVE_DETAIL[len(args) // 2],
-        detail_args=(*args, value, ">=" if holds else "<", threshold),
+    return new_reading(
+        "big_move",
+        value,
+        threshold,
+        holds,
+        _BIG_MOVE_DETAIL[len(args) // 2],
+        (*args, value, ">=" if holds else "<", threshold),
     )
 
 
@@ -339,13 +335,13 @@ def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams)
         )
     sessions_ahead = at - start
     holds = sessions_ahead <= window
-    return SignalReading(
-        id="event_window",
-        value=float(sessions_ahead),
-        threshold=threshold,
-        holds=holds,
-        detail="{} on {}: {} session(s) ahead ({} the {}-session window)",
-        detail_args=(kinds, day, sessions_ahead, "within" if holds else "outside", window),
+    return new_reading(
+        "event_window",
+        float(sessions_ahead),
+        threshold,
+        holds,
+        "{} on {}: {} session(s) ahead ({} the {}-session window)",
+        (kinds, day, sessions_ahead, "within" if holds else "outside", window),
     )
 
 
@@ -355,13 +351,13 @@ def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
     if term is None:
         return _unknown("backwardation", threshold, "VIX/VIX3M: no VIX3M close/quote")
     holds = term > threshold
-    return SignalReading(
-        id="backwardation",
-        value=term,
-        threshold=threshold,
-        holds=holds,
-        detail="VIX/VIX3M = {:.3f} {} {:g} ({})",
-        detail_args=(
+    return new_reading(
+        "backwardation",
+        term,
+        threshold,
+        holds,
+        "VIX/VIX3M = {:.3f} {} {:g} ({})",
+        (
             term,
             ">" if holds else "<=",
             threshold,
@@ -372,4 +368,4 @@ def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
 
 def _unknown(signal_id: str, threshold: float, detail: str) -> SignalReading:
     """A reading whose value is unknown: ``value`` None, ``holds`` False."""
-    return SignalReading(id=signal_id, value=None, threshold=threshold, holds=False, detail=detail)
+    return new_reading(signal_id, None, threshold, False, detail)

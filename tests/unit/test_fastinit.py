@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from daemon.core.fastinit import fast_init
-from daemon.core.model import OptionLeg, Right
+from daemon.core.model import OptionLeg, Right, SignalReading, new_reading
 from daemon.core.pnl import DayPnl, LayerPnl
 from daemon.core.scenario import MarketState
 from daemon.errors import InvariantViolation
@@ -123,3 +123,23 @@ def test_refuses_a_class_it_cannot_speed_up() -> None:
     for cls in (Mutable, NoSlots, Derived):
         with pytest.raises(TypeError):
             fast_init(cls)
+
+
+def test_new_reading_is_the_keyword_built_reading() -> None:
+    args = ("vix_rsi_hot", 71.2, 70.0, True, "RSI = {:.1f} {} {:g}", (71.2, ">", 70.0))
+    fast = new_reading(*args)
+    slow = SignalReading(
+        id="vix_rsi_hot",
+        value=71.2,
+        threshold=70.0,
+        holds=True,
+        detail="RSI = {:.1f} {} {:g}",
+        detail_args=(71.2, ">", 70.0),
+    )
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
+    assert fast.detail == "RSI = 71.2 > 70"
+    assert pickle.loads(pickle.dumps(fast)) == slow  # noqa: S301 - our own bytes
+    with pytest.raises(FrozenInstanceError):
+        fast.holds = False
