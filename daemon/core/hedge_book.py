@@ -184,6 +184,8 @@ class HedgeBook:
         next session's when the expiry was not a session). Settlements of expiries no
         longer held are forgotten.
         """
+        if not self._hedges and not self._settle_vix:
+            return  # nothing held, nothing recorded: nothing to do (most closes of a baseline)
         held = {h.expiry for h in self._hedges.values()}
         for expiry in held:
             if expiry <= session_date and expiry not in self._settle_vix:
