@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from daemon.core import rolls, sizing
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
@@ -190,6 +190,9 @@ def condor_buyback_usd(
 class CondorBook:
     """The replay's condor as a book: credits, buy-backs, fees and the open mark (USD)."""
 
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
+
     def __init__(self, params: EngineParams) -> None:
         self._scenario = params.scenario
         self._acct = params.accounting
@@ -284,6 +287,9 @@ class CondorBook:
 
 class SatelliteBook:
     """The IWM satellite at a constant notional: cumulative P&L, USD (positive = gain)."""
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self) -> None:
         self._last_iwm: float | None = None

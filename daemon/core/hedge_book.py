@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import ClassVar
 
 from daemon.core.context import LAYERS
 from daemon.core.fastinit import fast_init
@@ -93,6 +94,16 @@ class HedgeBook:
     Args:
         fee_per_contract_usd: fee per option contract per leg of each trade, USD (>= 0).
     """
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = (
+        "_hedges",
+        "_pending",
+        "_paid_usd",
+        "_realised_usd",
+        "_fees_paid_usd",
+        "_settle_vix",
+    )
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self, fee_per_contract_usd: float = 0.0) -> None:
         self._fee_usd = fee_per_contract_usd
