@@ -112,6 +112,11 @@ from daemon.core.signals import SignalBook, SignalSnapshot
 from daemon.core.transitions import transition_decisions
 from daemon.errors import InvariantViolation
 
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_SYMBOL_SPX = Symbol.SPX
+_SYMBOL_IWM = Symbol.IWM
+
 __all__ = ["SNAPSHOT_VERSION", "Engine"]
 
 
@@ -155,7 +160,7 @@ class Engine:
         )
         self._is_template = condor is None
         if satellite is None and self._is_template and params.satellite_notional_usd > 0.0:
-            satellite = Satellite(symbol=Symbol.IWM, notional_usd=params.satellite_notional_usd)
+            satellite = Satellite(symbol=_SYMBOL_IWM, notional_usd=params.satellite_notional_usd)
         self._satellite: Satellite | None = satellite
         self._ladder = LadderState()
         self._hedge_book = HedgeBook(params.accounting.fee_per_contract_usd)
@@ -379,7 +384,7 @@ class Engine:
         prices = self._prices
         if not prices.price_day or not prices.has_required():
             return out
-        day = prices.price_day[Symbol.SPX]
+        day = prices.price_day[_SYMBOL_SPX]
         last = self._book.last_session
         ref = self._rebalance.ref
         if last is None or day <= last or ref is None:

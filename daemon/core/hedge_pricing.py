@@ -30,6 +30,10 @@ from daemon.core.scenario import (
 )
 from daemon.errors import InvariantViolation
 
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_RIGHT_CALL = Right.CALL
+
 __all__ = ["HedgeUnit", "hedge_unit", "mark_hedge_usd", "size_layer", "units_within_budget"]
 
 
@@ -127,7 +131,7 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
         value_usd += leg.position_qty * now_price * leg.multiplier
         value_after_usd += leg.position_qty * after_price * leg.multiplier
         vix_delta += now_delta * params.vx_beta_to_spot * leg.multiplier * leg.position_qty
-        sign = 1.0 if leg.right is Right.CALL else -1.0
+        sign = 1.0 if leg.right is _RIGHT_CALL else -1.0
         break_evens.append(leg.strike + sign * now_price)
     return HedgeUnit(
         legs=tuple(legs),

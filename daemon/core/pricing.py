@@ -41,6 +41,10 @@ import numpy.typing as npt
 
 from daemon.core.model import OptionLeg, Right
 
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_RIGHT_CALL = Right.CALL
+
 DAYS_PER_YEAR = 365.0
 """Calendar days per year for ``theta_per_day`` and ACT/365 year fractions."""
 
@@ -114,7 +118,7 @@ def _check_inputs(underlying: float, strike: float, iv: float, t_years: float, n
 
 def _intrinsic(underlying: float, strike: float, right: Right) -> Greeks:
     """Greeks of an option at (or past) expiry: intrinsic value, step delta, no vega."""
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         value = max(underlying - strike, 0.0)
         delta = 1.0 if underlying > strike else 0.0
     else:
@@ -180,7 +184,7 @@ def bs_greeks(
     gamma = disc_q * pdf_d1 / (spot * sig_sqrt_t)
     vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
     decay = -spot * disc_q * pdf_d1 * iv / (2.0 * sqrt_t)
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)  # norm_cdf
         price = spot * disc_q * nd1 - strike * disc_r * nd2
         delta = disc_q * nd1
@@ -239,7 +243,7 @@ def bs_price_vega(  # noqa: PLR0917 - positional on purpose: the hot path (issue
     disc_r = math.exp(-rate * t_years)
     pdf_d1 = _INV_SQRT_2PI * _exp(-0.5 * d1 * d1)
     vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)
         price = spot * disc_q * nd1 - strike * disc_r * nd2
     else:
@@ -290,7 +294,7 @@ def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (
                 t_years,
                 rate,
                 div_yield,
-                iv_call if leg.right is Right.CALL else iv_put,
+                iv_call if leg.right is _RIGHT_CALL else iv_put,
                 leg.right,
             )
             for leg in legs
@@ -304,7 +308,7 @@ def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (
     out: list[tuple[float, float]] = []
     for leg in legs:
         strike, right = leg.strike, leg.right
-        is_call = right is Right.CALL
+        is_call = right is _RIGHT_CALL
         iv = iv_call if is_call else iv_put
         if not 0.0 < strike < _INF:
             out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, right))
@@ -372,7 +376,7 @@ def bs_prices_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issu
     out: list[float] = []
     for leg in legs:
         strike = leg.strike
-        is_call = leg.right is Right.CALL
+        is_call = leg.right is _RIGHT_CALL
         iv = iv_call if is_call else iv_put
         if not 0.0 < strike < _INF:
             out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, leg.right)[0])
@@ -444,7 +448,7 @@ def black76_greeks(
     pdf_d1 = norm_pdf(d1)
     gamma = disc_r * pdf_d1 / (future * sig_sqrt_t)
     vega = future * disc_r * pdf_d1 * sqrt_t * VOL_POINT
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         price = disc_r * (future * norm_cdf(d1) - strike * norm_cdf(d2))
         delta = disc_r * norm_cdf(d1)
     else:
@@ -496,7 +500,7 @@ def black76_price_delta(  # noqa: PLR0917 - positional on purpose: the hot path 
     d1 = (math.log(future / strike) + 0.5 * iv * iv * t_years) / sig_sqrt_t
     d2 = d1 - sig_sqrt_t
     disc_r = math.exp(-rate * t_years)
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         nd1 = 0.5 * _erfc(-d1 / _SQRT_2)  # norm_cdf(d1)
         price = disc_r * (future * nd1 - strike * (0.5 * _erfc(-d2 / _SQRT_2)))
         delta = disc_r * nd1
@@ -555,7 +559,7 @@ def black76_price_array(
     if not math.isfinite(t_years):
         msg = f"t_years must be finite, got {t_years!r}"
         raise ValueError(msg)
-    sign = 1.0 if right is Right.CALL else -1.0
+    sign = 1.0 if right is _RIGHT_CALL else -1.0
     if t_years <= 0.0:
         intrinsic: FloatArray = np.maximum(sign * (future - k), 0.0)
         return intrinsic

@@ -51,6 +51,11 @@ from daemon.core.pricing import (
 )
 from daemon.errors import InvariantViolation
 
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_RIGHT_CALL = Right.CALL
+_RIGHT_PUT = Right.PUT
+
 SPX_MONTHLY_TRADING_CLASS = "SPX"
 """Trading class of standard (AM-settled, third-Friday) SPX options."""
 
@@ -269,10 +274,10 @@ _LAST_CONDOR_LEGS: list[tuple[IronCondor | None, tuple[OptionLeg, ...]]] = [(Non
 def _condor_legs(condor: IronCondor) -> tuple[OptionLeg, ...]:
     """The legs of :func:`condor_legs`, cached by value."""
     spec = (
-        (Right.PUT, condor.long_put_strike, 1),
-        (Right.PUT, condor.short_put_strike, -1),
-        (Right.CALL, condor.short_call_strike, -1),
-        (Right.CALL, condor.long_call_strike, 1),
+        (_RIGHT_PUT, condor.long_put_strike, 1),
+        (_RIGHT_PUT, condor.short_put_strike, -1),
+        (_RIGHT_CALL, condor.short_call_strike, -1),
+        (_RIGHT_CALL, condor.long_call_strike, 1),
     )
     return tuple(
         OptionLeg(
