@@ -385,7 +385,8 @@ class AlwaysOnL1:
         marks = sleeve_pnl(
             self._book, state, self._params.scenario, lambda legs: desk.unit(legs, c)
         )
-        return marks.get(Layer.L1, LayerPnl())
+        pnl = marks.get(Layer.L1)
+        return LayerPnl() if pnl is None else pnl  # the default built only when needed
 
 
 class Books:
