@@ -14,10 +14,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
-from daemon.core.fastinit import fast_init
 from daemon.core.model import SignalReading, Symbol, new_reading
 from daemon.core.params import MacroEvent, SignalParams
 from daemon.errors import InvariantViolation
@@ -48,10 +47,12 @@ class EventCalendar:
         self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
 
 
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignalValues:
-    """Indicator outputs for one evaluation (committed or peeked); every field finite/None."""
+class SignalValues(NamedTuple):
+    """Indicator outputs for one evaluation (committed or peeked); every field finite/None.
+
+    A named tuple (immutable; the cheapest value to build, once per evaluation: issue 9);
+    internal to the signal book and its readings.
+    """
 
     spx: float | None
     iwm: float | None

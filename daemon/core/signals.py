@@ -340,7 +340,7 @@ class SignalBook:
         closes = self._last_closes
         spx, iwm, vix = closes.get(_SYMBOL_SPX), closes.get(_SYMBOL_IWM), closes.get(_SYMBOL_VIX)
         rvx, vix3m = closes.get(_SYMBOL_RVX), closes.get(_SYMBOL_VIX3M)
-        raw = (
+        raw = (  # SignalValues' fields after spx and iwm, in their order
             self._ratio_macd.line,
             self._ratio_rsi.value,
             self._vix_rsi.value,
@@ -356,37 +356,10 @@ class SignalBook:
             self._beta_iwm_long.value,
         )
         # finite_or_none of each, in one pass (no call per value; issue 9)
-        (
-            ratio_line,
-            ratio_rsi,
-            vix_rsi,
-            vix_line,
-            vix_signal,
-            spread,
-            spread_mean,
-            sma_fast,
-            sma_slow,
-            term,
-            beta_vix,
-            beta_short,
-            beta_long,
-        ) = [v if v is not None and -_INF < v < _INF else None for v in raw]
         return SignalValues(
-            spx=spx,
-            iwm=iwm,
-            ratio_macd_line=ratio_line,
-            ratio_rsi=ratio_rsi,
-            vix_rsi=vix_rsi,
-            vix_macd_line=vix_line,
-            vix_macd_signal=vix_signal,
-            iv_spread_pts=spread,
-            iv_spread_mean_pts=spread_mean,
-            iwm_sma_fast=sma_fast,
-            iwm_sma_slow=sma_slow,
-            term_ratio=term,
-            spx_pct_per_vix_pt=beta_vix,
-            beta_iwm_spx_30d=beta_short,
-            beta_iwm_spx_90d=beta_long,
+            spx,
+            iwm,
+            *[v if v is not None and -_INF < v < _INF else None for v in raw],
         )
 
     def _peek_values(self, prices: Mapping[Symbol, float]) -> SignalValues:
