@@ -120,7 +120,8 @@ class HedgeBook:
     @property
     def hedges(self) -> tuple[HedgePosition, ...]:
         """Held hedge positions, in layer order."""
-        return tuple(self._hedges[layer] for layer in LAYERS if layer in self._hedges)
+        hedges = self._hedges
+        return tuple([hedges[layer] for layer in LAYERS if layer in hedges])  # no generator
 
     def get(self, layer: Layer) -> HedgePosition | None:
         """The hedge held for ``layer``, if any."""

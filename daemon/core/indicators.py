@@ -200,10 +200,11 @@ class Macd:
         """
         if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
             x = finite_input(x, "Macd.update")
-        self._fast.update(x)
-        self._slow.update(x)
-        line = self._raw_line()
-        self._signal.update(line)
+        fast, slow = self._fast, self._slow
+        fast.update(x)
+        slow.update(x)
+        # _raw_line, inlined (both EMAs are seeded by the updates above)
+        self._signal.update(fast._ema - slow._ema)  # type: ignore[operator]
         self._count += 1
 
     def _raw_line(self) -> float:
