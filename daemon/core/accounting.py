@@ -33,26 +33,27 @@ cap, the scenario loss and the share of it the held hedges cover, and the P&L.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from datetime import date
+from typing import Any, ClassVar
 
 from daemon.core import rolls, sizing
 from daemon.core.context import LAYERS, DayCtx, DecisionIds
 from daemon.core.desk import OrderDesk
 from daemon.core.hedge_book import HedgeBook, settlement_value
+from daemon.core.hedge_pricing import HedgeUnit
 from daemon.core.model import (
     HedgePosition,
     IronCondor,
     Layer,
     OptionLeg,
     OrderIntent,
-    Right,
     SignalReading,
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_greeks, bs_price_vega
+from daemon.core.pricing import black76_price_delta, bs_prices_legs
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -86,14 +87,15 @@ def leg_mark(
     if state.session_date >= leg.expiry:
         vix = state.vix if settle_vix is None else settle_vix
         return settlement_value((replace(leg, position_qty=1),), vix)
-    return black76_greeks(
-        future=future_for_expiry(state, leg.expiry),
-        strike=leg.strike,
-        t_years=year_fraction(state.session_date, leg.expiry),
-        rate=params.risk_free_rate,
-        iv=params.vix_option_iv,
-        right=leg.right,
-    ).price
+    price, _ = black76_price_delta(  # black76_greeks' price, bit for bit (issue 9)
+        future_for_expiry(state, leg.expiry),
+        leg.strike,
+        year_fraction(state.session_date, leg.expiry),
+        params.risk_free_rate,
+        params.vix_option_iv,
+        leg.right,
+    )
+    return price
 
 
 def hedge_mark_usd(
@@ -114,7 +116,10 @@ def hedge_mark_usd(
 
 
 def sleeve_pnl(
-    book: HedgeBook, state: MarketState, params: ScenarioParams
+    book: HedgeBook,
+    state: MarketState,
+    params: ScenarioParams,
+    unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit] | None = None,
 ) -> dict[Layer, LayerPnl]:
     """P&L per layer at this close: every layer traded so far, its held lots marked.
 
@@ -122,18 +127,37 @@ def sleeve_pnl(
         book: the hedge book (settlements recorded for this close).
         state: the close.
         params: the scenario parameters (VIX option IV, rate).
+        unit_of: the model-priced hedge unit of some legs at this ``state`` and
+            ``params`` (:meth:`~daemon.core.desk.OrderDesk.unit` with no option market),
+            or None. A held hedge before its expiry is then marked at its unit's
+            ``premium_usd`` × units: the same Black-76 prices summed in the same order
+            as :func:`hedge_mark_usd` (so the same float), and the unit the day's
+            summary needs for the held cover is priced once (issue 9).
 
     Returns:
         ``{layer: LayerPnl}`` in layer order.
     """
     out: dict[Layer, LayerPnl] = {}
+    day = state.session_date
     for layer in book.traded_layers():
         held = book.get(layer)
         mark = 0.0
         if held is not None:
-            mark = hedge_mark_usd(held, state, params, book.settlement_vix(held.expiry))
+            expiry = held.expiry
+            if unit_of is not None and expiry > day and _one_expiry(held.legs, expiry):
+                mark = unit_of(held.legs).premium_usd * held.contracts
+            else:
+                mark = hedge_mark_usd(held, state, params, book.settlement_vix(expiry))
         out[layer] = book.layer_pnl(layer, mark)
     return out
+
+
+def _one_expiry(legs: tuple[OptionLeg, ...], expiry: date) -> bool:
+    """All ``legs`` expire on ``expiry`` (a hedge unit's legs share one expiry)."""
+    for leg in legs:  # noqa: SIM110 - a loop, not a generator: once a close per hedge
+        if leg.expiry != expiry:
+            return False
+    return True
 
 
 def condor_buyback_usd(
@@ -145,25 +169,29 @@ def condor_buyback_usd(
     IV = VIX/100 + skew/100 per side (module docstring); intrinsic at or after expiry.
     """
     t_years = year_fraction(state.session_date, condor.expiry)
+    iv_put = max((state.vix + acct.condor_put_skew_pts) / 100.0, 0.01)
+    iv_call = max((state.vix + acct.condor_call_skew_pts) / 100.0, 0.01)
+    legs = condor_legs(condor)
+    priced = bs_prices_legs(  # bs_greeks' prices, bit for bit (issue 9)
+        state.spx,
+        t_years,
+        scenario.risk_free_rate,
+        scenario.spx_dividend_yield,
+        iv_put,
+        iv_call,
+        legs,
+    )
     value = 0.0
-    for leg in condor_legs(condor):
-        skew = acct.condor_put_skew_pts if leg.right is Right.PUT else acct.condor_call_skew_pts
-        iv = max((state.vix + skew) / 100.0, 0.01)
-        price, _ = bs_price_vega(  # bs_greeks' price, bit for bit (issue 9)
-            state.spx,
-            leg.strike,
-            t_years,
-            scenario.risk_free_rate,
-            scenario.spx_dividend_yield,
-            iv,
-            leg.right,
-        )
+    for leg, price in zip(legs, priced, strict=True):
         value += leg.position_qty * price
     return -value * condor.multiplier * condor.contracts
 
 
 class CondorBook:
     """The replay's condor as a book: credits, buy-backs, fees and the open mark (USD)."""
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self, params: EngineParams) -> None:
         self._scenario = params.scenario
@@ -207,7 +235,8 @@ class CondorBook:
             :attr:`pnl`.
         """
         self._closed = (0.0, 0.0)
-        if condor != self._condor:
+        opened, credit = False, 0.0
+        if condor is not self._condor and condor != self._condor:  # identity: no field compare
             old = self._condor
             if old is not None:
                 cost = condor_buyback_usd(old, state, self._scenario, self._acct)
@@ -217,14 +246,19 @@ class CondorBook:
                 self._open_mark_usd = 0.0
             if condor is not None:
                 credit = condor_buyback_usd(condor, state, self._scenario, self._acct)
+                opened = True
                 self._realised_usd -= self._fee(condor)
                 self._open_credit_usd = credit
                 self._credit_to_date_usd += credit
                 self._cycles += 1
             self._condor = condor
         if self._condor is not None:
-            self._open_mark_usd = condor_buyback_usd(
-                self._condor, state, self._scenario, self._acct
+            # a condor sold at this close is marked at the credit just computed (the same
+            # call's value); else at today's buy-back
+            self._open_mark_usd = (
+                credit
+                if opened
+                else condor_buyback_usd(self._condor, state, self._scenario, self._acct)
             )
         return self.pnl
 
@@ -253,6 +287,9 @@ class CondorBook:
 
 class SatelliteBook:
     """The IWM satellite at a constant notional: cumulative P&L, USD (positive = gain)."""
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self) -> None:
         self._last_iwm: float | None = None
@@ -343,8 +380,13 @@ class AlwaysOnL1:
                 self._last_index = ctx.session_index
             desk.enforce_cap(c)
         self._book.record_settlement(ctx.session_date, state.vix)
-        marks = sleeve_pnl(self._book, state, self._params.scenario)
-        return marks.get(Layer.L1, LayerPnl())
+        # its desk has no option market: the unit is the model's (shared with the
+        # engine's context of the same close: L1's held legs are often the same)
+        marks = sleeve_pnl(
+            self._book, state, self._params.scenario, lambda legs: desk.unit(legs, c)
+        )
+        pnl = marks.get(Layer.L1)
+        return LayerPnl() if pnl is None else pnl  # the default built only when needed
 
 
 class Books:
@@ -370,6 +412,7 @@ class Books:
         hedges: HedgeBook,
         condor: IronCondor | None,
         satellite_notional_usd: float,
+        unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit] | None = None,
     ) -> DayPnl | None:
         """Record settlements, mark every book at this close; None without market state.
 
@@ -378,6 +421,8 @@ class Books:
             hedges: the sleeve's hedge book.
             condor: the condor held after the close.
             satellite_notional_usd: the IWM satellite's notional (0: none).
+            unit_of: the model-priced hedge unit of some legs at this close, or None
+                (:func:`sleeve_pnl`).
         """
         state = ctx.state
         if state is None:
@@ -387,7 +432,7 @@ class Books:
             spx=state.spx,
             vix=state.vix,
             satellite_usd=self._satellite.on_close(state.iwm, satellite_notional_usd),
-            sleeve=sleeve_pnl(hedges, state, self._params.scenario),
+            sleeve=sleeve_pnl(hedges, state, self._params.scenario, unit_of),
             condor=self._condor.on_close(state, condor),
             baseline_l1=None if self._baseline is None else self._baseline.on_close(ctx, condor),
         )

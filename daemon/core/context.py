@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from daemon.core import orders
 from daemon.core.model import Layer, OptionLeg
@@ -85,6 +85,9 @@ class DayCtx:
 class DecisionIds:
     """Deterministic decision ids: session date, kind/layer/intent parts, per-day sequence."""
 
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
+
     def __init__(self) -> None:
         self._day: date | None = None
         self._seq = 0
@@ -147,6 +150,9 @@ class Sessions:
 
 class DayCounts:
     """The day's proposal count and cost-cap flag, across the evaluations of one session."""
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ()
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self) -> None:
         self.day: date | None = None

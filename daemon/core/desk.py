@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from daemon.core import orders
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, DecisionIds, leg_text, round_usd
@@ -80,6 +80,9 @@ class OrderDesk:
     Attributes:
         condor: the condor being hedged (its credit sets the cap); set by the engine.
     """
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ("_traded",)
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(
         self,

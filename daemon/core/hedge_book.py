@@ -39,8 +39,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import ClassVar
 
 from daemon.core.context import LAYERS
+from daemon.core.fastinit import fast_init
 from daemon.core.model import (
     Action,
     Fill,
@@ -55,6 +57,7 @@ from daemon.core.pnl import LayerPnl
 __all__ = ["HedgeBook", "PendingOrder", "settlement_value"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PendingOrder:
     """A proposal as the sleeve books it, keyed by ``order_ref``.
@@ -92,6 +95,16 @@ class HedgeBook:
         fee_per_contract_usd: fee per option contract per leg of each trade, USD (>= 0).
     """
 
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = (
+        "_hedges",
+        "_pending",
+        "_paid_usd",
+        "_realised_usd",
+        "_fees_paid_usd",
+        "_settle_vix",
+    )
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
+
     def __init__(self, fee_per_contract_usd: float = 0.0) -> None:
         self._fee_usd = fee_per_contract_usd
         self._hedges: dict[Layer, HedgePosition] = {}
@@ -107,7 +120,8 @@ class HedgeBook:
     @property
     def hedges(self) -> tuple[HedgePosition, ...]:
         """Held hedge positions, in layer order."""
-        return tuple(self._hedges[layer] for layer in LAYERS if layer in self._hedges)
+        hedges = self._hedges
+        return tuple([hedges[layer] for layer in LAYERS if layer in hedges])  # no generator
 
     def get(self, layer: Layer) -> HedgePosition | None:
         """The hedge held for ``layer``, if any."""
@@ -126,7 +140,10 @@ class HedgeBook:
     @property
     def open_premium_usd(self) -> float:
         """Premium paid for the hedges still held, USD (the cost-cap measure)."""
-        return sum(h.premium_paid_usd for h in self._hedges.values())
+        total: float = 0  # sum()'s start: the same float as before (a loop: no generator)
+        for h in self._hedges.values():
+            total += h.premium_paid_usd
+        return total
 
     def pending_buys_usd(self) -> float:
         """Premium of BUY proposals (not ROLLs) awaiting their fill, USD (counted in the cap)."""
@@ -151,10 +168,9 @@ class HedgeBook:
 
     def traded_layers(self) -> tuple[Layer, ...]:
         """Layers with a trade so far, or a hedge held, L1..L3."""
-        return tuple(
-            layer
-            for layer in LAYERS
-            if layer in self._hedges or layer in self._paid_usd or layer in self._realised_usd
+        hedges, paid, realised = self._hedges, self._paid_usd, self._realised_usd
+        return tuple(  # a list comprehension: one frame, not a generator's resumptions
+            [layer for layer in LAYERS if layer in hedges or layer in paid or layer in realised]
         )
 
     def settlement_vix(self, expiry: date) -> float | None:
@@ -180,6 +196,8 @@ class HedgeBook:
         next session's when the expiry was not a session). Settlements of expiries no
         longer held are forgotten.
         """
+        if not self._hedges and not self._settle_vix:
+            return  # nothing held, nothing recorded: nothing to do (most closes of a baseline)
         held = {h.expiry for h in self._hedges.values()}
         for expiry in held:
             if expiry <= session_date and expiry not in self._settle_vix:

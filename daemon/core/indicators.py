@@ -48,6 +48,7 @@ re-exported; the input, period and snapshot checks they share are in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,8 @@ from daemon.core.indicator_checks import (
 )
 from daemon.core.rolling import RollingBeta, RollingMean, Sma
 from daemon.errors import InvariantViolation
+
+_INF = math.inf
 
 __all__ = ["Ema", "Macd", "RollingBeta", "RollingMean", "Rsi", "Sma"]
 
@@ -101,8 +104,10 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Ema.update")
-        self._ema = self._advance(x)
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Ema.update")
+        ema = self._ema  # _advance, inlined: six EMAs a close
+        self._ema = x if ema is None else (1.0 - self._alpha) * ema + self._alpha * x
         self._count += 1
 
     def peek(self, x: float) -> float | None:
@@ -111,7 +116,8 @@ class Ema:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Ema.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Ema.peek")
         return self._advance(x) if self._count + 1 >= self.period else None
 
     @property
@@ -192,11 +198,13 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Macd.update")
-        self._fast.update(x)
-        self._slow.update(x)
-        line = self._raw_line()
-        self._signal.update(line)
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Macd.update")
+        fast, slow = self._fast, self._slow
+        fast.update(x)
+        slow.update(x)
+        # _raw_line, inlined (both EMAs are seeded by the updates above)
+        self._signal.update(fast._ema - slow._ema)  # type: ignore[operator]
         self._count += 1
 
     def _raw_line(self) -> float:
@@ -211,7 +219,8 @@ class Macd:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Macd.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Macd.peek")
         line = self._fast._advance(x) - self._slow._advance(x)
         sig = self._signal._advance(line)
         n = self._count + 1
@@ -223,12 +232,18 @@ class Macd:
     @property
     def line(self) -> float | None:
         """MACD line EMA(fast) − EMA(slow) (input units); ``None`` before ``slow`` observations."""
-        return self._raw_line() if self._count >= self._line_ready_after else None
+        if self._count < self.slow:  # _line_ready_after, inlined: read on every close
+            return None
+        fast, slow = self._fast._ema, self._slow._ema
+        if fast is None or slow is None:  # pragma: no cover - update() seeds both
+            raise InvariantViolation("Macd: EMAs not seeded")
+        return fast - slow
 
     @property
     def signal_line(self) -> float | None:
         """EMA(signal) of the line; ``None`` before ``slow + signal − 1`` observations."""
-        return self._signal._ema if self._count >= self._signal_ready_after else None
+        # _signal_ready_after, inlined: read on every close
+        return self._signal._ema if self._count >= self.slow + self.signal - 1 else None
 
     @property
     def histogram(self) -> float | None:
@@ -332,7 +347,8 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Rsi.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Rsi.update")
         self._avg_gain, self._avg_loss = self._advance(x)
         self._prev = x
         self._count += 1
@@ -343,7 +359,8 @@ class Rsi:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Rsi.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Rsi.peek")
         if self._count + 1 < self.period + 1:
             return None
         return self._rsi(*self._advance(x))
@@ -351,7 +368,12 @@ class Rsi:
     @property
     def value(self) -> float | None:
         """RSI on a 0–100 scale; ``None`` before ``period + 1`` observations."""
-        return self._rsi(self._avg_gain, self._avg_loss) if self.ready else None
+        if self._count < self.period + 1:  # not ready (inlined: read on every close)
+            return None
+        avg_loss = self._avg_loss
+        if avg_loss == 0.0:  # _rsi, inlined
+            return 100.0
+        return 100.0 - 100.0 / (1.0 + self._avg_gain / avg_loss)
 
     @property
     def ready(self) -> bool:

@@ -65,8 +65,11 @@ class QuoteIntake:
 
     def take_alerts(self) -> list[Decision]:
         """The alerts queued since the last call (oldest first), leaving none queued."""
-        out, self._alerts_due = self._alerts_due, []
-        return out
+        due = self._alerts_due
+        if not due:
+            return []  # the usual case: one new list, the queue kept (every tick; issue 9)
+        self._alerts_due = []
+        return due
 
     def seed(self, bars: Mapping[Symbol, Sequence[Bar]]) -> None:
         """Seed the plausibility references from the last daily bar of each series."""

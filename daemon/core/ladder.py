@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import Layer, SignalReading
 from daemon.core.params import LadderParams, SignalParams
 from daemon.errors import InvariantViolation
@@ -93,6 +94,7 @@ class LadderInputs(Protocol):
         ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerState:
     """One layer's switch and the session indices that bound its minimum hold.
@@ -108,6 +110,7 @@ class LayerState:
     deactivated_index: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LadderState:
     """The whole ladder (SPEC §4).
@@ -139,13 +142,22 @@ class LadderState:
     @property
     def active_layers(self) -> tuple[Layer, ...]:
         """Active layers, in L1, L2, L3 order."""
-        return tuple(
-            layer
-            for layer, st in ((Layer.L1, self.l1), (Layer.L2, self.l2), (Layer.L3, self.l3))
-            if st.is_active
-        )
+        # one lookup of the eight possible answers (read twice a close; issue 9)
+        return _ACTIVE_LAYERS[self.l1.is_active, self.l2.is_active, self.l3.is_active]
 
 
+_ACTIVE_LAYERS: dict[tuple[bool, bool, bool], tuple[Layer, ...]] = {
+    (a1, a2, a3): tuple(
+        layer for layer, on in ((Layer.L1, a1), (Layer.L2, a2), (Layer.L3, a3)) if on
+    )
+    for a1 in (False, True)
+    for a2 in (False, True)
+    for a3 in (False, True)
+}
+"""``LadderState.active_layers`` for each (L1, L2, L3) ``is_active`` triple."""
+
+
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """One layer switched on or off by :func:`step`.

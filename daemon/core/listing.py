@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import MarketCheck, OptionLeg
 from daemon.errors import InvariantViolation
 
@@ -124,6 +125,7 @@ def is_listed(listing: StrikeListing, strike_pts: float) -> bool:
 # --------------------------------------------------------------------------- option quotes
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OptionQuote:
     """One listed option's market, per share (index points).
@@ -168,6 +170,7 @@ class OptionMarket(Protocol):
         ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetQuote:
     """A hedge unit's market: the net of its legs (per unit, per share).

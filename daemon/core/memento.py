@@ -10,13 +10,19 @@ dataclasses), references to objects that the evaluation does not change (paramet
 that are saved on their own, or flat ``dict``/``list``/``set`` containers of such values
 (copied here). ``tests/unit/test_engine_rollback.py`` checks the whole snapshot after a
 rollback.
+
+A class may name its container attributes in a ``MEMENTO_CONTAINERS`` tuple (each holds a
+flat container or None): :func:`save_all` then copies those without looking at every
+attribute (the skip guard saves seven objects on every close; issue 9).
+``tests/unit/test_memento.py`` checks each declaration against the instances of a full
+replay and of a fresh engine.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Saved", "restore", "save"]
+__all__ = ["Saved", "containers_of", "restore", "save", "save_all"]
 
 Saved = tuple[object, dict[str, Any]]
 """One object and a copy of its attributes."""
@@ -50,3 +56,48 @@ def restore(saved: Saved) -> None:
     live = vars(obj)
     live.clear()
     live.update(attrs)
+
+
+def save_all(objs: tuple[object, ...]) -> list[Saved]:
+    """:func:`save` of each of ``objs``, in order (one call for the engine's seven parts).
+
+    Args:
+        objs: plain objects (see the module docstring).
+
+    Raises:
+        TypeError: one has no ``__dict__`` (a slots class).
+    """
+    out: list[Saved] = []
+    for obj in objs:
+        attrs = vars(obj).copy()
+        declared: tuple[str, ...] | None = getattr(obj.__class__, "MEMENTO_CONTAINERS", None)
+        if declared is not None:
+            # the class names its container attributes: only those are looked at
+            # (tests/unit/test_memento.py holds every declaration to the instances)
+            for name in declared:
+                value = attrs.get(name)
+                if value is not None:
+                    attrs[name] = value.copy()
+        else:
+            for name, value in attrs.items():
+                cls = value.__class__
+                # the common exact types decide without isinstance; any other (a subclass
+                # of a container too) is asked isinstance, as in save()
+                if cls in _EXACT_FLAT or (cls not in _EXACT_VALUES and isinstance(value, _FLAT)):
+                    attrs[name] = value.copy()
+        out.append((obj, attrs))
+    return out
+
+
+def containers_of(obj: object) -> frozenset[str]:
+    """The attributes of ``obj`` that hold a flat container now (what :func:`save` copies).
+
+    Args:
+        obj: a plain object (see the module docstring).
+    """
+    return frozenset(name for name, value in vars(obj).items() if isinstance(value, _FLAT))
+
+
+_EXACT_FLAT = frozenset(_FLAT)
+_EXACT_VALUES = frozenset({float, int, bool, str, type(None), tuple})
+"""Immutable types that are never containers to copy (their exact classes)."""

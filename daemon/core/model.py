@@ -15,10 +15,13 @@ iron condor is positive (USD per share received). Scenario losses are positive n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, assert_never
+from typing import Any, TypeAlias, assert_never
+
+from daemon.core.fastinit import fast_init
 
 
 class Symbol(StrEnum):
@@ -115,6 +118,7 @@ class TermStructure(StrEnum):
 # --------------------------------------------------------------------------- market data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Quote:
     """One validated price observation.
@@ -142,6 +146,7 @@ class Quote:
     is_settlement: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionClose:
     """Marks the end of a trading session: the last quote of each symbol is its close.
@@ -158,6 +163,7 @@ MarketEvent = Quote | SessionClose
 """What a MarketDataSource yields."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Bar:
     """One daily OHLC bar (index points / USD per share). ``close`` > 0 and finite."""
@@ -172,6 +178,7 @@ class Bar:
     """For VX futures: the contract's final settlement date."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
     """A bad input point, refused at the edge and counted (never an exception).
@@ -191,6 +198,7 @@ class Rejected:
 # --------------------------------------------------------------------------- positions
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OptionLeg:
     """One option position or order leg.
@@ -212,6 +220,7 @@ class OptionLeg:
     trading_class: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IronCondor:
     """A short iron condor on SPX (SPEC §1).
@@ -260,6 +269,7 @@ class IronCondor:
         return self.net_credit * self.multiplier * self.contracts
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Satellite:
     """Long small-cap ETF exposure (SPEC §1): ``notional_usd`` of ``symbol`` (IWM)."""
@@ -268,6 +278,7 @@ class Satellite:
     notional_usd: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HedgePosition:
     """The VIX-option hedge held for one ladder layer (the Second Engine sleeve).
@@ -342,13 +353,13 @@ class SignalReading:
         detail: str = "",
         detail_args: tuple[object, ...] | None = None,
     ) -> None:
-        init = object.__setattr__
-        init(self, "id", id)
-        init(self, "value", value)
-        init(self, "threshold", threshold)
-        init(self, "holds", holds)
-        init(self, "_detail", detail)
-        init(self, "_args", detail_args)
+        # the slots' own setters: cheaper than object.__setattr__ (ten readings a close)
+        _set_id(self, id)
+        _set_value(self, value)
+        _set_threshold(self, threshold)
+        _set_holds(self, holds)
+        _set_detail(self, detail)
+        _set_args(self, detail_args)
 
     @property
     def detail(self) -> str:
@@ -389,6 +400,48 @@ class SignalReading:
         return (_signal_reading, (self.id, self.value, self.threshold, self.holds, self.detail))
 
 
+_SlotSetter: TypeAlias = Callable[[SignalReading, object], None]
+_READING_SLOTS = vars(SignalReading)
+_set_id: _SlotSetter = _READING_SLOTS["id"].__set__
+_set_value: _SlotSetter = _READING_SLOTS["value"].__set__
+_set_threshold: _SlotSetter = _READING_SLOTS["threshold"].__set__
+_set_holds: _SlotSetter = _READING_SLOTS["holds"].__set__
+_set_detail: _SlotSetter = _READING_SLOTS["_detail"].__set__
+_set_args: _SlotSetter = _READING_SLOTS["_args"].__set__
+_new_object = object.__new__
+
+
+def new_reading(  # noqa: PLR0917 - positional on purpose: ten readings a close (issue 9)
+    signal_id: str,
+    value: float | None,
+    threshold: float,
+    holds: bool,
+    detail: str,
+    detail_args: tuple[object, ...] | None = None,
+) -> SignalReading:
+    """A :class:`SignalReading` built from positional arguments (the same value).
+
+    The readings of every evaluation are built here: no keyword parsing, the slots set
+    directly; equal to ``SignalReading(id=..., value=..., ...)`` in every respect.
+
+    Args:
+        signal_id: the SPEC §3 id.
+        value: the computed value (None: unknown).
+        threshold: the threshold it is compared to.
+        holds: whether the condition is true.
+        detail: the detail line, or its ``str.format`` template with ``detail_args``.
+        detail_args: positional arguments of the template (None: ``detail`` is the text).
+    """
+    reading: SignalReading = _new_object(SignalReading)
+    _set_id(reading, signal_id)
+    _set_value(reading, value)
+    _set_threshold(reading, threshold)
+    _set_holds(reading, holds)
+    _set_detail(reading, detail)
+    _set_args(reading, detail_args)
+    return reading
+
+
 def _signal_reading(
     id_: str, value: float | None, threshold: float, holds: bool, detail: str
 ) -> SignalReading:
@@ -399,6 +452,7 @@ def _signal_reading(
 # --------------------------------------------------------------------------- decisions
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioResult:
     """SPEC §5 scenario outcome for one proposal (recorded in every proposal).
@@ -426,6 +480,7 @@ class ScenarioResult:
     condor_vega_usd_per_pt: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioInputs:
     """Every input of the SPEC §5 scenario behind a proposal (SPEC §5 rule 7).
@@ -493,6 +548,7 @@ class ScenarioInputs:
     satellite_notional_usd: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerChange:
     """A ladder layer switched on or off (SPEC §4).
@@ -516,6 +572,7 @@ class LayerChange:
     exit_rule: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketCheck:
     """The quoted market a proposal was priced from, and whether it may be traded.
@@ -536,6 +593,7 @@ class MarketCheck:
     detail: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProposedOrder:
     """A limit order proposed for a hedge layer (SPEC §6).
@@ -589,6 +647,7 @@ class ProposedOrder:
     or wide (``market.status``), so it is never placed and not booked (issue 7)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
     """An operator-facing alert (MQTT ``alerts/<kind>``, QoS 1).
@@ -637,6 +696,7 @@ def decision_kind(decision: Decision) -> str:
             assert_never(decision)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fill:
     """An execution reported by the broker (or assumed in replay/sim).
@@ -666,6 +726,7 @@ class OrderState(StrEnum):
     REJECTED = "rejected"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderStatusReport:
     """A change in a placed order's state (the broker's report, in core terms).

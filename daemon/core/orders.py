@@ -104,7 +104,10 @@ def order_ref(
         InvariantViolation: empty ``decision_id`` or one containing ``:`` or whitespace, a bad
             strike, or a result longer than 64 characters.
     """
-    if not decision_id or ":" in decision_id or any(c.isspace() for c in decision_id):
+    # a hex id (alphanumeric: non-empty, no ':' nor whitespace) skips the character scan
+    if not decision_id.isalnum() and (
+        not decision_id or ":" in decision_id or any(c.isspace() for c in decision_id)
+    ):
         msg = f"decision_id must be non-empty without ':' or whitespace, got {decision_id!r}"
         raise InvariantViolation(msg)
     ref = ":".join(

@@ -49,6 +49,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import Quote, Rejected, Symbol
 from daemon.core.params import QualityParams
 
@@ -72,6 +73,7 @@ def is_suspect_move(price: float, reference: float, max_move_frac: float) -> boo
     return abs(math.log(price / reference)) > math.log1p(max_move_frac)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SuspectEpisode:
     """A suspect-data episode of one symbol started (``is_open``) or ended.
@@ -100,6 +102,7 @@ class SuspectEpisode:
     detail: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Screened:
     """The outcome of :meth:`PlausibilityFilter.screen` for one quote.

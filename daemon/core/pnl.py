@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import Layer, SignalReading
 
 __all__ = ["CondorPnl", "DayPnl", "DaySummary", "LayerPnl"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerPnl:
     """P&L of one layer's hedges since the start (the SPEC §4 Second Engine sleeve), USD.
@@ -49,6 +51,7 @@ class LayerPnl:
         return self.realised_usd + self.unrealised_usd
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CondorPnl:
     """P&L of the replay's template condor since the start, USD (positive = gain).
@@ -79,6 +82,7 @@ class CondorPnl:
         return self.realised_usd + self.open_credit_usd - self.open_mark_usd
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DayPnl:
     """The books at a session close (issue 12): sleeve per layer, condor, baseline.
@@ -105,6 +109,7 @@ class DayPnl:
         return sum(p.total_usd for p in self.sleeve.values())
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DaySummary:
     """The engine's state after a session close (one ``days.csv`` row).

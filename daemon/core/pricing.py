@@ -33,12 +33,17 @@ the tails (``erfc`` avoids the cancellation of ``1 + erf`` for very negative ``x
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from daemon.core.model import Right
+from daemon.core.model import OptionLeg, Right
+
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_RIGHT_CALL = Right.CALL
 
 DAYS_PER_YEAR = 365.0
 """Calendar days per year for ``theta_per_day`` and ACT/365 year fractions."""
@@ -113,7 +118,7 @@ def _check_inputs(underlying: float, strike: float, iv: float, t_years: float, n
 
 def _intrinsic(underlying: float, strike: float, right: Right) -> Greeks:
     """Greeks of an option at (or past) expiry: intrinsic value, step delta, no vega."""
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         value = max(underlying - strike, 0.0)
         delta = 1.0 if underlying > strike else 0.0
     else:
@@ -179,7 +184,7 @@ def bs_greeks(
     gamma = disc_q * pdf_d1 / (spot * sig_sqrt_t)
     vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
     decay = -spot * disc_q * pdf_d1 * iv / (2.0 * sqrt_t)
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)  # norm_cdf
         price = spot * disc_q * nd1 - strike * disc_r * nd2
         delta = disc_q * nd1
@@ -238,13 +243,157 @@ def bs_price_vega(  # noqa: PLR0917 - positional on purpose: the hot path (issue
     disc_r = math.exp(-rate * t_years)
     pdf_d1 = _INV_SQRT_2PI * _exp(-0.5 * d1 * d1)
     vega = spot * disc_q * pdf_d1 * sqrt_t * VOL_POINT
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)
         price = spot * disc_q * nd1 - strike * disc_r * nd2
     else:
         nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)
         price = strike * disc_r * nmd2 - spot * disc_q * nmd1
     return max(price, 0.0), vega
+
+
+def bs_price_vega_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    spot: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv_put: float,
+    iv_call: float,
+    legs: Sequence[OptionLeg],
+) -> list[tuple[float, float]]:
+    """:func:`bs_price_vega` of each leg of one expiry, bit for bit, in one call.
+
+    The terms every leg shares (``√t``, both discount factors) are computed once; each
+    leg's own terms use the same expressions in the same order as :func:`bs_price_vega`,
+    so every float is the same. A condor is valued three times a close (its scenario risk,
+    now and shocked, and its buy-back mark): twelve options (issue 9).
+
+    Args:
+        spot: underlying spot price, index points (> 0).
+        t_years: time to expiry in years (ACT/365), the legs' common expiry.
+        rate: risk-free rate, continuously compounded decimal.
+        div_yield: continuous dividend yield, decimal.
+        iv_put: implied volatility of the put legs, decimal (> 0).
+        iv_call: implied volatility of the call legs, decimal (> 0).
+        legs: the options (their ``strike`` and ``right``; ``position_qty`` is ignored).
+
+    Returns:
+        ``(price, vega)`` of ONE long option per share for each leg, in order (as
+        :func:`bs_price_vega`).
+
+    Raises:
+        ValueError: as :func:`bs_greeks`.
+    """
+    if not (
+        0.0 < spot < _INF and 0.0 < iv_put < _INF and 0.0 < iv_call < _INF and 0.0 < t_years < _INF
+    ):  # expired, or bad inputs: each leg on its own (the same values and errors)
+        return [
+            bs_price_vega(
+                spot,
+                leg.strike,
+                t_years,
+                rate,
+                div_yield,
+                iv_call if leg.right is _RIGHT_CALL else iv_put,
+                leg.right,
+            )
+            for leg in legs
+        ]
+    sqrt_t = math.sqrt(t_years)
+    carry = rate - div_yield
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    spot_q = spot * disc_q
+    log = math.log
+    out: list[tuple[float, float]] = []
+    for leg in legs:
+        strike, right = leg.strike, leg.right
+        is_call = right is _RIGHT_CALL
+        iv = iv_call if is_call else iv_put
+        if not 0.0 < strike < _INF:
+            out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, right))
+            continue
+        sig_sqrt_t = iv * sqrt_t
+        d1 = (log(spot / strike) + (carry + 0.5 * iv * iv) * t_years) / sig_sqrt_t
+        d2 = d1 - sig_sqrt_t
+        pdf_d1 = _INV_SQRT_2PI * _exp(-0.5 * d1 * d1)
+        vega = spot_q * pdf_d1 * sqrt_t * VOL_POINT
+        if is_call:
+            nd1, nd2 = 0.5 * _erfc(-d1 / _SQRT_2), 0.5 * _erfc(-d2 / _SQRT_2)
+            price = spot_q * nd1 - strike * disc_r * nd2
+        else:
+            nmd1, nmd2 = 0.5 * _erfc(d1 / _SQRT_2), 0.5 * _erfc(d2 / _SQRT_2)
+            price = strike * disc_r * nmd2 - spot_q * nmd1
+        out.append((0.0 if price < 0.0 else price, vega))  # max(price, 0.0), exactly
+    return out
+
+
+def bs_prices_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    spot: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv_put: float,
+    iv_call: float,
+    legs: Sequence[OptionLeg],
+) -> list[float]:
+    """The prices of :func:`bs_price_vega_legs`, bit for bit, without the vegas.
+
+    For the valuations that need no vega (the condor in the scenario, its buy-back
+    mark): the same expressions minus the density and vega terms (issue 9).
+
+    Args:
+        spot: underlying spot price, index points (> 0).
+        t_years: time to expiry in years (ACT/365), the legs' common expiry.
+        rate: risk-free rate, continuously compounded decimal.
+        div_yield: continuous dividend yield, decimal.
+        iv_put: implied volatility of the put legs, decimal (> 0).
+        iv_call: implied volatility of the call legs, decimal (> 0).
+        legs: the options (their ``strike`` and ``right``; ``position_qty`` is ignored).
+
+    Returns:
+        The price of ONE long option per share for each leg, index points (>= 0), in
+        order.
+
+    Raises:
+        ValueError: as :func:`bs_greeks`.
+    """
+    if not (
+        0.0 < spot < _INF and 0.0 < iv_put < _INF and 0.0 < iv_call < _INF and 0.0 < t_years < _INF
+    ):  # expired, or bad inputs: the leg-by-leg function (the same values and errors)
+        return [
+            price
+            for price, _ in bs_price_vega_legs(
+                spot, t_years, rate, div_yield, iv_put, iv_call, legs
+            )
+        ]
+    sqrt_t = math.sqrt(t_years)
+    carry = rate - div_yield
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    spot_q = spot * disc_q
+    log = math.log
+    out: list[float] = []
+    for leg in legs:
+        strike = leg.strike
+        is_call = leg.right is _RIGHT_CALL
+        iv = iv_call if is_call else iv_put
+        if not 0.0 < strike < _INF:
+            out.append(bs_price_vega(spot, strike, t_years, rate, div_yield, iv, leg.right)[0])
+            continue
+        sig_sqrt_t = iv * sqrt_t
+        d1 = (log(spot / strike) + (carry + 0.5 * iv * iv) * t_years) / sig_sqrt_t
+        d2 = d1 - sig_sqrt_t
+        if is_call:
+            price = spot_q * (0.5 * _erfc(-d1 / _SQRT_2)) - strike * disc_r * (
+                0.5 * _erfc(-d2 / _SQRT_2)
+            )
+        else:
+            price = strike * disc_r * (0.5 * _erfc(d2 / _SQRT_2)) - spot_q * (
+                0.5 * _erfc(d1 / _SQRT_2)
+            )
+        out.append(0.0 if price < 0.0 else price)  # max(price, 0.0), exactly
+    return out
 
 
 def black76_greeks(
@@ -299,7 +448,7 @@ def black76_greeks(
     pdf_d1 = norm_pdf(d1)
     gamma = disc_r * pdf_d1 / (future * sig_sqrt_t)
     vega = future * disc_r * pdf_d1 * sqrt_t * VOL_POINT
-    if right is Right.CALL:
+    if right is _RIGHT_CALL:
         price = disc_r * (future * norm_cdf(d1) - strike * norm_cdf(d2))
         delta = disc_r * norm_cdf(d1)
     else:
@@ -309,6 +458,57 @@ def black76_greeks(
     theta_year = rate * price - disc_r * future * pdf_d1 * iv / (2.0 * sqrt_t)
     # Positional (price, delta, gamma, vega, theta_per_day): the cheapest construction.
     return Greeks(max(price, 0.0), delta, gamma, vega, theta_year / DAYS_PER_YEAR)
+
+
+def black76_price_delta(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    future: float,
+    strike: float,
+    t_years: float,
+    rate: float,
+    iv: float,
+    right: Right,
+) -> tuple[float, float]:
+    """The ``price`` and ``delta`` of :func:`black76_greeks`, bit for bit, without the rest.
+
+    The same formulas in the same order of operations (so the same floats), minus gamma,
+    vega, theta and the :class:`Greeks` tuple: a hedge's marks and its scenario gain need
+    only these two, a few times per close (issue 9). Positional arguments.
+
+    Args:
+        future: futures price for the option's expiry, points (> 0).
+        strike: strike, points (> 0).
+        t_years: time to expiry in years (ACT/365). ``<= 0`` → the expiry value.
+        rate: risk-free rate used for discounting, continuously compounded decimal.
+        iv: implied volatility of the future, decimal (> 0).
+        right: call or put.
+
+    Returns:
+        ``(price, delta)`` of ONE long option per share, as :func:`black76_greeks`.
+
+    Raises:
+        ValueError: as :func:`black76_greeks`.
+    """
+    if not (
+        0.0 < future < _INF and 0.0 < strike < _INF and 0.0 < iv < _INF and -_INF < t_years < _INF
+    ):
+        _check_inputs(future, strike, iv, t_years, "future")
+    if t_years <= 0.0:
+        g = _intrinsic(future, strike, right)
+        return g.price, g.delta
+    sqrt_t = math.sqrt(t_years)
+    sig_sqrt_t = iv * sqrt_t
+    d1 = (math.log(future / strike) + 0.5 * iv * iv * t_years) / sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    disc_r = math.exp(-rate * t_years)
+    if right is _RIGHT_CALL:
+        nd1 = 0.5 * _erfc(-d1 / _SQRT_2)  # norm_cdf(d1)
+        price = disc_r * (future * nd1 - strike * (0.5 * _erfc(-d2 / _SQRT_2)))
+        delta = disc_r * nd1
+    else:
+        nmd1 = 0.5 * _erfc(d1 / _SQRT_2)  # norm_cdf(-d1), exactly (negation is exact)
+        price = disc_r * (strike * (0.5 * _erfc(d2 / _SQRT_2)) - future * nmd1)
+        delta = -disc_r * nmd1
+    return (0.0 if price < 0.0 else price), delta  # max(price, 0.0), exactly
 
 
 FloatArray = npt.NDArray[np.float64]
@@ -359,7 +559,7 @@ def black76_price_array(
     if not math.isfinite(t_years):
         msg = f"t_years must be finite, got {t_years!r}"
         raise ValueError(msg)
-    sign = 1.0 if right is Right.CALL else -1.0
+    sign = 1.0 if right is _RIGHT_CALL else -1.0
     if t_years <= 0.0:
         intrinsic: FloatArray = np.maximum(sign * (future - k), 0.0)
         return intrinsic

@@ -14,6 +14,8 @@ from daemon.core.model import Quote, Rejected
 
 __all__ = ["check_quote"]
 
+_INF = math.inf
+
 
 def _finite(value: object) -> bool:
     """True when ``value`` is a finite real number (False for NaN, ±inf, non-numbers)."""
@@ -46,6 +48,25 @@ def check_quote(quote: Quote) -> Rejected | None:
         (naive or missing timestamp).
         Never raises.
     """
+    price = quote.price
+    ts = quote.ts
+    # The usual quote (a float price > 0, no bid/ask, an aware datetime) passes in one
+    # test; any other takes the rules below (the same verdicts; every tick, issue 9).
+    if (
+        price.__class__ is float
+        and 0.0 < price < _INF
+        and quote.bid is None
+        and quote.ask is None
+        and ts.__class__ is datetime
+        and ts.tzinfo is not None
+        and ts.tzinfo.utcoffset(ts) is not None
+    ):
+        return None
+    return _rules(quote)
+
+
+def _rules(quote: Quote) -> Rejected | None:
+    """:func:`check_quote`'s rules, one by one (the verdict and its detail)."""
     price = quote.price
     symbol = quote.symbol
     if not _finite(price):

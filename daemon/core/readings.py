@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
-from daemon.core.model import SignalReading, Symbol
+from daemon.core.model import SignalReading, Symbol, new_reading
 from daemon.core.params import MacroEvent, SignalParams
 from daemon.errors import InvariantViolation
+
+_INF = math.inf
 
 __all__ = ["EventCalendar", "SignalValues", "checked_price", "finite_or_none", "signal_readings"]
 
@@ -45,9 +47,12 @@ class EventCalendar:
         self.sessions: tuple[date, ...] = tuple(sorted(set(sessions)))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignalValues:
-    """Indicator outputs for one evaluation (committed or peeked); every field finite/None."""
+class SignalValues(NamedTuple):
+    """Indicator outputs for one evaluation (committed or peeked); every field finite/None.
+
+    A named tuple (immutable; the cheapest value to build, once per evaluation: issue 9);
+    internal to the signal book and its readings.
+    """
 
     spx: float | None
     iwm: float | None
@@ -118,14 +123,12 @@ def signal_readings(
         _big_move_reading(current, rebalance_ref, p),
         _event_window_reading(today, calendar, p),
         _backwardation_reading(v, p),
-        SignalReading(
-            id="ad_divergence",
-            value=None,
-            threshold=0.0,
-            holds=False,
-            detail="no breadth feed configured",
-        ),
+        _AD_DIVERGENCE,
     )
+
+
+_AD_DIVERGENCE = new_reading("ad_divergence", None, 0.0, False, "no breadth feed configured")
+"""The ``ad_divergence`` reading: always unknown (no breadth feed); one immutable value."""
 
 
 def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
@@ -134,13 +137,13 @@ def _ratio_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"MACD({p.macd_fast},{p.macd_slow}) of IWM/SPX"
         return _unknown("ratio_macd_negative", 0.0, f"{name}: not available (warming up)")
     holds = line < 0.0
-    return SignalReading(
-        id="ratio_macd_negative",
-        value=line,
-        threshold=0.0,
-        holds=holds,
-        detail="MACD({},{}) of IWM/SPX = {:.6f} {} 0",
-        detail_args=(p.macd_fast, p.macd_slow, line, "<" if holds else ">="),
+    return new_reading(
+        "ratio_macd_negative",
+        line,
+        0.0,
+        holds,
+        "MACD({},{}) of IWM/SPX = {:.6f} {} 0",
+        (p.macd_fast, p.macd_slow, line, "<" if holds else ">="),
     )
 
 
@@ -150,13 +153,13 @@ def _vix_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"RSI({p.rsi_period}, Wilder) of VIX"
         return _unknown("vix_rsi_hot", p.vix_rsi_hot, f"{name}: not available (warming up)")
     holds = rsi > p.vix_rsi_hot
-    return SignalReading(
-        id="vix_rsi_hot",
-        value=rsi,
-        threshold=p.vix_rsi_hot,
-        holds=holds,
-        detail="RSI({}, Wilder) of VIX = {:.1f} {} {:g}",
-        detail_args=(p.rsi_period, rsi, ">" if holds else "<=", p.vix_rsi_hot),
+    return new_reading(
+        "vix_rsi_hot",
+        rsi,
+        p.vix_rsi_hot,
+        holds,
+        "RSI({}, Wilder) of VIX = {:.1f} {} {:g}",
+        (p.rsi_period, rsi, ">" if holds else "<=", p.vix_rsi_hot),
     )
 
 
@@ -167,13 +170,13 @@ def _vix_macd_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         return _unknown("vix_macd_bull_cross", 0.0, f"{name} vs signal: not available (warming up)")
     diff = line - sig
     holds = diff > 0.0
-    return SignalReading(
-        id="vix_macd_bull_cross",
-        value=diff,
-        threshold=0.0,
-        holds=holds,
-        detail="VIX MACD({},{}) line {:.3f} {} its EMA{} signal {:.3f} (diff {:+.3f} pts)",
-        detail_args=(
+    return new_reading(
+        "vix_macd_bull_cross",
+        diff,
+        0.0,
+        holds,
+        "VIX MACD({},{}) line {:.3f} {} its EMA{} signal {:.3f} (diff {:+.3f} pts)",
+        (
             p.macd_fast,
             p.macd_slow,
             line,
@@ -191,13 +194,13 @@ def _ratio_rsi_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         name = f"RSI({p.rsi_period}, Wilder) of IWM/SPX"
         return _unknown("ratio_rsi_weak", p.ratio_rsi_weak, f"{name}: not available (warming up)")
     holds = rsi < p.ratio_rsi_weak
-    return SignalReading(
-        id="ratio_rsi_weak",
-        value=rsi,
-        threshold=p.ratio_rsi_weak,
-        holds=holds,
-        detail="RSI({}, Wilder) of IWM/SPX = {:.1f} {} {:g}",
-        detail_args=(p.rsi_period, rsi, "<" if holds else ">=", p.ratio_rsi_weak),
+    return new_reading(
+        "ratio_rsi_weak",
+        rsi,
+        p.ratio_rsi_weak,
+        holds,
+        "RSI({}, Wilder) of IWM/SPX = {:.1f} {} {:g}",
+        (p.rsi_period, rsi, "<" if holds else ">=", p.ratio_rsi_weak),
     )
 
 
@@ -219,15 +222,13 @@ def _iv_spread_reading(v: SignalValues, p: SignalParams) -> SignalReading:
         return _unknown("iv_spread_blowout", frac, "RVX−VIX: excess not finite")
     holds = excess > frac
     bar = mean + frac * abs(mean)
-    return SignalReading(
-        id="iv_spread_blowout",
-        value=excess,
-        threshold=frac,
-        holds=holds,
-        detail=(
-            "RVX−VIX = {:.2f} pts {} {:.2f} ({}-day mean {:.2f} + {:.0%} of |mean|); excess {:+.1%}"
-        ),
-        detail_args=(
+    return new_reading(
+        "iv_spread_blowout",
+        excess,
+        frac,
+        holds,
+        ("RVX−VIX = {:.2f} pts {} {:.2f} ({}-day mean {:.2f} + {:.0%} of |mean|); excess {:+.1%}"),
+        (
             spread,
             ">" if holds else "<=",
             bar,
@@ -255,13 +256,13 @@ def _small_cap_reading(v: SignalValues, p: SignalParams) -> SignalReading:
     else:
         stronger = "also below SMA{} {:.2f}" if iwm < slow else "not below SMA{} {:.2f}"
         stronger_args = (p.iwm_sma_slow_days, slow)
-    return SignalReading(
-        id="small_cap_below_ma",
-        value=gap_pct,
-        threshold=0.0,
-        holds=holds,
-        detail="IWM {:.2f} is {:.2f}% {} SMA{} {:.2f}; " + stronger,
-        detail_args=(
+    return new_reading(
+        "small_cap_below_ma",
+        gap_pct,
+        0.0,
+        holds,
+        "IWM {:.2f} is {:.2f}% {} SMA{} {:.2f}; " + stronger,
+        (
             iwm,
             abs(gap_pct),
             "below" if holds else "above",
@@ -278,32 +279,41 @@ def _big_move_reading(
     threshold = p.big_move_pct
     if ref is None:
         return _unknown("big_move", threshold, "no rebalance reference yet")
-    moves: list[tuple[Symbol, float]] = []
-    for symbol in (Symbol.SPX, Symbol.IWM):
-        now = checked_price(current, symbol, "big_move")
-        then = checked_price(ref, symbol, "big_move reference")
+    # SPX then IWM; a price is checked (checked_price) only when it is not a positive
+    # finite number, and that raises: good prices cost no call (issue 9)
+    args: list[object] = []
+    value = -1.0
+    for symbol in _BIG_MOVE_SYMBOLS:
+        now, then = current.get(symbol), ref.get(symbol)
+        if now is not None and not 0.0 < now < _INF:
+            checked_price(current, symbol, "big_move")
+        if then is not None and not 0.0 < then < _INF:
+            checked_price(ref, symbol, "big_move reference")
         if now is not None and then is not None:
-            moves.append((symbol, (now / then - 1.0) * 100.0))
-    if not moves:
+            move = (now / then - 1.0) * 100.0
+            args += (symbol, move)
+            value = max(value, abs(move))
+    if not args:
         return _unknown("big_move", threshold, "no SPX/IWM price with a rebalance reference")
-    value = finite_or_none(max(abs(m) for _, m in moves))
-    if value is None:  # pragma: no cover - positive finite inputs
+    if not value < _INF:  # pragma: no cover - positive finite inputs
         return _unknown("big_move", threshold, "move not finite")
     holds = value >= threshold
-    parts = " / ".join(["{} {:+.2f}%"] * len(moves))
-    return SignalReading(
-        id="big_move",
-        value=value,
-        threshold=threshold,
-        holds=holds,
-        detail="since last rebalance: " + parts + "; max |move| {:.2f}% {} {:g}%",
-        detail_args=(
-            *(x for move in moves for x in move),
-            value,
-            ">=" if holds else "<",
-            threshold,
-        ),
+    return new_reading(
+        "big_move",
+        value,
+        threshold,
+        holds,
+        _BIG_MOVE_DETAIL[len(args) // 2],
+        (*args, value, ">=" if holds else "<", threshold),
     )
+
+
+_BIG_MOVE_SYMBOLS = (Symbol.SPX, Symbol.IWM)
+_BIG_MOVE_DETAIL = {
+    n: "since last rebalance: " + " / ".join(["{} {:+.2f}%"] * n) + "; max |move| {:.2f}% {} {:g}%"
+    for n in (1, 2)
+}
+"""The ``big_move`` detail template for one or two moves."""
 
 
 def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams) -> SignalReading:
@@ -326,13 +336,13 @@ def _event_window_reading(today: date, calendar: EventCalendar, p: SignalParams)
         )
     sessions_ahead = at - start
     holds = sessions_ahead <= window
-    return SignalReading(
-        id="event_window",
-        value=float(sessions_ahead),
-        threshold=threshold,
-        holds=holds,
-        detail="{} on {}: {} session(s) ahead ({} the {}-session window)",
-        detail_args=(kinds, day, sessions_ahead, "within" if holds else "outside", window),
+    return new_reading(
+        "event_window",
+        float(sessions_ahead),
+        threshold,
+        holds,
+        "{} on {}: {} session(s) ahead ({} the {}-session window)",
+        (kinds, day, sessions_ahead, "within" if holds else "outside", window),
     )
 
 
@@ -342,13 +352,13 @@ def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
     if term is None:
         return _unknown("backwardation", threshold, "VIX/VIX3M: no VIX3M close/quote")
     holds = term > threshold
-    return SignalReading(
-        id="backwardation",
-        value=term,
-        threshold=threshold,
-        holds=holds,
-        detail="VIX/VIX3M = {:.3f} {} {:g} ({})",
-        detail_args=(
+    return new_reading(
+        "backwardation",
+        term,
+        threshold,
+        holds,
+        "VIX/VIX3M = {:.3f} {} {:g} ({})",
+        (
             term,
             ">" if holds else "<=",
             threshold,
@@ -359,4 +369,4 @@ def _backwardation_reading(v: SignalValues, p: SignalParams) -> SignalReading:
 
 def _unknown(signal_id: str, threshold: float, detail: str) -> SignalReading:
     """A reading whose value is unknown: ``value`` None, ``holds`` False."""
-    return SignalReading(id=signal_id, value=None, threshold=threshold, holds=False, detail=detail)
+    return new_reading(signal_id, None, threshold, False, detail)

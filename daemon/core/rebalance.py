@@ -17,7 +17,7 @@ A rebalance re-sizes every active layer that did not change state in this evalua
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from daemon.core import sizing
 from daemon.core.context import DayCtx
@@ -34,6 +34,9 @@ class RebalanceClock:
     Args:
         every_days: ``ladder.rebalance_every_days``, sessions between scheduled rebalances.
     """
+
+    MEMENTO_CONTAINERS: ClassVar[tuple[str, ...]] = ("ref",)
+    """The attributes holding containers (:mod:`daemon.core.memento`)."""
 
     def __init__(self, every_days: int) -> None:
         self.every_days = every_days

@@ -23,6 +23,8 @@ from daemon.core.indicator_checks import (
 )
 from daemon.errors import InvariantViolation
 
+_INF = math.inf
+
 __all__ = ["RollingBeta", "RollingMean", "Sma"]
 
 
@@ -66,7 +68,8 @@ class Sma:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Sma.update")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Sma.update")
         self._sum = self._next_sum(x)
         self._since = 0 if self._since + 1 >= self.period else self._since + 1
         self._window.append(x)
@@ -77,7 +80,8 @@ class Sma:
         Raises:
             InvariantViolation: ``x`` is NaN or infinite.
         """
-        x = finite_input(x, "Sma.peek")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "Sma.peek")
         if len(self._window) + 1 < self.period:
             return None
         return self._next_sum(x) / self.period
@@ -85,7 +89,8 @@ class Sma:
     @property
     def value(self) -> float | None:
         """Mean of the last ``period`` observations; ``None`` until the window is full."""
-        return self._sum / self.period if self.ready else None
+        # ready, inlined (read on every close)
+        return self._sum / self.period if len(self._window) == self.period else None
 
     @property
     def ready(self) -> bool:
@@ -203,8 +208,10 @@ class RollingBeta:
         Raises:
             InvariantViolation: ``x`` or ``y`` is NaN or infinite.
         """
-        x = finite_input(x, "RollingBeta.update x")
-        y = finite_input(y, "RollingBeta.update y")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "RollingBeta.update x")
+        if y.__class__ is not float or not -_INF < y < _INF:  # the call only when bad
+            y = finite_input(y, "RollingBeta.update y")
         self._mean_x, self._mean_y, self._c_xy, self._m2_x = self._advance(x, y)
         self._since = 0 if self._since + 1 >= self.period else self._since + 1
         self._xs.append(x)
@@ -216,8 +223,10 @@ class RollingBeta:
         Raises:
             InvariantViolation: ``x`` or ``y`` is NaN or infinite.
         """
-        x = finite_input(x, "RollingBeta.peek x")
-        y = finite_input(y, "RollingBeta.peek y")
+        if x.__class__ is not float or not -_INF < x < _INF:  # the call only when bad
+            x = finite_input(x, "RollingBeta.peek x")
+        if y.__class__ is not float or not -_INF < y < _INF:  # the call only when bad
+            y = finite_input(y, "RollingBeta.peek y")
         if len(self._xs) + 1 < self.period:
             return None
         _, _, c_xy, m2_x = self._advance(x, y)
@@ -226,7 +235,13 @@ class RollingBeta:
     @property
     def value(self) -> float | None:
         """Slope of y on x over the window; ``None`` until full or when var(x) = 0."""
-        return self._slope(self._c_xy, self._m2_x) if self.ready else None
+        if len(self._xs) != self.period:  # not ready (inlined: read on every close)
+            return None
+        m2_x = self._m2_x
+        if m2_x <= 0.0:  # _slope, inlined
+            return None
+        slope = self._c_xy / m2_x
+        return slope if -_INF < slope < _INF else None
 
     @property
     def ready(self) -> bool:

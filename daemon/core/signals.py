@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from daemon.core.fastinit import fast_init
 from daemon.core.indicators import Macd, RollingBeta, RollingMean, Rsi, Sma
 from daemon.core.model import REQUIRED_SYMBOLS, Bar, SignalReading, Symbol
 from daemon.core.params import MacroEvent, ScenarioParams, SignalParams
@@ -72,6 +73,16 @@ from daemon.core.readings import (
     signal_readings,
 )
 from daemon.errors import InvariantViolation
+
+# enum members as module constants: a class attribute lookup costs ~65 ns on the hot
+# paths (issue 9)
+_SYMBOL_SPX = Symbol.SPX
+_SYMBOL_IWM = Symbol.IWM
+_SYMBOL_VIX = Symbol.VIX
+_SYMBOL_RVX = Symbol.RVX
+_SYMBOL_VIX3M = Symbol.VIX3M
+
+_INF = math.inf
 
 __all__ = ["SIGNAL_IDS", "SignalBook", "SignalSnapshot"]
 
@@ -89,9 +100,13 @@ SIGNAL_IDS: tuple[str, ...] = (
 )
 """The SPEC §3 signal ids, in SPEC order."""
 
+_SIGNAL_AT: dict[str, int] = {signal_id: i for i, signal_id in enumerate(SIGNAL_IDS)}
+"""Position of each reading in a snapshot (``SignalSnapshot.get``)."""
+
 _STATE_VERSION = 1
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalSnapshot:
     """All SPEC §3 readings at one evaluation, plus the raw indicator values behind them.
@@ -136,7 +151,12 @@ class SignalSnapshot:
         Raises:
             KeyError: ``signal_id`` is not one of ``SIGNAL_IDS``.
         """
-        for reading in self.readings:
+        # readings are in SIGNAL_IDS order: one index, checked (else the scan)
+        at = _SIGNAL_AT.get(signal_id)
+        readings = self.readings
+        if at is not None and at < len(readings) and readings[at].id == signal_id:
+            return readings[at]
+        for reading in readings:
             if reading.id == signal_id:
                 return reading
         raise KeyError(signal_id)
@@ -196,7 +216,7 @@ class SignalBook:
             symbol: {bar.session_date: bar.close for bar in series}
             for symbol, series in bars.items()
         }
-        for day in sorted(by_symbol.get(Symbol.SPX, {})):
+        for day in sorted(by_symbol.get(_SYMBOL_SPX, {})):
             if self._last_session is not None and day <= self._last_session:
                 continue
             closes = {symbol: days[day] for symbol, days in by_symbol.items() if day in days}
@@ -225,10 +245,10 @@ class SignalBook:
             if not 0.0 < price < math.inf:  # NaN too: the named error (checked_price)
                 checked_price(closes, symbol, f"on_close({session_date})")
             checked[symbol] = price
-        missing = sorted(s.value for s in REQUIRED_SYMBOLS if s not in checked)
-        if missing:
+        if not checked.keys() >= REQUIRED_SYMBOLS:  # in C; the list only when one is missing
+            missing = sorted(s.value for s in REQUIRED_SYMBOLS if s not in checked)
             raise InvariantViolation(f"on_close({session_date}): missing closes for {missing}")
-        spx, iwm, vix = checked[Symbol.SPX], checked[Symbol.IWM], checked[Symbol.VIX]
+        spx, iwm, vix = checked[_SYMBOL_SPX], checked[_SYMBOL_IWM], checked[_SYMBOL_VIX]
         ratio = iwm / spx
         self._ratio_macd.update(ratio)
         self._ratio_rsi.update(ratio)
@@ -236,14 +256,14 @@ class SignalBook:
         self._vix_rsi.update(vix)
         self._iwm_sma_fast.update(iwm)
         self._iwm_sma_slow.update(iwm)
-        rvx = checked.get(Symbol.RVX)
+        rvx = checked.get(_SYMBOL_RVX)
         if rvx is not None:
             self._spread_mean.update(rvx - vix)
         prev = self._last_closes
         if self._last_session is not None:
-            spx_ret = spx / prev[Symbol.SPX] - 1.0
-            iwm_ret = iwm / prev[Symbol.IWM] - 1.0
-            self._beta_vix.update(vix - prev[Symbol.VIX], spx_ret * 100.0)
+            spx_ret = spx / prev[_SYMBOL_SPX] - 1.0
+            iwm_ret = iwm / prev[_SYMBOL_IWM] - 1.0
+            self._beta_vix.update(vix - prev[_SYMBOL_VIX], spx_ret * 100.0)
             self._beta_iwm_short.update(spx_ret, iwm_ret)
             self._beta_iwm_long.update(spx_ret, iwm_ret)
         self._last_closes = checked
@@ -318,37 +338,37 @@ class SignalBook:
 
     def _committed_values(self) -> SignalValues:
         closes = self._last_closes
-        spx, iwm, vix = closes.get(Symbol.SPX), closes.get(Symbol.IWM), closes.get(Symbol.VIX)
-        rvx, vix3m = closes.get(Symbol.RVX), closes.get(Symbol.VIX3M)
+        spx, iwm, vix = closes.get(_SYMBOL_SPX), closes.get(_SYMBOL_IWM), closes.get(_SYMBOL_VIX)
+        rvx, vix3m = closes.get(_SYMBOL_RVX), closes.get(_SYMBOL_VIX3M)
+        raw = (  # SignalValues' fields after spx and iwm, in their order
+            self._ratio_macd.line,
+            self._ratio_rsi.value,
+            self._vix_rsi.value,
+            self._vix_macd.line,
+            self._vix_macd.signal_line,
+            rvx - vix if rvx is not None and vix is not None else None,
+            self._spread_mean.value,
+            self._iwm_sma_fast.value,
+            self._iwm_sma_slow.value,
+            vix / vix3m if vix is not None and vix3m is not None else None,
+            self._beta_vix.value,
+            self._beta_iwm_short.value,
+            self._beta_iwm_long.value,
+        )
+        # finite_or_none of each, in one pass (no call per value; issue 9)
         return SignalValues(
-            spx=spx,
-            iwm=iwm,
-            ratio_macd_line=finite_or_none(self._ratio_macd.line),
-            ratio_rsi=finite_or_none(self._ratio_rsi.value),
-            vix_rsi=finite_or_none(self._vix_rsi.value),
-            vix_macd_line=finite_or_none(self._vix_macd.line),
-            vix_macd_signal=finite_or_none(self._vix_macd.signal_line),
-            iv_spread_pts=finite_or_none(rvx - vix)
-            if rvx is not None and vix is not None
-            else None,
-            iv_spread_mean_pts=finite_or_none(self._spread_mean.value),
-            iwm_sma_fast=finite_or_none(self._iwm_sma_fast.value),
-            iwm_sma_slow=finite_or_none(self._iwm_sma_slow.value),
-            term_ratio=finite_or_none(vix / vix3m)
-            if vix is not None and vix3m is not None
-            else None,
-            spx_pct_per_vix_pt=finite_or_none(self._beta_vix.value),
-            beta_iwm_spx_30d=finite_or_none(self._beta_iwm_short.value),
-            beta_iwm_spx_90d=finite_or_none(self._beta_iwm_long.value),
+            spx,
+            iwm,
+            *[v if v is not None and -_INF < v < _INF else None for v in raw],
         )
 
     def _peek_values(self, prices: Mapping[Symbol, float]) -> SignalValues:
         what = "evaluate(prices)"
-        spx = checked_price(prices, Symbol.SPX, what)
-        iwm = checked_price(prices, Symbol.IWM, what)
-        vix = checked_price(prices, Symbol.VIX, what)
-        rvx = checked_price(prices, Symbol.RVX, what)
-        vix3m = checked_price(prices, Symbol.VIX3M, what)
+        spx = checked_price(prices, _SYMBOL_SPX, what)
+        iwm = checked_price(prices, _SYMBOL_IWM, what)
+        vix = checked_price(prices, _SYMBOL_VIX, what)
+        rvx = checked_price(prices, _SYMBOL_RVX, what)
+        vix3m = checked_price(prices, _SYMBOL_VIX3M, what)
         ratio_line = ratio_rsi = vix_line = vix_signal = vix_rsi = None
         if spx is not None and iwm is not None:
             ratio = iwm / spx
@@ -366,11 +386,11 @@ class SignalBook:
         beta_vix = beta_short = beta_long = None
         prev = self._last_closes
         if self._last_session is not None and spx is not None:
-            spx_ret = spx / prev[Symbol.SPX] - 1.0
+            spx_ret = spx / prev[_SYMBOL_SPX] - 1.0
             if vix is not None:
-                beta_vix = self._beta_vix.peek(vix - prev[Symbol.VIX], spx_ret * 100.0)
+                beta_vix = self._beta_vix.peek(vix - prev[_SYMBOL_VIX], spx_ret * 100.0)
             if iwm is not None:
-                iwm_ret = iwm / prev[Symbol.IWM] - 1.0
+                iwm_ret = iwm / prev[_SYMBOL_IWM] - 1.0
                 beta_short = self._beta_iwm_short.peek(spx_ret, iwm_ret)
                 beta_long = self._beta_iwm_long.peek(spx_ret, iwm_ret)
         return SignalValues(

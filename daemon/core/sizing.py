@@ -174,7 +174,6 @@ def rule_breach(
     """
     p = desk.params
     lp = p.ladder
-    text = leg_text(unit.legs)
     dte = (unit.expiry - ctx.session_date).days
     floor_dte = add_floor_dte(lp)
     if dte < floor_dte:
@@ -183,7 +182,7 @@ def rule_breach(
             value=float(dte),
             threshold=float(floor_dte),
             holds=True,
-            detail=f"{layer.value} hedge {text} has {dte} days left < {floor_dte} "
+            detail=f"{layer.value} hedge {leg_text(unit.legs)} has {dte} days left < {floor_dte} "
             "(ladder.roll_dte + the rebalance cadence)",
         )
     floor_px = max(p.orders.min_premium_pts, p.orders.min_tick_below_3)
@@ -193,7 +192,7 @@ def rule_breach(
             value=unit.price,
             threshold=floor_px,
             holds=True,
-            detail=f"{layer.value} hedge {text} is worth {unit.price:.3f} < "
+            detail=f"{layer.value} hedge {leg_text(unit.legs)} is worth {unit.price:.3f} < "
             f"{floor_px:g} per share (orders.min_premium_pts, at least one tick)",
         )
     strike = max(leg.strike for leg in unit.legs if leg.position_qty > 0)
@@ -207,8 +206,8 @@ def rule_breach(
                 value=sd,
                 threshold=lp.l2_max_strike_sd,
                 holds=True,
-                detail=f"L2 hedge {text} is {sd:.2f} sd above its future {future:.2f} > "
-                f"{lp.l2_max_strike_sd:g} (ladder.l2_max_strike_sd)",
+                detail=f"L2 hedge {leg_text(unit.legs)} is {sd:.2f} sd above its future "
+                f"{future:.2f} > {lp.l2_max_strike_sd:g} (ladder.l2_max_strike_sd)",
             )
     elif strike - future > lp.max_otm_pts:
         return SignalReading(
@@ -216,8 +215,8 @@ def rule_breach(
             value=strike - future,
             threshold=lp.max_otm_pts,
             holds=True,
-            detail=f"{layer.value} hedge {text} is {strike - future:.2f} pts above its "
-            f"future {future:.2f} > {lp.max_otm_pts:g} (ladder.max_otm_pts)",
+            detail=f"{layer.value} hedge {leg_text(unit.legs)} is {strike - future:.2f} pts "
+            f"above its future {future:.2f} > {lp.max_otm_pts:g} (ladder.max_otm_pts)",
         )
     return None
 

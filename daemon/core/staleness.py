@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from daemon.core.fastinit import fast_init
 from daemon.core.model import REQUIRED_SYMBOLS, Symbol
 
 __all__ = ["StaleEpisode", "StaleWatch"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StaleEpisode:
     """A feed outage started (``is_open``) or ended.
