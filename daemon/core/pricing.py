@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
 
 from daemon.core.model import OptionLeg, Right
 
@@ -511,12 +513,14 @@ def black76_price_delta(  # noqa: PLR0917 - positional on purpose: the hot path 
     return (0.0 if price < 0.0 else price), delta  # max(price, 0.0), exactly
 
 
-FloatArray = npt.NDArray[np.float64]
+FloatArray: TypeAlias = "npt.NDArray[np.float64]"
 """A numpy float64 array (vectorised pricing)."""
 
 
 def _norm_cdf_array(x: FloatArray) -> FloatArray:
     """Element-wise N(x) via ``math.erfc`` (numpy has no erf and SciPy is not a dependency)."""
+    import numpy as np  # noqa: PLC0415
+
     flat = [0.5 * math.erfc(-float(v) / _SQRT_2) for v in x.ravel()]
     return np.asarray(flat, dtype=np.float64).reshape(x.shape)
 
@@ -549,6 +553,8 @@ def black76_price_array(
     Raises:
         ValueError: non-positive or non-finite ``future``, ``iv`` or any strike.
     """
+    import numpy as np  # noqa: PLC0415 - only this function needs numpy (start-up)
+
     k = np.asarray(strikes, dtype=np.float64)
     if not math.isfinite(future) or future <= 0.0 or not math.isfinite(iv) or iv <= 0.0:
         msg = f"future and iv must be finite and > 0, got {future!r}, {iv!r}"

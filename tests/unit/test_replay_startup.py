@@ -25,6 +25,7 @@ NOT_FOR_REPLAY = (
     "adapters.sqlite.journal",
     "matplotlib",
     "pandas",
+    "numpy",
 )
 
 _PROBE = """

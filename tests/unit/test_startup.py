@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -130,21 +129,3 @@ def test_install_compiles_the_project_and_the_interpreter_reads_it() -> None:
         assert re.search(rf"matches {re.escape(str(source))}$", proc.stderr, re.MULTILINE), (
             f"daemon/{module}.py was compiled at start-up instead of read from its .pyc"
         )
-
-
-def test_config_start_up_wall_time() -> None:
-    """`alvhd config`, a whole fresh process: target < 0.3 s on an idle 2-core machine
-    (measured ~0.22 s with the bytecode installed); the budget leaves room for a loaded CI
-    (the best of three runs is taken, so one unlucky scheduling does not fail it)."""
-    walls = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "daemon", "config"],
-            cwd=REPO,
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-        walls.append(time.perf_counter() - t0)
-    assert min(walls) < 0.6, f"alvhd config took {min(walls):.2f} s at best of 3"
