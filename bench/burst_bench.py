@@ -39,6 +39,7 @@ from adapters.sqlite.journal import SqliteJournal
 from daemon.core.model import (
     Alert,
     AlertKind,
+    Bar,
     Decision,
     Layer,
     MarketEvent,
@@ -46,6 +47,7 @@ from daemon.core.model import (
     Rejected,
     SessionClose,
     Severity,
+    Symbol,
 )
 from daemon.logsetup import configure_logging
 from daemon.pipeline import PUBLISH_WINDOW, Pipeline
@@ -102,7 +104,7 @@ class QueueSource:
         while (event := await self.queue.get()) is not None:
             yield event
 
-    async def history(self, symbol: object, days: int) -> Sequence[object]:  # noqa: ARG002
+    async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:  # noqa: ARG002
         return []
 
     def rejected_count(self) -> int:
@@ -123,7 +125,7 @@ def subscribe_main(port: int, topic: str) -> None:
     out = sys.stdout
     subscribed = threading.Event()
     stdin_closed = threading.Event()
-    received: list[tuple[float, bytes]] = []
+    received: list[tuple[float, bytes | bytearray]] = []
 
     def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
         received.append((time.monotonic(), msg.payload))  # list.append is atomic
@@ -149,7 +151,12 @@ def subscribe_main(port: int, topic: str) -> None:
         raise SystemExit("subscriber: no SUBACK within 10 s")
     out.write("ready\n")
     out.flush()
-    threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()
+
+    def wait_stdin_closed() -> None:
+        sys.stdin.read()
+        stdin_closed.set()
+
+    threading.Thread(target=wait_stdin_closed, daemon=True).start()
     while not stdin_closed.wait(0.002):  # until the bench closes the pipe
         flush()
     client.loop_stop()
