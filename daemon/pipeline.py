@@ -1254,6 +1254,9 @@ class Pipeline:
         if acked:
             await self._published(acked)
             await self._outbox.done(len(acked))
+            # sends acknowledged meanwhile are settled by the next call (one transaction),
+            # not taken for a failure
+            return
         if inflight and inflight[0][1].done():
             self._dispatching = False  # a failed send: no new one until all are settled
             await self._recover(inflight)
