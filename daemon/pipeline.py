@@ -343,12 +343,12 @@ _SEND_TURNS = 3
 async def _let_sends_leave() -> None:
     """Yield the event loop for the few turns a just-started MQTT send needs to go out.
 
-    A send's first step hands the packet to paho, which asks the loop for a write
-    callback; the loop polls the socket at the start of its next turn and runs that
-    callback after the callbacks already ready. Three turns (``asyncio.sleep(0)`` each)
-    cover the three steps, so a burst's packets are on the wire before the engine task
-    goes on with its bookkeeping (log lines, the display, the engine snapshot). Costs
-    nothing when no send is waiting.
+    A send's first step hands the packet to paho; the MQTT adapter writes what paho
+    queued at the end of that turn (``adapters.mqtt.publisher._write_in_loop_turn``), or,
+    when the socket's buffer is full, once the loop has polled it writable. Three turns
+    (``asyncio.sleep(0)`` each) cover those steps, so a burst's packets are on the wire
+    before the engine task goes on with its bookkeeping (log lines, the display, the
+    engine snapshot). Costs nothing when no send is waiting.
     """
     for _ in range(_SEND_TURNS):
         await asyncio.sleep(0)
