@@ -2,10 +2,11 @@
 
 Run: ``uv run python bench/burst_bench.py [--closes N] [--burst K]``
 
-In one process: the real ``Pipeline`` with the real SQLite journal (WAL, synchronous=FULL)
-and the real ``MqttPublisher`` on a private mosquitto, pipelined as ``alvhd run`` builds
-it without IB (a burst journaled in one transaction, up to ``PUBLISH_WINDOW`` QoS 1
-publishes in flight), logging at the daemon's info level (JSON lines to /dev/null); a
+In one process: the real ``Pipeline`` with the real SQLite journal (WAL; decisions
+synchronous=FULL, published marks NORMAL: ``docs/journal.md``) and the real
+``MqttPublisher`` on a private mosquitto, pipelined as ``alvhd run`` builds it without IB
+(a burst journaled in one transaction, up to ``PUBLISH_WINDOW`` QoS 1 publishes in
+flight), logging at the daemon's info level (JSON lines to /dev/null); a
 scripted engine whose every session close yields a burst of ``K`` alerts; an independent
 paho subscriber in its own process (its own interpreter: no GIL shared with the daemon).
 For each close the clock starts when the ``SessionClose`` is handed to the pipeline and
