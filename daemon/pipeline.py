@@ -929,7 +929,10 @@ class Pipeline:
             and policy.unsaved_closes < _EAGER_SNAPSHOT_CLOSES
         ):
             if not force and mono - policy.last_mono < _COMMIT_SNAPSHOT_EVERY_S:
-                return  # replay/sim: not yet (a restart re-derives a moment's work at most)
+                # replay/sim: not yet (a restart re-derives a moment's work at most); the
+                # writer still gets its turn, as after an ask (it keeps pace with the engine)
+                self._wrote_since_yield = True
+                return
             # the writer encodes it when it commits, if the engine is still here then
             await self._defer(_Write((), None, snapshot_at=self._engine_moves))
             self._wrote_since_yield = True
