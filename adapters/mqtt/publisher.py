@@ -173,6 +173,10 @@ def _disable_nagle(client: aiomqtt.Client) -> None:
     paho_client.on_socket_open = on_socket_open
 
 
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
+"""Linux's ``TCP_CORK`` (None elsewhere: the packets then leave as paho writes them)."""
+
+
 def _write_in_loop_turn(client: aiomqtt.Client, loop: asyncio.AbstractEventLoop) -> None:
     """Write what paho queued at the end of the current loop turn, in one TCP segment.
 
@@ -199,9 +203,9 @@ def _write_in_loop_turn(client: aiomqtt.Client, loop: asyncio.AbstractEventLoop)
             return
         setsockopt = getattr(sock, "setsockopt", None)
         corked = False
-        if setsockopt is not None:
+        if setsockopt is not None and _TCP_CORK is not None:
             with contextlib.suppress(OSError):
-                setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
                 corked = True
         try:
             paho.loop_write()
@@ -213,7 +217,7 @@ def _write_in_loop_turn(client: aiomqtt.Client, loop: asyncio.AbstractEventLoop)
         finally:
             if corked and setsockopt is not None:
                 with contextlib.suppress(OSError):
-                    setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+                    setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 0)
         if paho.want_write() and paho.socket() is not None:  # send buffer full: wait
             register_via_aiomqtt(paho, userdata, sock)
 
