@@ -2,10 +2,11 @@
 
 Run: ``uv run python bench/burst_bench.py [--closes N] [--burst K]``
 
-In one process: the real ``Pipeline`` with the real SQLite journal (WAL, synchronous=FULL)
-and the real ``MqttPublisher`` on a private mosquitto, pipelined as ``alvhd run`` builds
-it without IB (a burst journaled in one transaction, up to ``PUBLISH_WINDOW`` QoS 1
-publishes in flight), logging at the daemon's info level (JSON lines to /dev/null); a
+In one process: the real ``Pipeline`` with the real SQLite journal (WAL; decisions
+synchronous=FULL, published marks NORMAL: ``docs/journal.md``) and the real
+``MqttPublisher`` on a private mosquitto, pipelined as ``alvhd run`` builds it without IB
+(a burst journaled in one transaction, up to ``PUBLISH_WINDOW`` QoS 1 publishes in
+flight), logging at the daemon's info level (JSON lines to /dev/null); a
 scripted engine whose every session close yields a burst of ``K`` alerts; an independent
 paho subscriber in its own process (its own interpreter: no GIL shared with the daemon).
 For each close the clock starts when the ``SessionClose`` is handed to the pipeline and
@@ -39,6 +40,7 @@ from adapters.sqlite.journal import SqliteJournal
 from daemon.core.model import (
     Alert,
     AlertKind,
+    Bar,
     Decision,
     Layer,
     MarketEvent,
@@ -46,6 +48,7 @@ from daemon.core.model import (
     Rejected,
     SessionClose,
     Severity,
+    Symbol,
 )
 from daemon.logsetup import configure_logging
 from daemon.pipeline import PUBLISH_WINDOW, Pipeline
@@ -102,7 +105,7 @@ class QueueSource:
         while (event := await self.queue.get()) is not None:
             yield event
 
-    async def history(self, symbol: object, days: int) -> Sequence[object]:  # noqa: ARG002
+    async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:  # noqa: ARG002
         return []
 
     def rejected_count(self) -> int:
@@ -123,7 +126,7 @@ def subscribe_main(port: int, topic: str) -> None:
     out = sys.stdout
     subscribed = threading.Event()
     stdin_closed = threading.Event()
-    received: list[tuple[float, bytes]] = []
+    received: list[tuple[float, bytes | bytearray]] = []
 
     def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
         received.append((time.monotonic(), msg.payload))  # list.append is atomic
@@ -149,7 +152,12 @@ def subscribe_main(port: int, topic: str) -> None:
         raise SystemExit("subscriber: no SUBACK within 10 s")
     out.write("ready\n")
     out.flush()
-    threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()
+
+    def wait_stdin_closed() -> None:
+        sys.stdin.read()
+        stdin_closed.set()
+
+    threading.Thread(target=wait_stdin_closed, daemon=True).start()
     while not stdin_closed.wait(0.002):  # until the bench closes the pipe
         flush()
     client.loop_stop()

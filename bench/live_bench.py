@@ -8,8 +8,9 @@ source, paced in wall time: ``ticks_per_session`` rounds of one quote per symbol
 over ``session_seconds``, then the session close), the real engine (default settings,
 warmed up on the simulator's calm history), the real ``Pipeline`` (as ``alvhd run``
 builds it for the simulator: MQTT-only, pipelined publishing, journal group commit), the
-real SQLite journal (WAL, synchronous=FULL) and the real ``MqttPublisher`` on a private
-mosquitto, at the daemon's info log level (JSON lines to /dev/null). An independent
+real SQLite journal (WAL; decisions FULL, published marks NORMAL) and the real
+``MqttPublisher`` on a private mosquitto, at the daemon's info log level (JSON lines to
+/dev/null). An independent
 subscriber in its own process (``burst_bench.py --subscribe``) records when each
 decision arrives.
 

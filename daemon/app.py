@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import gc
 import json
 import math
 import ssl
@@ -647,6 +648,11 @@ async def _supervise(  # noqa: PLR0915 - one more: the lazy pipeline import (iss
     # `alvhd replay` never builds a pipeline (issue 9 start-up).
     from daemon.pipeline import PUBLISH_WINDOW, LogSink, Pipeline  # noqa: PLC0415
 
+    # What start-up loaded (modules, settings, the replay's data, the engine) lives as long
+    # as the daemon: full collections need not re-scan it (issue 9: gen-2 collections of a
+    # full-history `run --source replay` 0.14 -> 0.06-0.09 s; a full collection 0.07 ->
+    # 0.01 s, at exit too).
+    gc.freeze()
     service = settings.service
     parts: dict[str, Pipeline] = {}  # the pipeline, once built (the health closure reads it)
 

@@ -173,6 +173,67 @@ def _disable_nagle(client: aiomqtt.Client) -> None:
     paho_client.on_socket_open = on_socket_open
 
 
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
+"""Linux's ``TCP_CORK`` (None elsewhere: the packets then leave as paho writes them)."""
+
+
+def _write_in_loop_turn(client: aiomqtt.Client, loop: asyncio.AbstractEventLoop) -> None:
+    """Write what paho queued at the end of the current loop turn, in one TCP segment.
+
+    Issue 9 (the burst's path to the wire): aiomqtt asks for paho's writes through
+    ``call_soon_threadsafe(add_writer)`` (a self-pipe wake-up, then a poll for
+    writability on a later turn, ~0.3-0.5 ms for a burst) and paho then sends each packet
+    with its own ``send``. A publish made on the event loop's thread (every publish of
+    the daemon once connected) instead schedules one ``loop_write`` with ``call_soon``:
+    it runs after the callbacks already ready, so the sends a burst started in the same
+    turn are all queued by then, and ``TCP_CORK`` around it makes their packets one
+    segment (one wake-up of the broker). What the socket does not take at once (a full
+    send buffer), and anything paho asks from another thread (the connect runs in an
+    executor), goes through aiomqtt's writer as before. An error of the write ends the
+    session as aiomqtt's writer would (its ``_disconnected`` future, an aiomqtt 2.x
+    internal like the hook itself: ``_client.on_socket_register_write``).
+    """
+    paho_client = client._client  # aiomqtt 2.x internal: no public hook
+    register_via_aiomqtt = paho_client.on_socket_register_write
+    if register_via_aiomqtt is None:
+        return
+
+    def flush(paho: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
+        if paho.socket() is None:  # the session ended before this turn's end
+            return
+        setsockopt = getattr(sock, "setsockopt", None)
+        corked = False
+        if setsockopt is not None and _TCP_CORK is not None:
+            with contextlib.suppress(OSError):
+                setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 1)
+                corked = True
+        try:
+            paho.loop_write()
+        except Exception as exc:  # noqa: BLE001 - as aiomqtt's writer: the session ends
+            disconnected: object = getattr(client, "_disconnected", None)
+            if isinstance(disconnected, asyncio.Future) and not disconnected.done():
+                disconnected.set_exception(exc)
+            return
+        finally:
+            if corked and setsockopt is not None:
+                with contextlib.suppress(OSError):
+                    setsockopt(socket.IPPROTO_TCP, _TCP_CORK, 0)
+        if paho.want_write() and paho.socket() is not None:  # send buffer full: wait
+            register_via_aiomqtt(paho, userdata, sock)
+
+    def on_register_write(paho: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.call_soon(flush, paho, userdata, sock)
+        else:
+            register_via_aiomqtt(paho, userdata, sock)
+
+    paho_client.on_socket_register_write = on_register_write
+
+
 @dataclass(frozen=True, slots=True)
 class _Signals:
     """One evaluation's readings waiting for ``run_signals``."""
@@ -372,6 +433,7 @@ class MqttPublisher:
             tls_context=self._tls_context,
         )
         _disable_nagle(client)
+        _write_in_loop_turn(client, asyncio.get_running_loop())
         # the pipeline keeps up to PUBLISH_WINDOW (16) decisions in flight, plus retained
         # state: aiomqtt's "pending publish calls" warning (default above 10) is for a
         # pile-up beyond that

@@ -330,3 +330,30 @@ def test_status_payload_is_tz_aware() -> None:
     )
     assert StatusPayload.model_validate_json(ok.model_dump_json()) == ok
     assert date(2020, 1, 1) == ok.ts.date()
+
+
+async def test_a_burst_is_written_in_the_turn_after_its_publishes(
+    running: MqttPublisher, broker: tuple[subprocess.Popen[bytes], int], listeners: list[Listener]
+) -> None:
+    """Issue 9: ten sends started together are on the wire one loop turn later, in order.
+
+    (aiomqtt's own writer needs a self-pipe wake-up and a poll for writability first: the
+    packets would still be queued in paho after those two turns.)
+    """
+    listener = Listener(broker[1])
+    listeners.append(listener)
+    session = running._client
+    assert session is not None
+    paho_client = session._client
+    ids = [f"burst-{i}" for i in range(10)]
+    sends = [asyncio.create_task(running.send(alert(i))) for i in ids]
+    await asyncio.sleep(0)  # the ten sends hand their packets to paho
+    assert paho_client.want_write()
+    await asyncio.sleep(0)  # the next turn writes them
+    assert not paho_client.want_write(), "the burst is still queued in paho"
+    await asyncio.gather(*sends)  # every PUBACK arrived
+    alert_topic = f"{TOPICS.base}/alerts/layer_activated"
+    msgs = await listener.wait_for(
+        lambda m: len([x for x in m if x.topic == alert_topic]) >= len(ids)
+    )
+    assert [m.payload["decision_id"] for m in msgs if m.topic == alert_topic] == ids
