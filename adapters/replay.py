@@ -651,6 +651,20 @@ class ReplaySource:
         """Bad input rows refused so far (malformed, NaN, ≤ 0, duplicate date)."""
         return len(self._rejections)
 
+    def resume_after(self, day: date) -> int:
+        """Stream only the sessions after ``day`` (a restart from a snapshot of ``day``).
+
+        :meth:`history` is unchanged (the restored engine needs no warm-up).
+
+        Returns:
+            How many sessions were dropped.
+        """
+        kept = self._sessions[bisect.bisect_right(self._sessions, day) :]
+        dropped = len(self._sessions) - len(kept)
+        self._sessions = kept
+        log.info("replay_resumed", after=day.isoformat(), skipped_sessions=dropped, left=len(kept))
+        return dropped
+
     # ----------------------------------------------------------------- MarketDataSource
 
     async def history(self, symbol: Symbol, days: int) -> Sequence[Bar]:

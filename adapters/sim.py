@@ -260,6 +260,8 @@ class SimSource:
         state = _State()
         self._warmup = [self._simulate(state, d, -1) for d in warm_days]
         self._run = [self._simulate(state, d, i) for i, d in enumerate(self._days)]
+        self._resume_index = 0
+        """First session :meth:`events` streams (:meth:`resume_after`)."""
 
     # ----------------------------------------------------------------- simulation
 
@@ -370,10 +372,22 @@ class SimSource:
             raise DataError(msg)
         return tuple(s.bar(symbol) for s in self._warmup[-days:])
 
+    def resume_after(self, day: date) -> int:
+        """Stream only the sessions after ``day`` (a restart from a snapshot of ``day``).
+
+        The path is the same seeded path (every session is still simulated), so the
+        sessions that follow are exactly those an uninterrupted run streams.
+
+        Returns:
+            How many sessions were dropped.
+        """
+        self._resume_index = sum(1 for d in self._days if d <= day)
+        return self._resume_index
+
     async def events(self) -> AsyncGenerator[MarketEvent, None]:
         """Yield ``ticks_per_session`` quote rounds then a ``SessionClose``, per session."""
         pause = self._session_seconds / self._ticks if self._session_seconds > 0 else 0.0
-        for session in self._run:
+        for session in self._run[self._resume_index :]:
             for k, ts in enumerate(session.tick_times):
                 for symbol in SYMBOLS:
                     yield Quote(

@@ -70,7 +70,7 @@ from daemon.errors import (
     ConfigError,
     TransientError,
 )
-from daemon.ports import MarketDataSource, OrderSink
+from daemon.ports import MarketDataSource, OrderSink, ResumableSource
 from daemon.sessions import is_regular_session, xnys_sessions
 from daemon.settings import Settings
 from daemon.supervisor import Cleanup, TaskSpec, run
@@ -171,6 +171,10 @@ class ObservedSource:
     def rejected_count(self) -> int:
         """The inner source's rejection count."""
         return self._inner.rejected_count()
+
+    def resume_after(self, day: date) -> int:
+        """The inner source's :meth:`ResumableSource.resume_after` (0 if it cannot resume)."""
+        return self._inner.resume_after(day) if isinstance(self._inner, ResumableSource) else 0
 
 
 def build_source(settings: Settings, kind: SourceKind, *, pace_s: float = 0.0) -> MarketDataSource:
@@ -492,17 +496,8 @@ async def run_daemon(settings: Settings, opts: DaemonOptions) -> int:
             # every chain that arrives (ib.startup's or a later ib.option_quotes retry)
             # replaces Cboe's strike convention with the broker's listed strikes
             ib.follow_listing(engine.set_listing)
-        snapshot = await journal.load_snapshot()
-        is_restored = snapshot is not None
-        if snapshot is not None:
-            engine.restore(snapshot)
-            restored = await restored_summary(journal, snapshot)
-            log.info("engine_restored", journal=str(journal_path), **restored)
-            opts.notes.append(
-                f"restored from {journal_path}: snapshot of {restored['snapshot_date']}, "
-                f"{restored['decisions']} decisions journalled"
-            )
-        elif ib is None:
+        is_restored = await _restore(engine, journal, journal_path, source, opts)
+        if not is_restored and ib is None:
             loaded = await warm_up(engine, source, settings.replay.warmup_days)
             log.info("engine_warmed_up", bars={s.value: n for s, n in loaded.items()})
         async with _broker_for(settings, opts, workdir) as endpoint:
@@ -552,6 +547,39 @@ def _warn_legacy_journal(settings: Settings, opts: DaemonOptions, journal_path: 
         )
         log.warning("journal_legacy_found", detail=detail)
         opts.notes.append(f"WARNING: {detail}")
+
+
+async def _restore(
+    engine: Engine,
+    journal: SqliteJournal,
+    journal_path: Path,
+    source: MarketDataSource,
+    opts: DaemonOptions,
+) -> bool:
+    """Restore the engine from the journal's snapshot, if there is one (issue 6 §6).
+
+    A replay or simulation then resumes after the snapshot's last session: the sessions
+    the engine already holds are not fed again (each would be a ``close_repeated`` alert
+    with a new id, published and sent on to phones).
+
+    Returns:
+        Whether a snapshot was restored.
+    """
+    snapshot = await journal.load_snapshot()
+    if snapshot is None:
+        return False
+    engine.restore(snapshot)
+    restored = await restored_summary(journal, snapshot)
+    log.info("engine_restored", journal=str(journal_path), **restored)
+    opts.notes.append(
+        f"restored from {journal_path}: snapshot of {restored['snapshot_date']}, "
+        f"{restored['decisions']} decisions journalled"
+    )
+    if restored["snapshot_date"] and isinstance(source, ResumableSource):
+        resume_day = date.fromisoformat(str(restored["snapshot_date"]))
+        skipped = source.resume_after(resume_day)
+        log.info("source_resumed", after=resume_day.isoformat(), skipped_sessions=skipped)
+    return True
 
 
 async def restored_summary(journal: SqliteJournal, snapshot: bytes) -> dict[str, object]:

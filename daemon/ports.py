@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
 
 from daemon.core.model import Alert, Bar, Decision, Fill, MarketEvent, ProposedOrder, Symbol
 
@@ -41,6 +41,24 @@ class MarketDataSource(Protocol):
 
     def rejected_count(self) -> int:
         """Bad inputs refused so far (NaN, ≤ 0, malformed rows, delayed data...)."""
+        ...
+
+
+@runtime_checkable
+class ResumableSource(Protocol):
+    """A finite source (replay, simulator) that a restart can resume after a session.
+
+    A restart restores the engine from the journal's snapshot; the sessions the snapshot
+    already holds must not be fed again (each would be a ``close_repeated`` alert with a
+    new id, published and sent to phones: 253 of them after one killed replay).
+    """
+
+    def resume_after(self, day: date) -> int:
+        """Stream only the sessions after ``day`` from now on.
+
+        Returns:
+            How many sessions were dropped (0 when ``day`` is before the first).
+        """
         ...
 
 

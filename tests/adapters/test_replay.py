@@ -274,3 +274,21 @@ async def test_bad_vx_cells_drop_only_that_contract(market_dir: Path, tmp_path: 
     assert Symbol.VX2 in on_day
     assert Symbol.VX1 not in on_day
     assert Symbol.SPX in on_day
+
+
+async def test_a_restart_resumes_after_the_snapshot_day(market_dir: Path) -> None:
+    """A restored replay streams the sessions after the snapshot's day, the same events."""
+
+    def window() -> ReplaySource:
+        return ReplaySource(market_dir, start=date(2020, 2, 3), end=date(2020, 2, 28))
+
+    whole = [e async for e in window().events()]
+    resumed = window()
+    assert resumed.resume_after(date(2020, 2, 14)) == 10  # Feb 3-7 and 10-14
+    tail = [e async for e in resumed.events()]
+    assert tail[0].session_date == date(2020, 2, 18)  # Presidents' Day: no session on the 17th
+    assert tail == [e for e in whole if e.session_date > date(2020, 2, 14)]
+    done = window()
+    sessions = len(done.sessions)
+    assert done.resume_after(date(2020, 2, 28)) == sessions
+    assert [e async for e in done.events()] == []  # a run that had finished streams nothing

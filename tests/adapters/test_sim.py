@@ -157,3 +157,16 @@ async def test_stress_episode_fires_the_ladder_signals_then_unwinds(seed: int) -
     last = len(source.sessions) - 1
     for signal in ("ratio_macd_negative", "vix_rsi_hot", "iv_spread_blowout", "backwardation"):
         assert last not in held.get(signal, []), signal
+
+
+async def test_a_restart_resumes_after_the_snapshot_day_on_the_same_path() -> None:
+    """After a restore, only the sessions after the snapshot's day are streamed, and they
+    are exactly the uninterrupted run's (the seeded path does not restart)."""
+    whole = await _collect(_fast(7))
+    days = sorted({e.session_date for e in whole if isinstance(e, SessionClose)})
+    resumed = _fast(7)
+    assert resumed.resume_after(days[2]) == 3
+    tail = await _collect(resumed)
+    first_kept = next(i for i, e in enumerate(whole) if e.session_date == days[3])
+    assert tail == whole[first_kept:]
+    assert _fast(7).resume_after(date(1999, 1, 1)) == 0

@@ -150,12 +150,7 @@ def test_kill_9_with_unacknowledged_sends_loses_nothing_and_resends_by_id(
     assert all(d in position for d in expected), "a decision of the uninterrupted run is missing"
     assert [position[d] for d in expected] == sorted(position[d] for d in expected)
     assert set(expected) <= set(heard)
-    # the restarted replay re-feeds the sessions its snapshot already holds: the engine
-    # says so (a data_stale "close_repeated" alert per re-fed close), nothing else is new
-    extra = {d for d, _ in final} - set(expected)
-    with sqlite3.connect(journal) as db:
-        keys = {
-            str(d): str(k)
-            for d, k in db.execute("SELECT decision_id, payload ->> '$.key' FROM decisions")
-        }
-    assert all(keys[d].startswith("close_repeated:") for d in extra)
+    # the restarted replay resumes after its snapshot's last session: nothing is new (it
+    # re-fed every session it held before, each a "close_repeated" alert with a new id,
+    # published and sent to phones: 253 in one run)
+    assert [d for d, _ in final] == expected
