@@ -328,7 +328,8 @@ class AlwaysOnL1:
     def __init__(self, params: EngineParams) -> None:
         self._params = params
         self._book = HedgeBook(params.accounting.fee_per_contract_usd)
-        self._desk = OrderDesk(params, self._book, DecisionIds(), assume_fills=True)
+        # its proposals are never read: no notes, scenario figures or inputs (issue 9)
+        self._desk = OrderDesk(params, self._book, DecisionIds(), assume_fills=True, narrates=False)
         self._last_index: int | None = None
 
     @property
