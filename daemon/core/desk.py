@@ -172,6 +172,17 @@ class OrderDesk:
         ctx.units[key] = (state, scenario, unit)
         return unit
 
+    def priced_unit(self, legs: tuple[OptionLeg, ...], ctx: DayCtx) -> HedgeUnit | None:
+        """The unit :meth:`unit` already priced for ``legs`` in ``ctx``, or None (a lookup).
+
+        For a caller that needs only the mark of a held hedge: a unit not priced yet is
+        not priced for it (the Black-76 mark alone is cheaper; issue 9).
+        """
+        hit = ctx.units.get((legs, self.quote(legs)))
+        if hit is not None and hit[0] is ctx.state and hit[1] is self.params.scenario:
+            return hit[2]
+        return None
+
     def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
         """The price increments of ``legs`` from their quote, or ``()`` without one.
 
