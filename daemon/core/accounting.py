@@ -119,7 +119,7 @@ def sleeve_pnl(
     book: HedgeBook,
     state: MarketState,
     params: ScenarioParams,
-    unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit] | None = None,
+    unit_of: Callable[[tuple[OptionLeg, ...]], HedgeUnit | None] | None = None,
 ) -> dict[Layer, LayerPnl]:
     """P&L per layer at this close: every layer traded so far, its held lots marked.
 
@@ -132,7 +132,8 @@ def sleeve_pnl(
             or None. A held hedge before its expiry is then marked at its unit's
             ``premium_usd`` × units: the same Black-76 prices summed in the same order
             as :func:`hedge_mark_usd` (so the same float), and the unit the day's
-            summary needs for the held cover is priced once (issue 9).
+            summary needs for the held cover is priced once (issue 9). It may return
+            None (not priced: the hedge is marked by :func:`hedge_mark_usd`).
 
     Returns:
         ``{layer: LayerPnl}`` in layer order.
@@ -144,8 +145,11 @@ def sleeve_pnl(
         mark = 0.0
         if held is not None:
             expiry = held.expiry
+            unit = None
             if unit_of is not None and expiry > day and _one_expiry(held.legs, expiry):
-                mark = unit_of(held.legs).premium_usd * held.contracts
+                unit = unit_of(held.legs)
+            if unit is not None:
+                mark = unit.premium_usd * held.contracts
             else:
                 mark = hedge_mark_usd(held, state, params, book.settlement_vix(expiry))
         out[layer] = book.layer_pnl(layer, mark)
@@ -328,7 +332,8 @@ class AlwaysOnL1:
     def __init__(self, params: EngineParams) -> None:
         self._params = params
         self._book = HedgeBook(params.accounting.fee_per_contract_usd)
-        self._desk = OrderDesk(params, self._book, DecisionIds(), assume_fills=True)
+        # its proposals are never read: no notes, scenario figures or inputs (issue 9)
+        self._desk = OrderDesk(params, self._book, DecisionIds(), assume_fills=True, narrates=False)
         self._last_index: int | None = None
 
     @property
@@ -380,10 +385,12 @@ class AlwaysOnL1:
                 self._last_index = ctx.session_index
             desk.enforce_cap(c)
         self._book.record_settlement(ctx.session_date, state.vix)
-        # its desk has no option market: the unit is the model's (shared with the
-        # engine's context of the same close: L1's held legs are often the same)
+        # its desk has no option market: a unit priced at this close (by its sizing or
+        # the engine's, whose context it shares) gives the mark; any other held L1 is
+        # marked by Black-76 alone (the same float, without the scenario and delta that
+        # nothing at this close would read; issue 9)
         marks = sleeve_pnl(
-            self._book, state, self._params.scenario, lambda legs: desk.unit(legs, c)
+            self._book, state, self._params.scenario, lambda legs: desk.priced_unit(legs, c)
         )
         pnl = marks.get(Layer.L1)
         return LayerPnl() if pnl is None else pnl  # the default built only when needed

@@ -76,6 +76,11 @@ class OrderDesk:
         book: the hedge book the proposals are booked in.
         ids: the engine's decision-id sequence (shared with layer changes).
         assume_fills: True (replay/sim): each proposal fills at its limit at once.
+        narrates: False for a book nobody reads the proposals of (the always-on L1
+            baseline of :mod:`daemon.core.accounting`): its proposals carry no note, no
+            scenario figures and no scenario inputs, which change nothing booked (the
+            limit, contracts, legs and order ref are the same), and cost most of a
+            proposal (issue 9).
 
     Attributes:
         condor: the condor being hedged (its credit sets the cap); set by the engine.
@@ -93,8 +98,10 @@ class OrderDesk:
         assume_fills: bool,
         listing: StrikeListing | None = None,
         market: OptionMarket | None = None,
+        narrates: bool = True,
     ) -> None:
         self.params = params
+        self.narrates = narrates
         self.book = book
         self.ids = ids
         self.assume_fills = assume_fills
@@ -165,6 +172,17 @@ class OrderDesk:
         ctx.units[key] = (state, scenario, unit)
         return unit
 
+    def priced_unit(self, legs: tuple[OptionLeg, ...], ctx: DayCtx) -> HedgeUnit | None:
+        """The unit :meth:`unit` already priced for ``legs`` in ``ctx``, or None (a lookup).
+
+        For a caller that needs only the mark of a held hedge: a unit not priced yet is
+        not priced for it (the Black-76 mark alone is cheaper; issue 9).
+        """
+        hit = ctx.units.get((legs, self.quote(legs)))
+        if hit is not None and hit[0] is ctx.state and hit[1] is self.params.scenario:
+            return hit[2]
+        return None
+
     def increments(self, legs: tuple[OptionLeg, ...]) -> orders.Increments:
         """The price increments of ``legs`` from their quote, or ``()`` without one.
 
@@ -229,7 +247,12 @@ class OrderDesk:
     def scenario_result(
         self, unit: HedgeUnit, contracts_after: int, ctx: DayCtx
     ) -> ScenarioResult | None:
-        """The SPEC §5 figures a proposal carries, for ``contracts_after`` units held."""
+        """The SPEC §5 figures a proposal carries, for ``contracts_after`` units held.
+
+        None for a desk that does not narrate (its proposals are never read).
+        """
+        if not self.narrates:
+            return None
         return scenario_result(unit, contracts_after, ctx.risk, self.params.scenario)
 
     def inputs(self, unit: HedgeUnit | None, ctx: DayCtx) -> ScenarioInputs | None:
@@ -325,23 +348,25 @@ class OrderDesk:
         )
         mult = legs[0].multiplier
         cost = limit * mult * contracts
-        verb = "buy" if action is Action.BUY else "sell"
-        note = (
-            f"{layer.value} {intent.value}: {verb} {contracts} {leg_text(legs)} @ {limit:.2f}"
-            f" (${round_usd(cost):,.2f})"
-        )
-        if is_capped:
-            note += " [cost-capped]"
-        if unit is not None and unit.future_source != FUTURE_SOURCE_OWN:
-            note += (
-                f" [priced on {unit.future_source} {unit.future_pts:.2f}: no VX future of "
-                f"{unit.expiry.isoformat()} quoted]"
-            )
-        if why:
-            note += f"; {why}"
         is_placeable = market is None or market.status == "ok"
-        if not is_placeable and market is not None:
-            note += f" [NOT PLACED: {market.status} market: {market.detail}]"
+        note = ""
+        if self.narrates:  # the baseline's proposals are never read (class docstring)
+            verb = "buy" if action is Action.BUY else "sell"
+            note = (
+                f"{layer.value} {intent.value}: {verb} {contracts} {leg_text(legs)} @ {limit:.2f}"
+                f" (${round_usd(cost):,.2f})"
+            )
+            if is_capped:
+                note += " [cost-capped]"
+            if unit is not None and unit.future_source != FUTURE_SOURCE_OWN:
+                note += (
+                    f" [priced on {unit.future_source} {unit.future_pts:.2f}: no VX future of "
+                    f"{unit.expiry.isoformat()} quoted]"
+                )
+            if why:
+                note += f"; {why}"
+            if not is_placeable and market is not None:
+                note += f" [NOT PLACED: {market.status} market: {market.detail}]"
         order = ProposedOrder(
             decision_id=did,
             ts=ctx.now,
@@ -360,7 +385,7 @@ class OrderDesk:
             scenario=scenario,
             break_evens=break_evens,
             note=note,
-            inputs=self.inputs(unit, ctx),
+            inputs=self.inputs(unit, ctx) if self.narrates else None,
             price_source=price_source,
             market=market,
             is_placeable=is_placeable,

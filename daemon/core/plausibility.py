@@ -68,9 +68,18 @@ def is_suspect_move(price: float, reference: float, max_move_frac: float) -> boo
         True when the move is larger than the instrument can make in one step. Never raises
         (a non-positive or non-finite input counts as suspect).
     """
+    return _is_outside(price, reference, math.log1p(max_move_frac))
+
+
+def _is_outside(price: float, reference: float, log_band: float) -> bool:
+    """:func:`is_suspect_move` with ``log_band = log1p(max_move_frac)`` given.
+
+    The same floats: the filter computes ``log1p`` once per symbol, not twice per quote
+    (issue 9).
+    """
     if not (price > 0.0 and reference > 0.0 and math.isfinite(price / reference)):
         return True
-    return abs(math.log(price / reference)) > math.log1p(max_move_frac)
+    return abs(math.log(price / reference)) > log_band
 
 
 @fast_init
@@ -163,6 +172,7 @@ class PlausibilityFilter:
     def __init__(self, params: QualityParams) -> None:
         self._params = params
         self._state: dict[Symbol, _SymbolState] = {}
+        self._log_band: dict[Symbol, float] = {}  # log1p(max_move_frac) per symbol
         self.counts = QualityCounts()
         """Counters since start."""
 
@@ -215,20 +225,23 @@ class PlausibilityFilter:
         if st.last_valid_day is not None and quote.session_date > st.last_valid_day:
             # A new session: the last valid price of the previous one is its close.
             st.prev_close = st.last_valid
-        limit = self._params.max_move_frac(quote.symbol)
+        symbol = quote.symbol
+        log_band = self._log_band.get(symbol)
+        if log_band is None:  # the params are frozen: once per symbol
+            log_band = self._log_band[symbol] = math.log1p(self._params.max_move_frac(symbol))
         # The first reference the price is suspect against: the last valid price, then the
         # previous session's close (no list and generator per quote: issue 9).
         suspect_vs: float | None = None
-        if is_suspect_move(price, st.last_valid, limit):
+        if _is_outside(price, st.last_valid, log_band):
             suspect_vs = st.last_valid
-        elif st.prev_close is not None and is_suspect_move(price, st.prev_close, limit):
+        elif st.prev_close is not None and _is_outside(price, st.prev_close, log_band):
             suspect_vs = st.prev_close
         if suspect_vs is None:
             return self._accept(st, quote, confirmed=False)
         if quote.is_settlement:
             self.counts.settlements_out_of_band += 1
             return self._accept(st, quote, confirmed=True)
-        return self._quarantine(st, quote, suspect_vs, limit)
+        return self._quarantine(st, quote, suspect_vs, self._params.max_move_frac(symbol))
 
     def _quarantine(
         self, st: _SymbolState, quote: Quote, reference: float, limit: float

@@ -180,12 +180,15 @@ def roll_one(
     new_unit = desk.unit(new_legs, ctx)
     old_mid = 0.0
     # each leg at its market mid when the live source quotes it, else the model (named)
-    model_priced: list[str] = [] if new_unit.price_source == "market" else [leg_text(new_legs)]
+    # (the legs; named in the note only with a live option market: issue 9)
+    model_priced: list[tuple[OptionLeg, ...]] = (
+        [] if new_unit.price_source == "market" else [new_legs]
+    )
     if held.expiry > ctx.session_date:
         old_unit = desk.unit(held.legs, ctx)
         old_mid = old_unit.price
         if old_unit.price_source != "market":
-            model_priced.insert(0, leg_text(held.legs))
+            model_priced.insert(0, held.legs)
     mult = new_legs[0].multiplier
     new_limit = desk.limit(new_legs, new_unit.price, action=Action.BUY)
     unit_usd = new_limit * mult
@@ -250,7 +253,7 @@ def roll_one(
     )
     is_market = market is not None and not model_priced
     if model_priced and desk.market is not None:
-        size += f"; priced by the model (no quote): {', '.join(model_priced)}"
+        size += f"; priced by the model (no quote): {', '.join(map(leg_text, model_priced))}"
     out.append(
         desk.propose(
             ctx,

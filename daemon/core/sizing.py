@@ -260,9 +260,11 @@ def roll_instead_of_adding(
     new_target = target_contracts(desk, layer, new_unit, ctx)
     if new_target <= 0:
         return []
-    why = (
+    why = (  # a desk that does not narrate (the baseline's) is never read
         f"{breach.detail}: re-struck into {leg_text(new_legs)}, not added to; target "
         f"{new_target} there ({old_target} in the old option, held {held.contracts})"
+        if desk.narrates
+        else ""
     )
     done = roll_one(
         desk,

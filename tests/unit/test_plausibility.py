@@ -156,3 +156,24 @@ def test_nonsense_inputs_are_suspect_not_errors() -> None:
     assert is_suspect_move(0.0, 10.0, 1.0)
     assert is_suspect_move(10.0, 0.0, 1.0)
     assert is_suspect_move(float("nan"), 10.0, 1.0)
+
+
+@pytest.mark.parametrize("symbol", list(Symbol))
+def test_the_filter_judges_the_band_edges_as_is_suspect_move_does(symbol: Symbol) -> None:
+    """The filter keeps log1p(max_move_frac) per symbol (issue 9): the same verdict, to the
+    last bit, as :func:`is_suspect_move` at and one ulp either side of both band edges."""
+    params = QualityParams()
+    frac = params.max_move_frac(symbol.value)
+    ref = 17.3
+    edges = (ref * (1.0 + frac), ref / (1.0 + frac))
+    prices = [p for e in edges for p in (math.nextafter(e, 0.0), e, math.nextafter(e, math.inf))]
+    prices.append(edges[0] * 1.001)  # clearly outside
+    verdicts = []
+    for price in prices:
+        f = PlausibilityFilter(params)
+        f.seed(symbol, ref, date(2020, 2, 24))  # the same session: one reference
+        out = f.screen(_q(symbol, price))
+        verdicts.append(out.rejected is not None)
+        assert verdicts[-1] is is_suspect_move(price, ref, frac), (symbol, price)
+    assert verdicts[0] is False  # just inside the upper edge: a real check, not all True
+    assert verdicts[-1] is True  # clearly outside the upper edge

@@ -78,3 +78,24 @@ def test_the_day_summary_reuses_the_units_the_marks_priced() -> None:
     assert len(priced) == 3
     held_gain_and_delta(d, LAYERS, c)
     assert c.units == priced  # a lookup: no unit priced again
+
+
+def test_marks_with_only_some_units_priced_are_the_same_floats_and_price_nothing() -> None:
+    """The baseline's lookup (``OrderDesk.priced_unit``): a priced unit gives the mark, an
+    unpriced hedge is marked by its legs, and nothing new is priced (issue 9)."""
+    d, c = _held_desk(date(2020, 3, 9))
+    assert c.state is not None
+    l1 = d.book.get(Layer.L1)
+    assert l1 is not None
+    assert d.priced_unit(l1.legs, c) is None  # nothing priced yet
+    unit = d.unit(l1.legs, c)  # L1 priced (as sizing would), L2 and L3 not
+    assert d.priced_unit(l1.legs, c) is unit
+    priced = dict(c.units)
+    by_lookup = sleeve_pnl(d.book, c.state, d.params.scenario, lambda g: d.priced_unit(g, c))
+    assert by_lookup == sleeve_pnl(d.book, c.state, d.params.scenario)  # every float
+    assert all(p.open_mark_usd > 0.0 for p in by_lookup.values())
+    assert c.units == priced  # the lookup priced nothing
+    # a unit priced at another close (another state) is not this close's
+    other = ctx(d, state(date(2020, 3, 10), vix=31.7))
+    other.units.update(c.units)
+    assert d.priced_unit(l1.legs, other) is None
