@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from adapters.replay import ReplaySource
 from adapters.sqlite.journal import SqliteJournal
 from daemon import pipeline as pipeline_module
 from daemon.app import warm_up
 from daemon.core.engine import Engine
-from daemon.core.model import Decision, MarketEvent, SessionClose
+from daemon.core.model import Decision
 from daemon.pipeline import Pipeline
 from tests.unit.test_snapshot_policy import (
     KILL_AT,
@@ -59,26 +58,16 @@ class _CheckedJournal(SqliteJournal):
         return await super().write_batch(decisions, snapshot)
 
 
-class _KilledAfterASnapshot(_KilledAt):
-    """Dies at ``day`` as :class:`_KilledAt`, once the journal holds a snapshot.
+async def _until_a_snapshot_is_stored(journal: SqliteJournal) -> None:
+    """Wait (bounded) until the journal holds a snapshot.
 
     The engine runs ahead of the journal writer; on a loaded machine the writer may not
     have committed anything by the kill day, and a restart then has no snapshot to test.
     The wait is bounded, so a writer that never stores a snapshot still fails the test.
     """
-
-    def __init__(self, source: ReplaySource, day: date, journal: SqliteJournal) -> None:
-        super().__init__(source, day)
-        self._journal = journal
-
-    async def events(self) -> AsyncIterator[MarketEvent]:
-        async for event in self._source.events():
-            if not isinstance(event, SessionClose) and event.ts.date() >= self._day:
-                async with asyncio.timeout(30):
-                    while await self._journal.load_snapshot() is None:  # noqa: ASYNC110 - polls the journal file
-                        await asyncio.sleep(0.01)
-                raise _Killed
-            yield event
+    async with asyncio.timeout(30):
+        while await journal.load_snapshot() is None:  # noqa: ASYNC110 - polls the journal file
+            await asyncio.sleep(0.01)
 
 
 def _pipeline(engine: Engine, source: object, journal: SqliteJournal) -> Pipeline:
@@ -122,7 +111,11 @@ async def test_commit_time_snapshots_restore_exactly(
     full = _source(market_dir, settings, START)
     await warm_up(engine, full, settings.replay.warmup_days)
     async with await SqliteJournal.open(path) as journal:
-        killed = _pipeline(engine, _KilledAfterASnapshot(full, KILL_AT, journal), journal)
+        killed = _pipeline(
+            engine,
+            _KilledAt(full, KILL_AT, before_kill=lambda: _until_a_snapshot_is_stored(journal)),
+            journal,
+        )
         try:
             await _run(killed)
         except _Killed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -34,15 +34,27 @@ class _Killed(Exception):
 
 
 class _KilledAt:
-    """A source that dies at the first quote of ``day`` (like a process killed there)."""
+    """A source that dies at the first quote of ``day`` (like a process killed there).
 
-    def __init__(self, source: ReplaySource, day: date) -> None:
+    ``before_kill``, if given, is awaited just before the kill (a test that needs some
+    state reached first, e.g. a stored snapshot).
+    """
+
+    def __init__(
+        self,
+        source: ReplaySource,
+        day: date,
+        before_kill: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._source = source
         self._day = day
+        self._before_kill = before_kill
 
     async def events(self) -> AsyncIterator[MarketEvent]:
         async for event in self._source.events():
             if not isinstance(event, SessionClose) and event.ts.date() >= self._day:
+                if self._before_kill is not None:
+                    await self._before_kill()
                 raise _Killed
             yield event
 
