@@ -89,13 +89,13 @@ async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
     when a library swallows the first cancellation: Python 3.11's ``asyncio.wait_for``
     (used by ib_async) can drop a cancel that lands in the loop turn its result
     completes (CPython gh-86296), and a plain ``await spec.run()`` would then wait on the
-    still-running component forever. See :func:`_cancel_until_done`.
+    still-running component forever. See :func:`cancel_until_done`.
     """
     body = asyncio.create_task(spec.run(), name=f"{spec.name}.body")
     try:
         await asyncio.wait({body})
     except asyncio.CancelledError:
-        await _cancel_until_done(body, spec.name)
+        await cancel_until_done(body, spec.name)
         raise
     try:
         body.result()
@@ -108,8 +108,11 @@ async def _guard(spec: TaskSpec, on_return: Callable[[TaskSpec], None]) -> None:
     on_return(spec)
 
 
-async def _cancel_until_done(body: asyncio.Task[None], name: str) -> None:
+async def cancel_until_done(body: asyncio.Task[None], name: str) -> None:
     """Cancel ``body`` until it ends: every ``RECANCEL_INTERVAL_S``, ``RECANCEL_MAX`` times.
+
+    For any task whose cancel a library may swallow (Python 3.11's ``wait_for``, CPython
+    gh-86296): the supervisor's components, and the IB adapter tests' ``running()``.
 
     A component that ignored a cancel is logged (``task_ignored_cancel``); one that
     outlives every cancel is logged as an error (``task_would_not_stop``) and left to

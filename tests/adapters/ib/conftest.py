@@ -14,6 +14,7 @@ import pytest_asyncio
 from adapters.ib.config import IbConfig
 from adapters.ib.connection import IbConnection
 from adapters.ib.market_data import IbMarketDataSource
+from daemon.supervisor import cancel_until_done
 from tests.fakes.tws import FakeTws
 
 AS_OF = date(2020, 2, 24)
@@ -49,7 +50,13 @@ async def tws(market_dir: Path) -> AsyncIterator[FakeTws]:
 async def running(
     conn: IbConnection, *tasks: Callable[[], Awaitable[None]], ready_timeout_s: float = 5.0
 ) -> AsyncIterator[IbConnection]:
-    """Run ``conn.run`` and the given component tasks until the block exits."""
+    """Run ``conn.run`` and the given component tasks until the block exits.
+
+    On exit each task is cancelled until it ends (``daemon.supervisor.cancel_until_done``,
+    as the daemon stops its components): ib_async's ``wait_for`` may swallow a cancel on
+    Python 3.11 (CPython gh-86296), and the task group would then wait forever.
+    """
+    stopping: asyncio.Future[list[None]] | None = None
     try:
         async with asyncio.TaskGroup() as tg:
             handles = [tg.create_task(conn.run(), name="ib.connection")]
@@ -58,21 +65,14 @@ async def running(
                 await conn.wait_ready(ready_timeout_s)
                 yield conn
             finally:
-                for h in handles:
-                    h.cancel()
-                # ib_async's wait_for may swallow that cancel on Python 3.11 (CPython
-                # gh-86296): cancel again until every task has ended, as the supervisor does
-                tg.create_task(_cancel_until_done(handles), name="ib.recancel")
+                # not in the group: a group that is aborting takes no new task
+                stopping = asyncio.ensure_future(
+                    asyncio.gather(*(cancel_until_done(h, h.get_name()) for h in handles))
+                )
     finally:
+        if stopping is not None:
+            await stopping
         await conn.close()
-
-
-async def _cancel_until_done(tasks: list[asyncio.Task[None]], interval_s: float = 0.5) -> None:
-    """Cancel the tasks still running every ``interval_s`` until all have ended."""
-    while pending := [t for t in tasks if not t.done()]:
-        await asyncio.wait(pending, timeout=interval_s)
-        for t in pending:
-            t.cancel()
 
 
 async def eventually(
