@@ -297,6 +297,17 @@ def _monthly_after(
     if count < 0:
         msg = f"count must be >= 0, got {count}"
         raise InvariantViolation(msg)
+    return list(_monthly_after_cached(day, count, monthly, holidays))  # a fresh list each call
+
+
+@lru_cache(maxsize=1024)  # pure in its arguments: a close asks for the same day's (issue 9)
+def _monthly_after_cached(
+    day: date,
+    count: int,
+    monthly: Callable[..., date],
+    holidays: frozenset[date] | None,
+) -> tuple[date, ...]:
+    """:func:`_monthly_after` for a ``count`` >= 0, memoised (a tuple: never changed)."""
     out: list[date] = []
     year, month = day.year, day.month
     while len(out) < count:
@@ -304,4 +315,4 @@ def _monthly_after(
         if expiry > day:
             out.append(expiry)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
+    return tuple(out)

@@ -196,8 +196,15 @@ class HedgeBook:
         next session's when the expiry was not a session). Settlements of expiries no
         longer held are forgotten.
         """
-        if not self._hedges and not self._settle_vix:
-            return  # nothing held, nothing recorded: nothing to do (most closes of a baseline)
+        settle = self._settle_vix
+        if not settle:
+            # nothing recorded: only a held expiry on or before today changes anything
+            # (most closes: nothing to record; no set built; issue 9)
+            for h in self._hedges.values():
+                if h.legs[0].expiry <= session_date:
+                    break
+            else:
+                return
         held = {h.expiry for h in self._hedges.values()}
         for expiry in held:
             if expiry <= session_date and expiry not in self._settle_vix:

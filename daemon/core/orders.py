@@ -12,6 +12,7 @@ import hashlib
 import math
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from daemon.core.model import Action, Layer, OrderIntent
 from daemon.core.params import OrderParams
@@ -52,10 +53,11 @@ def decision_id(*parts: object) -> str:
     if not parts:
         msg = "decision_id needs at least one part"
         raise InvariantViolation(msg)
-    text = "|".join(str(p) for p in parts)
+    text = "|".join(map(str, parts))  # no generator (every decision; issue 9)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:DECISION_ID_HEX_CHARS]
 
 
+@lru_cache(maxsize=4096)  # pure: a strike's text is asked for on every proposal (issue 9)
 def format_strike(strike: float) -> str:
     """Strike as short text without a trailing ``.0`` (``22.0`` → ``"22"``, ``22.5`` → ``"22.5"``).
 
@@ -115,7 +117,7 @@ def order_ref(
             ORDER_REF_PREFIX,
             layer.value,
             intent.value,
-            expiry.strftime("%Y%m%d"),
+            _yyyymmdd(expiry),
             format_strike(strike),
             decision_id,
         )
@@ -124,6 +126,12 @@ def order_ref(
         msg = f"orderRef longer than {ORDER_REF_MAX_CHARS} chars: {ref!r}"
         raise InvariantViolation(msg)
     return ref
+
+
+@lru_cache(maxsize=1024)
+def _yyyymmdd(expiry: date) -> str:
+    """``expiry.strftime("%Y%m%d")``, memoised (a handful of expiries; issue 9)."""
+    return expiry.strftime("%Y%m%d")
 
 
 Increments = tuple[tuple[float, float], ...]
@@ -159,6 +167,7 @@ def min_tick(params: OrderParams, increments: Increments = ()) -> float:
     return increments[0][1] if increments else params.min_tick_below_3
 
 
+@lru_cache(maxsize=64)  # pure, and only a few ticks exist: no Decimal per limit (issue 9)
 def _decimals(tick: float) -> int:
     """Number of decimals needed to print a tick exactly (0.05 → 2)."""
     exponent = Decimal(str(tick)).normalize().as_tuple().exponent

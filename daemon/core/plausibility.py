@@ -232,10 +232,17 @@ class PlausibilityFilter:
         # The first reference the price is suspect against: the last valid price, then the
         # previous session's close (no list and generator per quote: issue 9).
         suspect_vs: float | None = None
-        if _is_outside(price, st.last_valid, log_band):
-            suspect_vs = st.last_valid
-        elif st.prev_close is not None and _is_outside(price, st.prev_close, log_band):
-            suspect_vs = st.prev_close
+        last_valid, prev_close = st.last_valid, st.prev_close
+        if _is_outside(price, last_valid, log_band):
+            suspect_vs = last_valid
+        elif (
+            prev_close is not None
+            # the same reference gives the same verdict: the first quote of a session
+            # (previous close = last valid price) is judged once (issue 9)
+            and prev_close != last_valid
+            and _is_outside(price, prev_close, log_band)
+        ):
+            suspect_vs = prev_close
         if suspect_vs is None:
             return self._accept(st, quote, confirmed=False)
         if quote.is_settlement:
