@@ -120,15 +120,23 @@ class PriceBoard:
         if not self.has_required():
             return None
         by_expiry: dict[date, float] = {}
-        oldest = _previous_session(day)
+        oldest: date | None = None  # the previous session: looked up only when needed
+        price_day, vx_expiry = self.price_day, self.vx_expiry
         for sym in VX_CURVE_SYMBOLS:
-            exp = self.vx_expiry.get(sym)
+            exp = vx_expiry.get(sym)
             px = price.get(sym)
             # Only futures quoted this session or at the previous close (intraday, before
             # today's first VX quote): an older settle is not a price of today, and the
             # option then prices on a named fallback (issue 10).
-            if exp is not None and px is not None and exp > day and self.price_day[sym] >= oldest:
-                by_expiry.setdefault(exp, px)
+            if exp is None or px is None or exp <= day:
+                continue
+            quoted = price_day[sym]
+            if quoted < day:  # quoted today is after the previous session: no lookup
+                if oldest is None:
+                    oldest = _previous_session(day)
+                if quoted < oldest:
+                    continue
+            by_expiry.setdefault(exp, px)
         curve = sorted(by_expiry.items())
         betas = [b for b in (snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d) if b is not None]
         return MarketState(
