@@ -184,6 +184,18 @@ class Engine:
         self._watch = HeartbeatWatch(params)
         self._last_snapshot: SignalSnapshot | None = None
         self._counts = DayCounts()
+        # the parts the skip guard saves before each evaluation (never replaced), with
+        # their declared containers: looked up once, not on every close (issue 9)
+        self._save_plan = memento.plan(
+            (
+                self._hedge_book,
+                *self._books.saved_parts(),
+                self._rebalance,
+                self._ids,
+                self._counts,
+                self._desk,
+            )
+        )
 
     # ------------------------------------------------------------------ properties
 
@@ -465,15 +477,8 @@ class Engine:
             self._days,
             self._last_snapshot,
         )
-        objects = (
-            self._hedge_book,
-            *self._books.saved_parts(),
-            self._rebalance,
-            self._ids,
-            self._counts,
-            self._desk,
-        )
-        return scalars, memento.save_all(objects)
+        # the hedge book, the P&L books, rebalance clock, ids, day counts and desk
+        return scalars, memento.save_planned(self._save_plan)
 
     def _rollback_state(self, saved: tuple[tuple[Any, ...], list[memento.Saved]]) -> None:
         """Put back what :meth:`_save_state` saved."""

@@ -112,7 +112,9 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
         msg = "a hedge unit needs at least one leg"
         raise InvariantViolation(msg)
     expiry = legs[0].expiry
-    if any(leg.expiry != expiry for leg in legs):
+    for leg in legs:  # a loop, not any() over a generator (every unit priced; issue 9)
+        if leg.expiry == expiry:
+            continue
         msg = f"hedge legs must share one expiry: {[leg.expiry for leg in legs]}"
         raise InvariantViolation(msg)
     future, source = future_and_source(state, expiry)
@@ -127,8 +129,9 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
         now_price, now_delta = black76_price_delta(future, leg.strike, t_years, rate, iv, leg.right)
         after_price, _ = black76_price_delta(future_after, leg.strike, t_years, rate, iv, leg.right)
         price += leg.position_qty * now_price
-        premium_usd += leg.position_qty * now_price * leg.multiplier
-        value_usd += leg.position_qty * now_price * leg.multiplier
+        now_usd = leg.position_qty * now_price * leg.multiplier  # one product, added twice
+        premium_usd += now_usd
+        value_usd += now_usd
         value_after_usd += leg.position_qty * after_price * leg.multiplier
         vix_delta += now_delta * params.vx_beta_to_spot * leg.multiplier * leg.position_qty
         sign = 1.0 if leg.right is _RIGHT_CALL else -1.0

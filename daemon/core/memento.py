@@ -22,10 +22,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Saved", "containers_of", "restore", "save", "save_all"]
+__all__ = ["Plan", "Saved", "containers_of", "plan", "restore", "save", "save_all", "save_planned"]
 
 Saved = tuple[object, dict[str, Any]]
 """One object and a copy of its attributes."""
+
+Plan = tuple[tuple[object, "tuple[str, ...] | None"], ...]
+"""Objects to save, each with its class's ``MEMENTO_CONTAINERS`` (None: not declared)."""
 
 _FLAT = (dict, list, set)
 
@@ -67,10 +70,33 @@ def save_all(objs: tuple[object, ...]) -> list[Saved]:
     Raises:
         TypeError: one has no ``__dict__`` (a slots class).
     """
+    return save_planned(plan(objs))
+
+
+def plan(objs: tuple[object, ...]) -> Plan:
+    """``objs`` with their classes' declared containers, for :func:`save_planned`.
+
+    A caller that saves the same objects again and again (the engine, on every close)
+    builds this once (issue 9).
+
+    Args:
+        objs: plain objects (see the module docstring), never replaced while the plan is used.
+    """
+    return tuple((obj, getattr(obj.__class__, "MEMENTO_CONTAINERS", None)) for obj in objs)
+
+
+def save_planned(objs: Plan) -> list[Saved]:
+    """:func:`save_all` of the objects of a :func:`plan`, in order (the same copies).
+
+    Args:
+        objs: what :func:`plan` returned.
+
+    Raises:
+        TypeError: one has no ``__dict__`` (a slots class).
+    """
     out: list[Saved] = []
-    for obj in objs:
+    for obj, declared in objs:
         attrs = vars(obj).copy()
-        declared: tuple[str, ...] | None = getattr(obj.__class__, "MEMENTO_CONTAINERS", None)
         if declared is not None:
             # the class names its container attributes: only those are looked at
             # (tests/unit/test_memento.py holds every declaration to the instances)

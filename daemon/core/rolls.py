@@ -22,7 +22,6 @@ its legs are ratios, ``−h/g`` of the old option and ``+n/g`` of the new one pe
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from daemon.core.context import EPS_USD, LAYERS, DayCtx, leg_text
 from daemon.core.desk import OrderDesk
@@ -238,10 +237,8 @@ def roll_one(
         return out
     g = math.gcd(held.contracts, n)
     close_k, open_k = held.contracts // g, n // g
-    close_legs = tuple(replace(leg, position_qty=-leg.position_qty * close_k) for leg in held.legs)
-    open_ratio_legs = tuple(
-        replace(leg, position_qty=leg.position_qty * open_k) for leg in new_legs
-    )
+    close_legs = _with_qty(held.legs, -close_k)
+    open_ratio_legs = new_legs if open_k == 1 else _with_qty(new_legs, open_k)
     net = open_k * new_unit.price - close_k * old_mid
     action = Action.BUY if net >= 0.0 else Action.SELL
     size = "" if n == held.contracts else f"; {held.contracts} units rolled into {n}"
@@ -276,3 +273,24 @@ def roll_one(
         )
     )
     return out
+
+
+def _with_qty(legs: tuple[OptionLeg, ...], factor: int) -> tuple[OptionLeg, ...]:
+    """``legs`` with each ``position_qty`` multiplied by ``factor`` (signed).
+
+    ``dataclasses.replace(leg, position_qty=leg.position_qty * factor)`` of each leg: the
+    same legs, built directly (``replace`` inspects the fields on every call; issue 9).
+    """
+    return tuple(
+        [
+            OptionLeg(
+                right=leg.right,
+                strike=leg.strike,
+                expiry=leg.expiry,
+                position_qty=leg.position_qty * factor,
+                multiplier=leg.multiplier,
+                trading_class=leg.trading_class,
+            )
+            for leg in legs
+        ]
+    )
