@@ -36,6 +36,7 @@ __all__ = [
     "DayCounts",
     "DayCtx",
     "DecisionIds",
+    "LegText",
     "Sessions",
     "leg_text",
     "round_usd",
@@ -219,3 +220,26 @@ def leg_text(legs: Sequence[OptionLeg]) -> str:
         return f"{first.trading_class} {first.expiry.isoformat()} {strike(first)}"
     body = "/".join(f"{sign(leg)}{strike(leg)}" for leg in legs)
     return f"{first.trading_class} {first.expiry.isoformat()} {body}"
+
+
+class LegText:
+    """The :func:`leg_text` of some legs, for a ``str.format`` template read later.
+
+    An argument of a reading's detail template (:class:`~daemon.core.model.SignalReading`
+    ``detail_args``): ``"{}".format(LegText(legs))`` is ``leg_text(legs)``, built only
+    when the detail is read (issue 9).
+
+    Args:
+        legs: the option legs.
+    """
+
+    __slots__ = ("legs",)
+
+    def __init__(self, legs: Sequence[OptionLeg]) -> None:
+        self.legs = legs
+
+    def __format__(self, spec: str) -> str:
+        return format(leg_text(self.legs), spec)
+
+    def __str__(self) -> str:
+        return leg_text(self.legs)

@@ -34,7 +34,7 @@ import math
 from collections.abc import Sequence
 from datetime import date
 
-from daemon.core.context import DayCtx, leg_text
+from daemon.core.context import DayCtx, LegText, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.expiries import business_days_between
 from daemon.core.hedge_pricing import HedgeUnit
@@ -48,6 +48,7 @@ from daemon.core.model import (
     OrderIntent,
     Severity,
     SignalReading,
+    new_reading,
 )
 from daemon.core.rolls import add_floor_dte, roll_one
 from daemon.core.scenario import year_fraction
@@ -176,24 +177,27 @@ def rule_breach(
     lp = p.ladder
     dte = (unit.expiry - ctx.session_date).days
     floor_dte = add_floor_dte(lp)
+    # the detail lines are templates, formatted only when read (a breach of the
+    # baseline's hedge, or one that changes nothing, is never read; issue 9)
     if dte < floor_dte:
-        return SignalReading(
-            id="instrument_dte",
-            value=float(dte),
-            threshold=float(floor_dte),
-            holds=True,
-            detail=f"{layer.value} hedge {leg_text(unit.legs)} has {dte} days left < {floor_dte} "
-            "(ladder.roll_dte + the rebalance cadence)",
+        return new_reading(
+            "instrument_dte",
+            float(dte),
+            float(floor_dte),
+            True,
+            "{} hedge {} has {} days left < {} (ladder.roll_dte + the rebalance cadence)",
+            (layer.value, LegText(unit.legs), dte, floor_dte),
         )
     floor_px = max(p.orders.min_premium_pts, p.orders.min_tick_below_3)
     if unit.price < floor_px:
-        return SignalReading(
-            id="min_premium",
-            value=unit.price,
-            threshold=floor_px,
-            holds=True,
-            detail=f"{layer.value} hedge {leg_text(unit.legs)} is worth {unit.price:.3f} < "
-            f"{floor_px:g} per share (orders.min_premium_pts, at least one tick)",
+        return new_reading(
+            "min_premium",
+            unit.price,
+            floor_px,
+            True,
+            "{} hedge {} is worth {:.3f} < {:g} per share (orders.min_premium_pts, at least "
+            "one tick)",
+            (layer.value, LegText(unit.legs), unit.price, floor_px),
         )
     strike = max(leg.strike for leg in unit.legs if leg.position_qty > 0)
     future = unit.future_pts
@@ -201,22 +205,22 @@ def rule_breach(
         t_years = year_fraction(ctx.session_date, unit.expiry)
         sd = math.log(strike / future) / (p.scenario.vix_option_iv * math.sqrt(t_years))
         if sd > lp.l2_max_strike_sd:
-            return SignalReading(
-                id="max_otm",
-                value=sd,
-                threshold=lp.l2_max_strike_sd,
-                holds=True,
-                detail=f"L2 hedge {leg_text(unit.legs)} is {sd:.2f} sd above its future "
-                f"{future:.2f} > {lp.l2_max_strike_sd:g} (ladder.l2_max_strike_sd)",
+            return new_reading(
+                "max_otm",
+                sd,
+                lp.l2_max_strike_sd,
+                True,
+                "L2 hedge {} is {:.2f} sd above its future {:.2f} > {:g} (ladder.l2_max_strike_sd)",
+                (LegText(unit.legs), sd, future, lp.l2_max_strike_sd),
             )
     elif strike - future > lp.max_otm_pts:
-        return SignalReading(
-            id="max_otm",
-            value=strike - future,
-            threshold=lp.max_otm_pts,
-            holds=True,
-            detail=f"{layer.value} hedge {leg_text(unit.legs)} is {strike - future:.2f} pts "
-            f"above its future {future:.2f} > {lp.max_otm_pts:g} (ladder.max_otm_pts)",
+        return new_reading(
+            "max_otm",
+            strike - future,
+            lp.max_otm_pts,
+            True,
+            "{} hedge {} is {:.2f} pts above its future {:.2f} > {:g} (ladder.max_otm_pts)",
+            (layer.value, LegText(unit.legs), strike - future, future, lp.max_otm_pts),
         )
     return None
 

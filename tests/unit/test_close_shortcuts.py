@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.core import memento, orders
+from daemon.core import memento, orders, sizing
+from daemon.core.context import DayCtx, LegText, leg_text
+from daemon.core.desk import OrderDesk
 from daemon.core.expiries import (
     spx_expiries_after,
     spx_monthly_expiry,
@@ -26,11 +29,14 @@ from daemon.core.expiries import (
     vix_monthly_expiry,
 )
 from daemon.core.hedge_book import HedgeBook
+from daemon.core.hedge_pricing import HedgeUnit
 from daemon.core.model import HedgePosition, Layer, OptionLeg, OrderIntent, Quote, Right, Symbol
 from daemon.core.params import QualityParams
 from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
 from daemon.core.rebalance import RebalanceClock
-from daemon.core.rolls import _with_qty
+from daemon.core.rolls import _with_qty, add_floor_dte
+from daemon.core.scenario import year_fraction
+from tests.unit import engine_parts as parts
 
 
 def _monthly_after_reference(day: date, count: int, monthly: object) -> list[date]:
@@ -243,3 +249,71 @@ def test_screening_matches_the_two_reference_rule(steps: list[tuple[float, bool]
             if suspect:  # confirmed as a genuine move: the day's new reference
                 prev_close = price
             candidate, ticks = None, 0
+
+
+def _eager_breach_detail(layer: Layer, unit: HedgeUnit, c: DayCtx, d: OrderDesk) -> str | None:
+    """The breach line as it was built before (f-strings, eagerly), or None: no breach."""
+    p = d.params
+    lp = p.ladder
+    dte = (unit.expiry - c.session_date).days
+    floor_dte = add_floor_dte(lp)
+    if dte < floor_dte:
+        return (
+            f"{layer.value} hedge {leg_text(unit.legs)} has {dte} days left < {floor_dte} "
+            "(ladder.roll_dte + the rebalance cadence)"
+        )
+    floor_px = max(p.orders.min_premium_pts, p.orders.min_tick_below_3)
+    if unit.price < floor_px:
+        return (
+            f"{layer.value} hedge {leg_text(unit.legs)} is worth {unit.price:.3f} < "
+            f"{floor_px:g} per share (orders.min_premium_pts, at least one tick)"
+        )
+    strike = max(leg.strike for leg in unit.legs if leg.position_qty > 0)
+    future = unit.future_pts
+    if layer is Layer.L2:
+        t_years = year_fraction(c.session_date, unit.expiry)
+        sd = math.log(strike / future) / (p.scenario.vix_option_iv * math.sqrt(t_years))
+        if sd > lp.l2_max_strike_sd:
+            return (
+                f"L2 hedge {leg_text(unit.legs)} is {sd:.2f} sd above its future "
+                f"{future:.2f} > {lp.l2_max_strike_sd:g} (ladder.l2_max_strike_sd)"
+            )
+        return None
+    if strike - future > lp.max_otm_pts:
+        return (
+            f"{layer.value} hedge {leg_text(unit.legs)} is {strike - future:.2f} pts "
+            f"above its future {future:.2f} > {lp.max_otm_pts:g} (ladder.max_otm_pts)"
+        )
+    return None
+
+
+@pytest.mark.parametrize("layer", [Layer.L1, Layer.L2, Layer.L3])
+@pytest.mark.parametrize("day", [date(2020, 3, 2), date(2020, 3, 10), date(2020, 4, 6)])
+@pytest.mark.parametrize("strike", [15.0, 25.0, 33.0, 45.0, 80.0, 110.0, 140.0])
+@pytest.mark.parametrize("expiry", [parts.VX_MAR, parts.VX_APR])
+@pytest.mark.parametrize("market", [(30.0, True), (30.0, False), (60.0, True), (60.0, False)])
+def test_a_rule_breach_reads_as_the_eager_line(
+    layer: Layer, day: date, strike: float, expiry: date, market: tuple[float, bool]
+) -> None:
+    """Every rule (DTE, minimum premium, max OTM for L1/L3 and L2) on a grid reaching each."""
+    if expiry <= day:
+        return
+    vix, spread = market
+    d = parts.desk()
+    c = parts.ctx(d, parts.state(day, vix=vix))
+    legs: tuple[OptionLeg, ...] = (parts.vix_call(strike, expiry),)
+    if spread:
+        legs = (*legs, parts.vix_call(strike + 5.0, expiry, -1))
+    unit = d.unit(legs, c)
+    breach = sizing.rule_breach(d, c, layer, unit)
+    expected = _eager_breach_detail(layer, unit, c, d)
+    assert (breach is None) == (expected is None)
+    if breach is not None:
+        assert breach.detail == expected
+        assert breach.holds
+
+
+def test_leg_text_as_a_template_argument_is_the_leg_text() -> None:
+    legs = (parts.vix_call(22.0, parts.VX_APR), parts.vix_call(27.5, parts.VX_APR, -1))
+    assert f"{LegText(legs)} / {LegText(legs):>40}" == (f"{leg_text(legs)} / {leg_text(legs):>40}")
+    assert str(LegText(legs)) == leg_text(legs)
