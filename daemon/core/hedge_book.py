@@ -56,6 +56,9 @@ from daemon.core.pnl import LayerPnl
 
 __all__ = ["HedgeBook", "PendingOrder", "settlement_value"]
 
+_LAYER_AT: dict[Layer, int] = {layer: i for i, layer in enumerate(LAYERS)}
+"""Position of each layer in :data:`~daemon.core.context.LAYERS`."""
+
 
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +117,8 @@ class HedgeBook:
         self._realised_usd: dict[Layer, float] = {}
         self._fees_paid_usd: dict[Layer, float] = {}
         self._settle_vix: dict[date, float] = {}
+        self._flat_pnls: tuple[LayerPnl | None, ...] = (None, None, None)
+        """The last P&L of each layer (L1..L3) built while it held nothing (reused)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -156,19 +161,45 @@ class HedgeBook:
         )
 
     def layer_pnl(self, layer: Layer, open_mark_usd: float) -> LayerPnl:
-        """The P&L of ``layer`` with its held lots marked at ``open_mark_usd`` (USD)."""
+        """The P&L of ``layer`` with its held lots marked at ``open_mark_usd`` (USD).
+
+        A layer holding nothing has the same P&L from one close to the next until it
+        trades again: the value built last time is answered while its counters are the
+        very same float objects (an identity check: no new value per close; issue 9).
+        """
         held = self._hedges.get(layer)
-        return LayerPnl(
-            premium_paid_usd=self._paid_usd.get(layer, 0.0),
-            realised_usd=self._realised_usd.get(layer, 0.0),
-            fees_usd=self._fees_paid_usd.get(layer, 0.0),
-            open_cost_usd=0.0 if held is None else held.premium_paid_usd,
-            open_mark_usd=open_mark_usd if held is not None else 0.0,
+        paid = self._paid_usd.get(layer, 0.0)
+        realised = self._realised_usd.get(layer, 0.0)
+        fees = self._fees_paid_usd.get(layer, 0.0)
+        if held is not None:
+            return LayerPnl(
+                premium_paid_usd=paid,
+                realised_usd=realised,
+                fees_usd=fees,
+                open_cost_usd=held.premium_paid_usd,
+                open_mark_usd=open_mark_usd,
+            )
+        at = _LAYER_AT[layer]
+        flat = self._flat_pnls
+        last = flat[at]
+        if (
+            last is not None
+            and last.premium_paid_usd is paid
+            and last.realised_usd is realised
+            and last.fees_usd is fees
+        ):
+            return last
+        pnl = LayerPnl(
+            premium_paid_usd=paid, realised_usd=realised, fees_usd=fees, open_cost_usd=0.0
         )
+        self._flat_pnls = (*flat[:at], pnl, *flat[at + 1 :])
+        return pnl
 
     def traded_layers(self) -> tuple[Layer, ...]:
         """Layers with a trade so far, or a hedge held, L1..L3."""
         hedges, paid, realised = self._hedges, self._paid_usd, self._realised_usd
+        if len(realised) == len(LAYERS):  # every layer has booked a trade: all of them
+            return LAYERS
         return tuple(  # a list comprehension: one frame, not a generator's resumptions
             [layer for layer in LAYERS if layer in hedges or layer in paid or layer in realised]
         )

@@ -28,11 +28,21 @@ from daemon.core.expiries import (
     vix_expiries_after,
     vix_monthly_expiry,
 )
-from daemon.core.hedge_book import HedgeBook
+from daemon.core.hedge_book import HedgeBook, PendingOrder
 from daemon.core.hedge_pricing import HedgeUnit
-from daemon.core.model import HedgePosition, Layer, OptionLeg, OrderIntent, Quote, Right, Symbol
+from daemon.core.model import (
+    Action,
+    HedgePosition,
+    Layer,
+    OptionLeg,
+    OrderIntent,
+    Quote,
+    Right,
+    Symbol,
+)
 from daemon.core.params import QualityParams
 from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
+from daemon.core.pnl import LayerPnl
 from daemon.core.rebalance import RebalanceClock
 from daemon.core.rolls import _with_qty, add_floor_dte
 from daemon.core.scenario import year_fraction
@@ -317,3 +327,57 @@ def test_leg_text_as_a_template_argument_is_the_leg_text() -> None:
     legs = (parts.vix_call(22.0, parts.VX_APR), parts.vix_call(27.5, parts.VX_APR, -1))
     assert f"{LegText(legs)} / {LegText(legs):>40}" == (f"{leg_text(legs)} / {leg_text(legs):>40}")
     assert str(LegText(legs)) == leg_text(legs)
+
+
+def _eager_layer_pnl(book: HedgeBook, layer: Layer, mark_usd: float) -> LayerPnl:
+    """The layer's P&L built from the book's counters, as it was on every close."""
+    held = book.get(layer)
+    state = book.pnl_state
+    return LayerPnl(
+        premium_paid_usd=state["paid"].get(layer.value, 0.0),
+        realised_usd=state["realised"].get(layer.value, 0.0),
+        fees_usd=state["fees"].get(layer.value, 0.0),
+        open_cost_usd=0.0 if held is None else held.premium_paid_usd,
+        open_mark_usd=mark_usd if held is not None else 0.0,
+    )
+
+
+def _order(layer: Layer, legs: tuple[OptionLeg, ...], action: Action) -> PendingOrder:
+    return PendingOrder(
+        layer=layer,
+        intent=OrderIntent.OPEN if action is Action.BUY else OrderIntent.CLOSE,
+        legs=legs,
+        open_legs=legs,
+        action=action,
+        contracts=2,
+        limit_price=1.25,
+        new_leg_price=1.25,
+        session_date=date(2020, 3, 2),
+    )
+
+
+def test_a_flat_layers_pnl_is_reused_until_the_layer_trades_again() -> None:
+    book = HedgeBook(0.65)
+    legs = (parts.vix_call(25.0, parts.VX_APR),)
+    assert book.traded_layers() == ()
+    book.apply("a", _order(Layer.L2, legs, Action.BUY), 2, 1.25)
+    assert book.traded_layers() == (Layer.L2,)
+    assert book.layer_pnl(Layer.L2, 300.0) == _eager_layer_pnl(book, Layer.L2, 300.0)
+    book.apply("b", _order(Layer.L2, legs, Action.SELL), 2, 1.5)  # sold: L2 holds nothing
+    first = book.layer_pnl(Layer.L2, 999.0)
+    assert first == _eager_layer_pnl(book, Layer.L2, 999.0)
+    assert first.open_mark_usd == 0.0
+    assert book.layer_pnl(Layer.L2, 5.0) is first  # unchanged counters: the same value
+    saved = memento.save_all((book,))
+    book.apply("c", _order(Layer.L2, legs, Action.BUY), 2, 2.0)
+    book.apply("d", _order(Layer.L2, legs, Action.SELL), 2, 1.0)  # a loss: new counters
+    second = book.layer_pnl(Layer.L2, 0.0)
+    assert second == _eager_layer_pnl(book, Layer.L2, 0.0)
+    assert second != first
+    for one in saved:  # rolled back: the first counters and P&L again
+        memento.restore(one)
+    assert book.layer_pnl(Layer.L2, 0.0) == first
+    assert book.layer_pnl(Layer.L1, 0.0) == _eager_layer_pnl(book, Layer.L1, 0.0)
+    for layer in (Layer.L1, Layer.L3):
+        book.apply(layer.value, _order(layer, legs, Action.BUY), 2, 1.25)
+    assert book.traded_layers() == (Layer.L1, Layer.L2, Layer.L3)
