@@ -20,7 +20,7 @@ from datetime import date
 from daemon.core.fastinit import fast_init
 from daemon.core.model import HedgePosition, OptionLeg, Right
 from daemon.core.params import ScenarioParams
-from daemon.core.pricing import Greeks, black76_greeks, black76_price_delta
+from daemon.core.pricing import Greeks, black76_greeks, black76_price_delta_pair
 from daemon.core.scenario import (
     GRID_EPS,
     MarketState,
@@ -126,8 +126,9 @@ def hedge_unit(legs: Sequence[OptionLeg], state: MarketState, params: ScenarioPa
     future_after = max(future + move, 1e-9)
     for leg in legs:
         # price and delta only: the same floats as black76_greeks' (issue 9)
-        now_price, now_delta = black76_price_delta(future, leg.strike, t_years, rate, iv, leg.right)
-        after_price, _ = black76_price_delta(future_after, leg.strike, t_years, rate, iv, leg.right)
+        now_price, now_delta, after_price = black76_price_delta_pair(
+            future, future_after, leg.strike, t_years, rate, iv, leg.right
+        )
         price += leg.position_qty * now_price
         now_usd = leg.position_qty * now_price * leg.multiplier  # one product, added twice
         premium_usd += now_usd

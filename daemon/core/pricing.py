@@ -513,6 +513,76 @@ def black76_price_delta(  # noqa: PLR0917 - positional on purpose: the hot path 
     return (0.0 if price < 0.0 else price), delta  # max(price, 0.0), exactly
 
 
+def black76_price_delta_pair(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    future: float,
+    future_after: float,
+    strike: float,
+    t_years: float,
+    rate: float,
+    iv: float,
+    right: Right,
+) -> tuple[float, float, float]:
+    """:func:`black76_price_delta` at ``future`` and the price at ``future_after``, bit for bit.
+
+    A hedge unit is priced now and after the scenario's move of its future: the same
+    strike, time, rate and volatility, so ``√T``, ``σ√T``, ``σ²T/2`` and the discount
+    factor are computed once; each price uses the same expressions in the same order as
+    :func:`black76_price_delta` (so the same floats). Inputs outside the usual range
+    (an expired option, a bad number) take two :func:`black76_price_delta` calls: the
+    same values and the same errors, in the same order (issue 9).
+
+    Args:
+        future: futures price for the option's expiry now, points (> 0).
+        future_after: the futures price after the move, points (> 0).
+        strike: strike, points (> 0).
+        t_years: time to expiry in years (ACT/365).
+        rate: risk-free rate used for discounting, continuously compounded decimal.
+        iv: implied volatility of the future, decimal (> 0).
+        right: call or put.
+
+    Returns:
+        ``(price, delta, price_after)`` of ONE long option per share.
+
+    Raises:
+        ValueError: as :func:`black76_greeks`.
+    """
+    if not (
+        0.0 < future < _INF
+        and 0.0 < future_after < _INF
+        and 0.0 < strike < _INF
+        and 0.0 < iv < _INF
+        and 0.0 < t_years < _INF
+    ):
+        price, delta = black76_price_delta(future, strike, t_years, rate, iv, right)
+        after, _ = black76_price_delta(future_after, strike, t_years, rate, iv, right)
+        return price, delta, after
+    sqrt_t = math.sqrt(t_years)
+    sig_sqrt_t = iv * sqrt_t
+    half_var_t = 0.5 * iv * iv * t_years
+    disc_r = math.exp(-rate * t_years)
+    log = math.log
+    d1 = (log(future / strike) + half_var_t) / sig_sqrt_t
+    d2 = d1 - sig_sqrt_t
+    a1 = (log(future_after / strike) + half_var_t) / sig_sqrt_t
+    a2 = a1 - sig_sqrt_t
+    if right is _RIGHT_CALL:
+        nd1 = 0.5 * _erfc(-d1 / _SQRT_2)  # norm_cdf(d1)
+        price = disc_r * (future * nd1 - strike * (0.5 * _erfc(-d2 / _SQRT_2)))
+        delta = disc_r * nd1
+        after = disc_r * (
+            future_after * (0.5 * _erfc(-a1 / _SQRT_2)) - strike * (0.5 * _erfc(-a2 / _SQRT_2))
+        )
+    else:
+        nmd1 = 0.5 * _erfc(d1 / _SQRT_2)  # norm_cdf(-d1), exactly (negation is exact)
+        price = disc_r * (strike * (0.5 * _erfc(d2 / _SQRT_2)) - future * nmd1)
+        delta = -disc_r * nmd1
+        after = disc_r * (
+            strike * (0.5 * _erfc(a2 / _SQRT_2)) - future_after * (0.5 * _erfc(a1 / _SQRT_2))
+        )
+    # each price floored at zero exactly as max(price, 0.0) does
+    return (0.0 if price < 0.0 else price), delta, (0.0 if after < 0.0 else after)
+
+
 FloatArray: TypeAlias = "npt.NDArray[np.float64]"
 """A numpy float64 array (vectorised pricing)."""
 

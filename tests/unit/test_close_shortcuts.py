@@ -43,6 +43,7 @@ from daemon.core.model import (
 from daemon.core.params import QualityParams
 from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
 from daemon.core.pnl import LayerPnl
+from daemon.core.pricing import black76_price_delta, black76_price_delta_pair
 from daemon.core.rebalance import RebalanceClock
 from daemon.core.rolls import _with_qty, add_floor_dte
 from daemon.core.scenario import year_fraction
@@ -381,3 +382,49 @@ def test_a_flat_layers_pnl_is_reused_until_the_layer_trades_again() -> None:
     for layer in (Layer.L1, Layer.L3):
         book.apply(layer.value, _order(layer, legs, Action.BUY), 2, 1.25)
     assert book.traded_layers() == (Layer.L1, Layer.L2, Layer.L3)
+
+
+_FUTURES = (0.5, 12.0, 18.5, 35.0, 80.0)
+_MOVES = (-20.0, -0.4, 0.0, 3.2, 15.0)
+_STRIKES = (5.0, 15.0, 20.0, 22.5, 40.0, 100.0)
+_TIMES = (-0.01, 0.0, 1e-6, 7 / 365, 0.1, 0.5, 2.0)
+_IVS = (0.05, 0.85, 1.2, 3.0)
+
+
+def _bits(values: tuple[float, ...]) -> tuple[str, ...]:
+    return tuple(v.hex() for v in values)  # -0.0 and 0.0 differ here
+
+
+@pytest.mark.parametrize("right", [Right.CALL, Right.PUT])
+def test_a_units_two_black76_prices_are_the_single_ones_bit_for_bit(right: Right) -> None:
+    for future, move, strike, t, iv in itertools.product(_FUTURES, _MOVES, _STRIKES, _TIMES, _IVS):
+        after = max(future + move, 1e-9)
+        now_price, now_delta = black76_price_delta(future, strike, t, 0.04, iv, right)
+        after_price, _ = black76_price_delta(after, strike, t, 0.04, iv, right)
+        pair = black76_price_delta_pair(future, after, strike, t, 0.04, iv, right)
+        assert _bits(pair) == _bits((now_price, now_delta, after_price))
+
+
+@pytest.mark.parametrize(
+    ("future", "after", "strike", "t", "iv"),
+    [
+        (float("nan"), 20.0, 20.0, 0.1, 0.8),
+        (18.0, float("inf"), 20.0, 0.1, 0.8),
+        (18.0, 20.0, -1.0, 0.1, 0.8),
+        (18.0, 20.0, 20.0, float("nan"), 0.8),
+        (18.0, 20.0, 20.0, 0.1, 0.0),
+        (-1.0, float("nan"), 20.0, 0.1, 0.8),  # both bad: the first one's error
+    ],
+)
+def test_a_units_two_prices_raise_as_the_single_ones(
+    future: float, after: float, strike: float, t: float, iv: float
+) -> None:
+    def singles() -> None:  # now, then after: the first bad one raises
+        black76_price_delta(future, strike, t, 0.04, iv, Right.CALL)
+        black76_price_delta(after, strike, t, 0.04, iv, Right.CALL)
+
+    with pytest.raises(ValueError, match=r".+") as single:
+        singles()
+    with pytest.raises(ValueError, match=r".+") as pair:
+        black76_price_delta_pair(future, after, strike, t, 0.04, iv, Right.CALL)
+    assert str(pair.value) == str(single.value)
