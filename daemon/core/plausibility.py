@@ -218,7 +218,9 @@ class PlausibilityFilter:
             reference), or ``Screened(rejected=Rejected("implausible", ...))``; either may
             carry the :class:`SuspectEpisode` change it caused.
         """
-        st = self._get(quote.symbol)
+        st = self._state.get(quote.symbol)  # _get without a call for a known symbol
+        if st is None:
+            st = self._get(quote.symbol)
         price = quote.price
         if st.last_valid is None:
             return self._accept(st, quote, confirmed=False)
