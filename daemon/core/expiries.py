@@ -297,17 +297,41 @@ def _monthly_after(
     if count < 0:
         msg = f"count must be >= 0, got {count}"
         raise InvariantViolation(msg)
-    return list(_monthly_after_cached(day, count, monthly, holidays))  # a fresh list each call
+    # The expiries of ``count + 1`` months from the day's own month, memoised per month
+    # (every session of a month shares them; issue 9); those after ``day``, in order, are
+    # the answer when at least ``count`` are (only the day's own month can be at or before
+    # it for the monthly rules); else month by month, as always.
+    months = _months_from(day.year, day.month, count + 1, monthly, holidays)
+    out = [expiry for expiry in months if expiry > day]
+    if len(out) >= count:
+        del out[count:]
+        return out
+    return _monthly_after_walk(day, count, monthly, holidays)
 
 
-@lru_cache(maxsize=1024)  # pure in its arguments: a close asks for the same day's (issue 9)
-def _monthly_after_cached(
+@lru_cache(maxsize=1024)  # pure in (year, month, n, monthly, holidays)
+def _months_from(
+    year: int,
+    month: int,
+    n: int,
+    monthly: Callable[..., date],
+    holidays: frozenset[date] | None,
+) -> tuple[date, ...]:
+    """``monthly(…)`` of ``n`` months in a row from ``year``-``month`` (a tuple, never changed)."""
+    out: list[date] = []
+    for _ in range(n):
+        out.append(monthly(year, month, holidays=holidays))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return tuple(out)
+
+
+def _monthly_after_walk(
     day: date,
     count: int,
     monthly: Callable[..., date],
     holidays: frozenset[date] | None,
-) -> tuple[date, ...]:
-    """:func:`_monthly_after` for a ``count`` >= 0, memoised (a tuple: never changed)."""
+) -> list[date]:
+    """:func:`_monthly_after` month by month from the day's month (``count`` >= 0)."""
     out: list[date] = []
     year, month = day.year, day.month
     while len(out) < count:
@@ -315,4 +339,4 @@ def _monthly_after_cached(
         if expiry > day:
             out.append(expiry)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return tuple(out)
+    return out

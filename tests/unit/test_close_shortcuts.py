@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.core import memento, orders, sizing
+from daemon.core import expiries, memento, orders, sizing
 from daemon.core.context import DayCtx, LegText, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.expiries import (
@@ -45,6 +45,7 @@ from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
 from daemon.core.pnl import LayerPnl
 from daemon.core.pricing import black76_price_delta, black76_price_delta_pair
 from daemon.core.rebalance import RebalanceClock
+from daemon.core.rolling import RollingBeta
 from daemon.core.rolls import _with_qty, add_floor_dte
 from daemon.core.scenario import year_fraction
 from tests.unit import engine_parts as parts
@@ -428,3 +429,46 @@ def test_a_units_two_prices_raise_as_the_single_ones(
     with pytest.raises(ValueError, match=r".+") as pair:
         black76_price_delta_pair(future, after, strike, t, 0.04, iv, Right.CALL)
     assert str(pair.value) == str(single.value)
+
+
+def _early_monthly(year: int, month: int, *, holidays: frozenset[date] | None = None) -> date:
+    """A rule whose expiries fall two months before their month (several before a day)."""
+    del holidays
+    return date(year, month, 1) - timedelta(days=60)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 24])
+def test_expiries_after_a_day_walk_month_by_month_when_several_months_are_past(
+    count: int,
+) -> None:
+    for day in (date(2020, 1, 15), date(2020, 12, 31), date(2021, 3, 1)):
+        expected = _monthly_after_reference(day, count, _early_monthly)
+        assert expiries._monthly_after(day, count, _early_monthly, None) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=-0.1, max_value=0.1, allow_nan=False),
+            st.floats(min_value=-0.15, max_value=0.15, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+    st.sampled_from([2, 3, 7, 30]),
+)
+def test_a_rolling_beta_update_is_its_peek_bit_for_bit(
+    pairs: list[tuple[float, float]], period: int
+) -> None:
+    """``update`` runs the running moments inline; ``peek`` through ``_advance``: the same."""
+    beta = RollingBeta(period)
+    for x, y in pairs:
+        peeked = beta.peek(x, y)
+        before = beta._advance(x, y)
+        beta.update(x, y)
+        after = (beta._mean_x, beta._mean_y, beta._c_xy, beta._m2_x)
+        assert _bits(after) == _bits(before)
+        value = beta.value
+        assert (value is None) == (peeked is None)
+        if value is not None and peeked is not None:
+            assert value.hex() == peeked.hex()
