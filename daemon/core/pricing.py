@@ -398,6 +398,120 @@ def bs_prices_legs(  # noqa: PLR0917 - positional on purpose: the hot path (issu
     return out
 
 
+def bs_condor_sums(  # noqa: PLR0917 - positional on purpose: the hot path (issue 9)
+    spot: float,
+    spot_after: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv: float,
+    iv_after: float,
+    legs: Sequence[OptionLeg],
+    scale: float,
+) -> tuple[float, float, float]:
+    """The scenario's sums over ``legs`` of one expiry, now and after the shock, bit for bit.
+
+    ``Σ qty × price × scale`` now (:func:`bs_price_vega_legs` at ``spot``, ``iv`` on every
+    leg), the same after (:func:`bs_prices_legs` at ``spot_after``, ``iv_after``) and
+    ``Σ qty × vega × scale`` now, accumulated leg by leg in order from 0.0: the floats
+    of those two calls summed as the condor's scenario sums them, in one pass (the shared
+    time and discount terms once, no lists; issue 9). Inputs outside the usual range
+    take the two calls: the same values and errors, in the same order.
+
+    Args:
+        spot: underlying spot price now, index points (> 0).
+        spot_after: the spot after the shock, index points (> 0).
+        t_years: time to expiry in years (ACT/365), the legs' common expiry.
+        rate: risk-free rate, continuously compounded decimal.
+        div_yield: continuous dividend yield, decimal.
+        iv: implied volatility now, decimal (> 0), every leg.
+        iv_after: implied volatility after the shock, decimal (> 0), every leg.
+        legs: the options (``strike``, ``right`` and signed ``position_qty`` per unit).
+        scale: USD per point of one leg unit (multiplier × contracts).
+
+    Returns:
+        ``(value_usd, value_after_usd, vega_usd)``.
+
+    Raises:
+        ValueError: as :func:`bs_greeks`.
+    """
+    if not (
+        0.0 < spot < _INF
+        and 0.0 < spot_after < _INF
+        and 0.0 < iv < _INF
+        and 0.0 < iv_after < _INF
+        and 0.0 < t_years < _INF
+    ):
+        return _condor_sums_by_calls(
+            spot, spot_after, t_years, rate, div_yield, iv, iv_after, legs, scale
+        )
+    value = value_after = vega_sum = 0.0
+    sqrt_t = math.sqrt(t_years)
+    carry = rate - div_yield
+    disc_q = math.exp(-div_yield * t_years)
+    disc_r = math.exp(-rate * t_years)
+    spot_q = spot * disc_q
+    after_q = spot_after * disc_q
+    log = math.log
+    sig_sqrt_t = iv * sqrt_t
+    drift_t = (carry + 0.5 * iv * iv) * t_years
+    sig_sqrt_t_a = iv_after * sqrt_t
+    drift_t_a = (carry + 0.5 * iv_after * iv_after) * t_years
+    for leg in legs:
+        strike, qty = leg.strike, leg.position_qty
+        if not 0.0 < strike < _INF:  # a bad strike: the two calls (their error)
+            return _condor_sums_by_calls(
+                spot, spot_after, t_years, rate, div_yield, iv, iv_after, legs, scale
+            )
+        # now: bs_price_vega_legs' expressions
+        d1 = (log(spot / strike) + drift_t) / sig_sqrt_t
+        d2 = d1 - sig_sqrt_t
+        vega = spot_q * (_INV_SQRT_2PI * _exp(-0.5 * d1 * d1)) * sqrt_t * VOL_POINT
+        # after: bs_prices_legs' expressions
+        a1 = (log(spot_after / strike) + drift_t_a) / sig_sqrt_t_a
+        a2 = a1 - sig_sqrt_t_a
+        if leg.right is _RIGHT_CALL:
+            price = spot_q * (0.5 * _erfc(-d1 / _SQRT_2)) - strike * disc_r * (
+                0.5 * _erfc(-d2 / _SQRT_2)
+            )
+            after = after_q * (0.5 * _erfc(-a1 / _SQRT_2)) - strike * disc_r * (
+                0.5 * _erfc(-a2 / _SQRT_2)
+            )
+        else:
+            price = strike * disc_r * (0.5 * _erfc(d2 / _SQRT_2)) - spot_q * (
+                0.5 * _erfc(d1 / _SQRT_2)
+            )
+            after = strike * disc_r * (0.5 * _erfc(a2 / _SQRT_2)) - after_q * (
+                0.5 * _erfc(a1 / _SQRT_2)
+            )
+        value += qty * (0.0 if price < 0.0 else price) * scale
+        value_after += qty * (0.0 if after < 0.0 else after) * scale
+        vega_sum += qty * vega * scale
+    return value, value_after, vega_sum
+
+
+def _condor_sums_by_calls(  # noqa: PLR0917 - as bs_condor_sums
+    spot: float,
+    spot_after: float,
+    t_years: float,
+    rate: float,
+    div_yield: float,
+    iv: float,
+    iv_after: float,
+    legs: Sequence[OptionLeg],
+    scale: float,
+) -> tuple[float, float, float]:
+    """:func:`bs_condor_sums` by the two leg-list calls (any input; their values and errors)."""
+    value = value_after = vega_sum = 0.0
+    now = bs_price_vega_legs(spot, t_years, rate, div_yield, iv, iv, legs)
+    after = bs_prices_legs(spot_after, t_years, rate, div_yield, iv_after, iv_after, legs)
+    for leg, (now_price, now_vega), after_price in zip(legs, now, after, strict=True):
+        value += leg.position_qty * now_price * scale
+        value_after += leg.position_qty * after_price * scale
+        vega_sum += leg.position_qty * now_vega * scale
+    return value, value_after, vega_sum
+
+
 def black76_greeks(
     *,
     future: float,

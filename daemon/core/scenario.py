@@ -45,9 +45,8 @@ from daemon.core.params import CondorTemplate, ScenarioParams
 from daemon.core.pricing import (
     DAYS_PER_YEAR,
     Greeks,
+    bs_condor_sums,
     bs_greeks,
-    bs_price_vega_legs,
-    bs_prices_legs,
 )
 from daemon.errors import InvariantViolation
 
@@ -462,14 +461,11 @@ def condor_risk(
         t_years = year_fraction(state.session_date, condor.expiry)  # every leg's expiry
         rate, div_yield = params.risk_free_rate, params.spx_dividend_yield
         legs = condor_legs(condor)
-        # price and vega only, the four legs in one call each (the same floats as
-        # bs_greeks'; issue 9)
-        now = bs_price_vega_legs(state.spx, t_years, rate, div_yield, iv_now, iv_now, legs)
-        after = bs_prices_legs(spot_after, t_years, rate, div_yield, iv_after, iv_after, legs)
-        for leg, (now_price, now_vega), after_price in zip(legs, now, after, strict=True):
-            value_usd += leg.position_qty * now_price * scale
-            value_after_usd += leg.position_qty * after_price * scale
-            vega_usd += leg.position_qty * now_vega * scale
+        # price and vega only, the four legs now and after in one pass (the same floats
+        # as bs_greeks', summed leg by leg; issue 9)
+        value_usd, value_after_usd, vega_usd = bs_condor_sums(
+            state.spx, spot_after, t_years, rate, div_yield, iv_now, iv_after, legs, scale
+        )
     condor_loss = value_usd - value_after_usd
     satellite_loss = -satellite_usd * iwm_move_pct / 100.0
     vega_abs = abs(vega_usd)

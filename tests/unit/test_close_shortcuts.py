@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import itertools
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.core import expiries, memento, orders, sizing
+from daemon.core import expiries, memento, orders, pricing, sizing
 from daemon.core.context import DayCtx, LegText, leg_text
 from daemon.core.desk import OrderDesk
 from daemon.core.expiries import (
@@ -472,3 +473,60 @@ def test_a_rolling_beta_update_is_its_peek_bit_for_bit(
         assert (value is None) == (peeked is None)
         if value is not None and peeked is not None:
             assert value.hex() == peeked.hex()
+
+
+def _condor_legs(strikes: tuple[float, float, float, float]) -> tuple[OptionLeg, ...]:
+    spec = ((Right.PUT, 1), (Right.PUT, -1), (Right.CALL, -1), (Right.CALL, 1))
+    return tuple(
+        OptionLeg(
+            right=right,
+            strike=strike,
+            expiry=date(2020, 4, 17),
+            position_qty=qty,
+            multiplier=100,
+            trading_class="SPX",
+        )
+        for (right, qty), strike in zip(spec, strikes, strict=True)
+    )
+
+
+_CONDOR_STRIKES = ((2400.0, 2500.0, 3300.0, 3400.0), (4000.0, 4100.0, 4200.0, 4300.0))
+_SPOTS = ((3000.0, 2700.0), (3000.0, 3000.0), (4150.0, 3900.0), (2000.0, 1500.0))
+_CONDOR_TIMES = (1e-6, 7 / 365, 0.1, 0.5)
+_CONDOR_IVS = ((0.12, 0.2), (0.3, 0.45), (0.8, 1.2))
+
+
+def test_the_condors_scenario_sums_are_the_two_calls_bit_for_bit() -> None:
+    for strikes, (spot, after), t, (iv, iv_after), scale in itertools.product(
+        _CONDOR_STRIKES, _SPOTS, _CONDOR_TIMES, _CONDOR_IVS, (100.0, 1300.0)
+    ):
+        legs = _condor_legs(strikes)
+        args = (spot, after, t, 0.04, 0.013, iv, iv_after, legs, scale)
+        expected = pricing._condor_sums_by_calls(*args)
+        assert _bits(pricing.bs_condor_sums(*args)) == _bits(expected)
+
+
+@pytest.mark.parametrize(
+    ("spot", "after", "t", "iv", "strike"),
+    [
+        (float("nan"), 2900.0, 0.1, 0.2, 2500.0),
+        (3000.0, -1.0, 0.1, 0.2, 2500.0),
+        (3000.0, 2900.0, 0.0, 0.2, 2500.0),  # expired: intrinsic values
+        (3000.0, 2900.0, -0.1, 0.2, 2500.0),
+        (3000.0, 2900.0, 0.1, 0.0, 2500.0),
+        (3000.0, 2900.0, 0.1, 0.2, -5.0),  # a bad strike
+        (3000.0, 2900.0, 0.1, 0.2, float("inf")),
+    ],
+)
+def test_the_condors_scenario_sums_outside_the_usual_inputs_are_the_two_calls(
+    spot: float, after: float, t: float, iv: float, strike: float
+) -> None:
+    legs = _condor_legs((strike, 2600.0, 3300.0, 3400.0))
+    args = (spot, after, t, 0.04, 0.013, iv, iv, legs, 100.0)
+    try:
+        expected = pricing._condor_sums_by_calls(*args)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            pricing.bs_condor_sums(*args)
+        return
+    assert _bits(pricing.bs_condor_sums(*args)) == _bits(expected)
