@@ -246,6 +246,14 @@ class PlausibilityFilter:
         ):
             suspect_vs = prev_close
         if suspect_vs is None:
+            if st.episode_started is None:
+                # _accept(confirmed=False) of the usual quote (no episode to end), inlined:
+                # every quote in band (issue 9)
+                st.last_valid = price
+                st.last_valid_day = quote.session_date
+                st.candidate = None
+                st.candidate_ticks = 0
+                return _ACCEPTED
             return self._accept(st, quote, confirmed=False)
         if quote.is_settlement:
             self.counts.settlements_out_of_band += 1

@@ -241,7 +241,7 @@ class SignalBook:
             )
         checked: dict[Symbol, float] = {}
         for symbol, raw in closes.items():
-            price = float(raw)
+            price = raw if raw.__class__ is float else float(raw)  # no call for a float
             if not 0.0 < price < math.inf:  # NaN too: the named error (checked_price)
                 checked_price(closes, symbol, f"on_close({session_date})")
             checked[symbol] = price
