@@ -53,7 +53,7 @@ from daemon.core.model import (
 )
 from daemon.core.params import AccountingParams, EngineParams, ScenarioParams
 from daemon.core.pnl import CondorPnl, DayPnl, DaySummary, LayerPnl
-from daemon.core.pricing import black76_price_delta, bs_prices_legs
+from daemon.core.pricing import black76_price_delta, bs_position_value
 from daemon.core.scenario import MarketState, condor_legs, future_for_expiry, year_fraction
 
 __all__ = [
@@ -175,19 +175,15 @@ def condor_buyback_usd(
     t_years = year_fraction(state.session_date, condor.expiry)
     iv_put = max((state.vix + acct.condor_put_skew_pts) / 100.0, 0.01)
     iv_call = max((state.vix + acct.condor_call_skew_pts) / 100.0, 0.01)
-    legs = condor_legs(condor)
-    priced = bs_prices_legs(  # bs_greeks' prices, bit for bit (issue 9)
+    value = bs_position_value(  # bs_greeks' prices summed, bit for bit (issue 9)
         state.spx,
         t_years,
         scenario.risk_free_rate,
         scenario.spx_dividend_yield,
         iv_put,
         iv_call,
-        legs,
+        condor_legs(condor),
     )
-    value = 0.0
-    for leg, price in zip(legs, priced, strict=True):
-        value += leg.position_qty * price
     return -value * condor.multiplier * condor.contracts
 
 

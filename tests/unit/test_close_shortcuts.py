@@ -530,3 +530,36 @@ def test_the_condors_scenario_sums_outside_the_usual_inputs_are_the_two_calls(
             pricing.bs_condor_sums(*args)
         return
     assert _bits(pricing.bs_condor_sums(*args)) == _bits(expected)
+
+
+def test_the_condors_buy_back_value_is_the_leg_prices_summed_bit_for_bit() -> None:
+    for strikes, (spot, _), t, (iv_put, iv_call) in itertools.product(
+        _CONDOR_STRIKES, _SPOTS, _CONDOR_TIMES, _CONDOR_IVS
+    ):
+        legs = _condor_legs(strikes)
+        args = (spot, t, 0.04, 0.013, iv_put, iv_call, legs)
+        expected = pricing._position_value_by_prices(*args)
+        assert pricing.bs_position_value(*args).hex() == expected.hex()
+
+
+@pytest.mark.parametrize(
+    ("spot", "t", "iv", "strike"),
+    [
+        (float("nan"), 0.1, 0.2, 2500.0),
+        (3000.0, 0.0, 0.2, 2500.0),  # expired: intrinsic values
+        (3000.0, -0.1, 0.2, 2500.0),
+        (3000.0, 0.1, 0.0, 2500.0),
+        (3000.0, 0.1, 0.2, -5.0),  # a bad strike
+    ],
+)
+def test_the_condors_buy_back_value_outside_the_usual_inputs_is_the_leg_prices(
+    spot: float, t: float, iv: float, strike: float
+) -> None:
+    args = (spot, t, 0.04, 0.013, iv, iv, _condor_legs((strike, 2600.0, 3300.0, 3400.0)))
+    try:
+        expected = pricing._position_value_by_prices(*args)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            pricing.bs_position_value(*args)
+        return
+    assert pricing.bs_position_value(*args).hex() == expected.hex()
