@@ -138,7 +138,9 @@ class PriceBoard:
                     continue
             by_expiry.setdefault(exp, px)
         curve = sorted(by_expiry.items())
-        betas = [b for b in (snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d) if b is not None]
+        # the larger of the known IWM betas: max() of them without a list (equal: the 30d)
+        b30, b90 = snap.beta_iwm_spx_30d, snap.beta_iwm_spx_90d
+        beta = b30 if b90 is None else b90 if b30 is None or b90 > b30 else b30
         return MarketState(
             session_date=day,
             spx=price[_SYMBOL_SPX],
@@ -146,9 +148,9 @@ class PriceBoard:
             vix=price[_SYMBOL_VIX],
             vx_curve=tuple(curve),
             spx_pct_per_vix_pt=snap.spx_pct_per_vix_pt,
-            beta_iwm_spx=max(betas) if betas else None,
-            beta_iwm_spx_30d=snap.beta_iwm_spx_30d,
-            beta_iwm_spx_90d=snap.beta_iwm_spx_90d,
+            beta_iwm_spx=beta,
+            beta_iwm_spx_30d=b30,
+            beta_iwm_spx_90d=b90,
         )
 
     def moved_enough(self, ref: Mapping[Symbol, float], big_move_pct: float) -> bool:

@@ -44,6 +44,7 @@ from daemon.core.model import (
 from daemon.core.params import QualityParams
 from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
 from daemon.core.pnl import LayerPnl
+from daemon.core.prices import PriceBoard
 from daemon.core.pricing import black76_price_delta, black76_price_delta_pair
 from daemon.core.rebalance import RebalanceClock
 from daemon.core.rolling import RollingBeta
@@ -563,3 +564,27 @@ def test_the_condors_buy_back_value_outside_the_usual_inputs_is_the_leg_prices(
             pricing.bs_position_value(*args)
         return
     assert pricing.bs_position_value(*args).hex() == expected.hex()
+
+
+_BETAS = (None, -0.5, 0.0, -0.0, 0.9, 1.2, 1.2000000000000002)
+
+
+@pytest.mark.parametrize("b30", _BETAS)
+@pytest.mark.parametrize("b90", _BETAS)
+def test_the_market_states_iwm_beta_is_the_max_of_the_known_ones(
+    b30: float | None, b90: float | None
+) -> None:
+    board = PriceBoard()
+    day = date(2020, 3, 2)
+    for symbol, price in ((Symbol.SPX, 3000.0), (Symbol.IWM, 150.0), (Symbol.VIX, 30.0)):
+        board.store(_quote(price, day, symbol))
+    snap = dataclasses.replace(parts.snapshot(day), beta_iwm_spx_30d=b30, beta_iwm_spx_90d=b90)
+    state = board.market_state(day, snap)
+    assert state is not None
+    betas = [b for b in (b30, b90) if b is not None]
+    expected = max(betas) if betas else None
+    got = state.beta_iwm_spx
+    assert (got is None) == (expected is None)
+    if got is not None and expected is not None:
+        assert got.hex() == expected.hex()
+    assert (state.beta_iwm_spx_30d, state.beta_iwm_spx_90d) == (b30, b90)
