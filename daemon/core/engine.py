@@ -520,7 +520,10 @@ class Engine:
         self, ctx: DayCtx, transitions: Sequence[Transition], *, is_close: bool
     ) -> list[Decision]:
         """Steps 4–7 of the cycle: transitions, rolls, rebalance, cost cap (in this order)."""
-        out, changed = transition_decisions(self._desk, ctx, transitions)
+        # no transition (most evaluations): nothing changed, no decision to build
+        out, changed = (
+            transition_decisions(self._desk, ctx, transitions) if transitions else ([], set())
+        )
         if is_close:
             out.extend(rolls(self._desk, ctx, changed))
         active = self._ladder.active_layers

@@ -355,11 +355,12 @@ class SignalBook:
             self._beta_iwm_short.value,
             self._beta_iwm_long.value,
         )
-        # finite_or_none of each, in one pass (no call per value; issue 9)
-        return SignalValues(
-            spx,
-            iwm,
-            *[v if v is not None and -_INF < v < _INF else None for v in raw],
+        # finite_or_none of each, in one pass (no call per value; issue 9); the tuple is
+        # built whole (every field in order: spx, iwm, then ``raw``'s), not argument by
+        # argument through the named tuple's __new__
+        return tuple.__new__(
+            SignalValues,
+            [spx, iwm, *[v if v is not None and -_INF < v < _INF else None for v in raw]],
         )
 
     def _peek_values(self, prices: Mapping[Symbol, float]) -> SignalValues:

@@ -41,15 +41,17 @@ from daemon.core.model import (
     Right,
     Symbol,
 )
-from daemon.core.params import QualityParams
+from daemon.core.params import QualityParams, ScenarioParams, SignalParams
 from daemon.core.plausibility import PlausibilityFilter, is_suspect_move
 from daemon.core.pnl import LayerPnl
 from daemon.core.prices import PriceBoard
 from daemon.core.pricing import black76_price_delta, black76_price_delta_pair
+from daemon.core.readings import SignalValues
 from daemon.core.rebalance import RebalanceClock
 from daemon.core.rolling import RollingBeta
 from daemon.core.rolls import _with_qty, add_floor_dte
 from daemon.core.scenario import year_fraction
+from daemon.core.signals import SignalBook
 from tests.unit import engine_parts as parts
 
 
@@ -588,3 +590,25 @@ def test_the_market_states_iwm_beta_is_the_max_of_the_known_ones(
     if got is not None and expected is not None:
         assert got.hex() == expected.hex()
     assert (state.beta_iwm_spx_30d, state.beta_iwm_spx_90d) == (b30, b90)
+
+
+def test_committed_signal_values_are_a_full_named_tuple() -> None:
+    """The committed values are built as a whole tuple: every field, named, finite or None."""
+    book = SignalBook(SignalParams(), ScenarioParams(), (), [date(2020, 1, 1)])
+    day = date(2019, 1, 1)
+    for i in range(120):
+        closes = {Symbol.SPX: 3000.0 + 7 * (i % 5), Symbol.IWM: 150.0 - (i % 3)}
+        closes[Symbol.VIX] = 20.0 + (i % 4)
+        if i % 2:
+            closes[Symbol.RVX] = 24.0
+            closes[Symbol.VIX3M] = 22.0
+        book.on_close(day + timedelta(days=i), closes)
+        values = book._committed_values()
+        assert type(values) is SignalValues
+        assert len(values) == len(SignalValues._fields)
+        assert values == SignalValues(*values)
+        assert values.spx == closes[Symbol.SPX]
+        assert values.iwm == closes[Symbol.IWM]
+        for v in values:
+            assert v is None or math.isfinite(v)
+        assert (values.iv_spread_pts is None) == (Symbol.RVX not in closes)
