@@ -55,6 +55,9 @@ from daemon.core.params import QualityParams
 
 __all__ = ["PlausibilityFilter", "Screened", "SuspectEpisode", "is_suspect_move"]
 
+_INF = math.inf
+_log = math.log
+
 
 def is_suspect_move(price: float, reference: float, max_move_frac: float) -> bool:
     """Whether ``price`` is outside the log-symmetric band around ``reference``.
@@ -235,7 +238,9 @@ class PlausibilityFilter:
         # previous session's close (no list and generator per quote: issue 9).
         suspect_vs: float | None = None
         last_valid, prev_close = st.last_valid, st.prev_close
-        if _is_outside(price, last_valid, log_band):
+        # _is_outside(price, last_valid, log_band), inlined (every quote; issue 9)
+        ratio = price / last_valid if price > 0.0 and last_valid > 0.0 else _INF
+        if not -_INF < ratio < _INF or abs(_log(ratio)) > log_band:
             suspect_vs = last_valid
         elif (
             prev_close is not None
