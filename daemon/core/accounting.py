@@ -146,8 +146,13 @@ def sleeve_pnl(
         if held is not None:
             expiry = held.expiry
             unit = None
-            if unit_of is not None and expiry > day and _one_expiry(held.legs, expiry):
-                unit = unit_of(held.legs)
+            legs = held.legs
+            if (
+                unit_of is not None
+                and expiry > day
+                and (len(legs) == 1 or _one_expiry(legs, expiry))
+            ):
+                unit = unit_of(legs)
             if unit is not None:
                 mark = unit.premium_usd * held.contracts
             else:

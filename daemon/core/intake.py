@@ -17,7 +17,7 @@ from typing import Any
 
 from daemon.core.model import Bar, Decision, Quote, Rejected, Symbol
 from daemon.core.params import QualityParams
-from daemon.core.plausibility import PlausibilityFilter
+from daemon.core.plausibility import ACCEPTED, PlausibilityFilter
 from daemon.core.prices import PriceBoard
 from daemon.core.quality import check_quote
 from daemon.core.robustness import suspect_alert
@@ -55,11 +55,12 @@ class QuoteIntake:
             self.rejected += 1
             return bad
         screened = self._quality.screen(quote)
-        if screened.episode is not None:
-            self._alerts_due.append(suspect_alert(screened.episode))
-        if screened.rejected is not None:
-            self.rejected += 1
-            return screened.rejected
+        if screened is not ACCEPTED:  # the usual quote: accepted, no episode (issue 9)
+            if screened.episode is not None:
+                self._alerts_due.append(suspect_alert(screened.episode))
+            if screened.rejected is not None:
+                self.rejected += 1
+                return screened.rejected
         self._prices.store(quote)
         return None
 

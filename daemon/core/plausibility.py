@@ -53,7 +53,7 @@ from daemon.core.fastinit import fast_init
 from daemon.core.model import Quote, Rejected, Symbol
 from daemon.core.params import QualityParams
 
-__all__ = ["PlausibilityFilter", "Screened", "SuspectEpisode", "is_suspect_move"]
+__all__ = ["ACCEPTED", "PlausibilityFilter", "Screened", "SuspectEpisode", "is_suspect_move"]
 
 _INF = math.inf
 _log = math.log
@@ -128,8 +128,9 @@ class Screened:
     episode: SuspectEpisode | None = None
 
 
-_ACCEPTED = Screened()
-"""An accepted quote that changed no episode (immutable: one instance serves every quote)."""
+ACCEPTED = Screened()
+"""An accepted quote that changed no episode (immutable: one instance serves every quote;
+:meth:`PlausibilityFilter.screen` returns this very object for it)."""
 
 
 @dataclass(slots=True)
@@ -258,7 +259,7 @@ class PlausibilityFilter:
                 st.last_valid_day = quote.session_date
                 st.candidate = None
                 st.candidate_ticks = 0
-                return _ACCEPTED
+                return ACCEPTED
             return self._accept(st, quote, confirmed=False)
         if quote.is_settlement:
             self.counts.settlements_out_of_band += 1
@@ -320,7 +321,7 @@ class PlausibilityFilter:
         st.candidate = None
         st.candidate_ticks = 0
         if st.episode_started is None:
-            return _ACCEPTED
+            return ACCEPTED
         symbol = quote.symbol
         how = (
             f"confirmed as a genuine move by {self._params.confirm_ticks} consistent prints"

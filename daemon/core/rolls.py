@@ -94,8 +94,9 @@ def rolls(desk: OrderDesk, ctx: DayCtx, skip: set[Layer]) -> list[Decision]:
     if state is None:
         return out
     roll_dte = desk.params.ladder.roll_dte
+    held_of = desk.book.get  # the book is not replaced during the loop
     for layer in LAYERS:
-        held = desk.book.get(layer)
+        held = held_of(layer)
         if held is None or layer in skip:
             continue
         dte = (held.expiry - ctx.session_date).days
