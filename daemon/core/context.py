@@ -211,7 +211,7 @@ def leg_text(legs: Sequence[OptionLeg]) -> str:
         return ("+" if leg.position_qty > 0 else "-") + (f"{ratio}x" if ratio > 1 else "")
 
     def strike(leg: OptionLeg) -> str:
-        return f"{orders.format_strike(leg.strike)}{leg.right.value}"
+        return f"{orders.format_strike(leg.strike)}{leg.right}"  # a StrEnum formats as its value
 
     if any(leg.expiry != first.expiry for leg in legs):
         body = " ".join(f"{sign(leg)}{leg.expiry.isoformat()} {strike(leg)}" for leg in legs)

@@ -337,7 +337,9 @@ class OrderDesk:
         """
         op = self.params.orders
         limit = self.limit(legs, mid, action=action)
-        did = self.ids.next(ctx.session_date, "order", layer.value, intent.value)
+        # the members themselves: a StrEnum's str() and format() are its value, and an
+        # enum's .value is a Python-level property (every proposal; issue 9)
+        did = self.ids.next(ctx.session_date, "order", layer, intent)
         ref_leg = open_legs[0] if open_legs else legs[0]
         ref = orders.order_ref(
             layer=layer,
@@ -353,7 +355,7 @@ class OrderDesk:
         if self.narrates:  # the baseline's proposals are never read (class docstring)
             verb = "buy" if action is Action.BUY else "sell"
             note = (
-                f"{layer.value} {intent.value}: {verb} {contracts} {leg_text(legs)} @ {limit:.2f}"
+                f"{layer} {intent}: {verb} {contracts} {leg_text(legs)} @ {limit:.2f}"
                 f" (${round_usd(cost):,.2f})"
             )
             if is_capped:

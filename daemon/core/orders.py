@@ -115,8 +115,8 @@ def order_ref(
     ref = ":".join(
         (
             ORDER_REF_PREFIX,
-            layer.value,
-            intent.value,
+            layer,  # a StrEnum member is its value as a str (no .value property call)
+            intent,
             _yyyymmdd(expiry),
             format_strike(strike),
             decision_id,

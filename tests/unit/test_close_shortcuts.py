@@ -612,3 +612,24 @@ def test_committed_signal_values_are_a_full_named_tuple() -> None:
         for v in values:
             assert v is None or math.isfinite(v)
         assert (values.iv_spread_pts is None) == (Symbol.RVX not in closes)
+
+
+@pytest.mark.parametrize("layer", list(Layer))
+@pytest.mark.parametrize("intent", list(OrderIntent))
+def test_enum_members_read_as_their_values_in_ids_refs_and_text(
+    layer: Layer, intent: OrderIntent
+) -> None:
+    """The members themselves stand in for ``.value`` (a StrEnum): the same ids and text."""
+    day = "2020-03-02"
+    assert orders.decision_id(day, "order", layer, intent, 0) == orders.decision_id(
+        day, "order", layer.value, intent.value, 0
+    )
+    ref = orders.order_ref(
+        layer=layer, intent=intent, expiry=date(2020, 4, 15), strike=22.5, decision_id="ab12"
+    )
+    assert ref == f"alvh:{layer.value}:{intent.value}:20200415:22.5:ab12"
+    assert type(ref) is str
+    for right in Right:
+        leg = parts.vix_call(22.5, parts.VX_APR)
+        leg = dataclasses.replace(leg, right=right)
+        assert leg_text((leg,)) == f"VIX 2020-04-15 22.5{right.value}"
