@@ -55,6 +55,8 @@ from daemon.pipeline import PUBLISH_WINDOW, Pipeline
 
 PREFIX = "alvhd-burst"
 SCRIPT = str(Path(__file__).resolve())
+_IDLE_S = 0.002
+"""A read turn of the subscriber this long without a message: idle, print (seconds)."""
 
 
 class BurstEngine:
@@ -115,11 +117,16 @@ class QueueSource:
 def subscribe_main(port: int, topic: str) -> None:
     """Subscriber process: print ``<time.monotonic()> <decision_id>`` per message received.
 
-    ``CLOCK_MONOTONIC`` is system-wide on Linux, so the bench compares these times with
-    its own. Each message is only stamped and kept on paho's thread (so the stamps of a
-    burst's later messages do not include printing the earlier ones); the main thread
-    extracts the ids and prints them every 2 ms. Prints ``ready`` once subscribed; runs
-    until stdin closes.
+    What it measures: the ``CLOCK_MONOTONIC`` time (system-wide on Linux, so the bench
+    compares it with its own) at which paho hands each message to ``on_message``, i.e. as
+    soon as its PUBLISH packet was read from the socket and parsed; the QoS 1 PUBACK is
+    sent right after. The process is one thread driving paho's loop itself (no
+    ``loop_start``): a second thread printing lines would compete with the stamping
+    thread for the GIL and the CPU, and so delay the stamps it is meant to take. Lines
+    are printed only when idle: once a read turn of ``_IDLE_S`` brings no new message
+    (the bench leaves 20 ms between bursts, so a burst's lines are printed after its
+    last message, never in the middle of it). Prints ``ready`` once subscribed; runs
+    until stdin closes (watched by a thread that only blocks in ``read``).
     """
     import json  # noqa: PLC0415 - the subscriber process only
 
@@ -129,27 +136,29 @@ def subscribe_main(port: int, topic: str) -> None:
     received: list[tuple[float, bytes | bytearray]] = []
 
     def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        received.append((time.monotonic(), msg.payload))  # list.append is atomic
+        received.append((time.monotonic(), msg.payload))
 
     def flush() -> None:
-        while received:
-            stamp, payload = received.pop(0)
+        for stamp, payload in received:
             try:
                 decision_id = json.loads(payload).get("decision_id")
             except ValueError:
                 continue
             if isinstance(decision_id, str):
                 out.write(f"{stamp:.6f} {decision_id}\n")
+        received.clear()
         out.flush()
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-subscriber-{port}")
     client.on_message = on_message
     client.on_subscribe = lambda *_a: subscribed.set()
     client.connect("127.0.0.1", port)
-    client.loop_start()
     client.subscribe(topic, qos=1)
-    if not subscribed.wait(10.0):
-        raise SystemExit("subscriber: no SUBACK within 10 s")
+    deadline = time.monotonic() + 10.0
+    while not subscribed.is_set():
+        if time.monotonic() > deadline:
+            raise SystemExit("subscriber: no SUBACK within 10 s")
+        client.loop(0.05)
     out.write("ready\n")
     out.flush()
 
@@ -158,9 +167,11 @@ def subscribe_main(port: int, topic: str) -> None:
         stdin_closed.set()
 
     threading.Thread(target=wait_stdin_closed, daemon=True).start()
-    while not stdin_closed.wait(0.002):  # until the bench closes the pipe
-        flush()
-    client.loop_stop()
+    while not stdin_closed.is_set():  # until the bench closes the pipe
+        waiting = len(received)
+        client.loop(_IDLE_S if waiting else 0.05)
+        if waiting and len(received) == waiting:  # a turn without news: print now
+            flush()
     client.disconnect()
     flush()
 

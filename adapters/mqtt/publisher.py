@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import ssl
 from collections import OrderedDict
@@ -232,6 +233,60 @@ def _write_in_loop_turn(client: aiomqtt.Client, loop: asyncio.AbstractEventLoop)
             register_via_aiomqtt(paho, userdata, sock)
 
     paho_client.on_socket_register_write = on_register_write
+
+
+async def _publish_acked(
+    client: aiomqtt.Client, topic: str, payload: str, *, qos: int, retain: bool
+) -> None:
+    """``client.publish`` without its per-call task: publish and wait for the broker's ack.
+
+    Issue 9 (the burst's sends): aiomqtt's ``publish`` waits for the PUBACK with
+    ``asyncio.wait_for`` on an ``Event.wait()`` coroutine, which on Python 3.11 wraps it
+    in a second task per message (plus a timer). This does what it does -- paho's
+    ``publish``, the confirmation ``Event`` registered in aiomqtt's
+    ``_pending_publishes`` under the message id (aiomqtt's ``on_publish`` sets it), the
+    wait bounded by the client's ``timeout`` (``op_timeout_s``) -- with
+    ``asyncio.timeout`` around the wait in the caller's own task. QoS 0 completes at
+    once, as in aiomqtt. ``_pending_publishes`` is an aiomqtt 2.x internal, like the
+    hooks above; without it (another aiomqtt) the library's ``publish`` is used.
+
+    Raises:
+        aiomqtt.MqttCodeError: paho refused the message (not connected, queue full).
+        aiomqtt.MqttError: no acknowledgement within the client's timeout.
+    """
+    pending: object = getattr(client, "_pending_publishes", None)  # aiomqtt 2.x internal
+    if not isinstance(pending, dict):
+        await client.publish(topic, payload, qos=qos, retain=retain)
+        return
+    info = client._client.publish(topic, payload, qos, retain)
+    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+        disconnected: object = getattr(client, "_disconnected", None)
+        if (
+            isinstance(disconnected, asyncio.Future)
+            and disconnected.done()
+            and not disconnected.cancelled()
+            and disconnected.exception() is not None
+        ):
+            raise aiomqtt.MqttCodeError(
+                info.rc, "Could not publish message"
+            ) from disconnected.exception()
+        raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+    if info.is_published():
+        return
+    mid = info.mid
+    if mid in pending:
+        raise aiomqtt.MqttError(f'There already exists a pending call for message ID "{mid}"')
+    confirmation = asyncio.Event()
+    pending[mid] = confirmation
+    timeout_s = client.timeout
+    try:
+        async with asyncio.timeout(None if timeout_s == math.inf else timeout_s):
+            await confirmation.wait()
+    except TimeoutError:
+        raise aiomqtt.MqttError("Operation timed out") from None
+    finally:
+        if pending.get(mid) is confirmation:
+            del pending[mid]
 
 
 @dataclass(frozen=True, slots=True)
@@ -652,7 +707,7 @@ class MqttPublisher:
         client = await self._session()
         before = _cancelling()
         try:
-            await client.publish(topic, payload, qos=qos, retain=retain)
+            await _publish_acked(client, topic, payload, qos=qos, retain=retain)
             _reraise_lost_cancel(before)
         except aiomqtt.MqttError as exc:
             raise PublishFailed(f"mqtt publish to {topic} failed: {exc}") from exc
