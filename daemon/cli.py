@@ -8,6 +8,7 @@ journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import sys
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from daemon.core.model import Decision, MarketEvent, Symbol
-    from daemon.report import DayColumns, StressWindow
+    from daemon.report import PnlRows, StressWindow
     from daemon.settings import Settings
 
 # Start-up (issue 9): this module imports only the standard library and daemon.errors at
@@ -424,12 +425,13 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
+        DaysCsvWrite,
         day_columns,
         days_frame,
         load_stress_windows,
+        pnl_rows,
         summarize,
         summary_table,
-        write_days_csv,
     )
 
     console = Console(width=max(Console().width, 180))
@@ -476,23 +478,33 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
     days = result.days
-    periods = summarize(days, result.decisions, windows)
-    console.print(summary_table(periods))
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
     # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
+    # days.csv is written by a child process on the second core while this one prints
+    # the summary and computes the P&L table (issue 9: ≈ 0.05 s of the wait); the P&L
+    # table is printed only once the file is written, as before, so an unwritable path
+    # still ends after the summary with exit 78 (DaysCsvWrite falls back to this process).
+    write = DaysCsvWrite(columns, days_csv)
     try:
-        path = write_days_csv(columns, days_csv)
+        periods = summarize(days, result.decisions, windows)
+        console.print(summary_table(periods))
+        by_year = args.report is not None
+        pnl = pnl_rows(columns, windows, by_year=by_year) if "net_pnl_usd" in columns else None
+        frame = days_frame(columns) if args.report is not None else None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            write.result()  # reap the child before the error goes up
+        raise
+    try:
+        path = write.result()
     except OSError as exc:
         flag = "--days-csv" if args.days_csv is not None else "days.csv"
         raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
-    frame = days_frame(columns) if args.report is not None else None
-    _print_pnl(
-        console, settings, columns, frame, windows, report_dir=args.report, window=args.window
-    )
+    _print_pnl(console, settings, pnl, frame, windows, report_dir=args.report, window=args.window)
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -532,7 +544,7 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
 def _print_pnl(
     console: Console,
     settings: Settings,
-    columns: DayColumns,
+    rows: PnlRows | None,
     frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
@@ -544,19 +556,18 @@ def _print_pnl(
     Args:
         console: where the table goes.
         settings: the parameters shown in the report.
-        columns: the replay's ``day_columns`` (the table is computed from them).
+        rows: the replay's ``pnl_rows`` (None: the days hold no P&L books, no table).
         frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
         windows: the stress windows.
         report_dir: write the HTML report and its charts here.
         window: zoom the report on this stress window.
     """
-    if "net_pnl_usd" not in columns:
+    if rows is None:
         return
     from rich.console import Console  # noqa: PLC0415
 
-    from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
+    from daemon.report import pnl_table, report_parameters  # noqa: PLC0415
 
-    rows = pnl_rows(columns, windows, by_year=report_dir is not None)
     whole, _, win_rows = rows
     wide = Console(width=max(console.width, 300))
     wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
