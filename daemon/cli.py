@@ -485,8 +485,8 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
     # days.csv is written by a child process on the second core while this one prints
-    # the summary and computes the P&L table (issue 9: ≈ 0.05 s of the wait); the P&L
-    # table is printed only once the file is written, as before, so an unwritable path
+    # the summary and computes and renders the P&L table (issue 9); that table is
+    # printed only once the file is written, as before, so an unwritable path
     # still ends after the summary with exit 78 (DaysCsvWrite falls back to this process).
     write = DaysCsvWrite(columns, days_csv)
     try:
@@ -494,6 +494,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         console.print(summary_table(periods))
         by_year = args.report is not None
         pnl = pnl_rows(columns, windows, by_year=by_year) if "net_pnl_usd" in columns else None
+        pnl_text = "" if pnl is None else _pnl_table_text(console, pnl)
         frame = days_frame(columns) if args.report is not None else None
     except BaseException:
         with contextlib.suppress(OSError):
@@ -504,7 +505,16 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         flag = "--days-csv" if args.days_csv is not None else "days.csv"
         raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
-    _print_pnl(console, settings, pnl, frame, windows, report_dir=args.report, window=args.window)
+    _print_pnl(
+        console,
+        settings,
+        pnl,
+        frame,
+        windows,
+        table_text=pnl_text,
+        report_dir=args.report,
+        window=args.window,
+    )
     whole = periods[0]
     console.print(
         f"{result.sessions} sessions {whole.start} → {whole.end}, {result.quotes} quotes "
@@ -541,6 +551,19 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     return asyncio.run(run_bridge(settings))
 
 
+def _pnl_table_text(console: Console, rows: PnlRows) -> str:
+    """The P&L table as ``console.print`` would write it to stdout (rendered ahead)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from daemon.report import pnl_table  # noqa: PLC0415
+
+    whole, _, win_rows = rows
+    wide = Console(width=max(console.width, 300))
+    with wide.capture() as captured:
+        wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    return captured.get()
+
+
 def _print_pnl(
     console: Console,
     settings: Settings,
@@ -548,6 +571,7 @@ def _print_pnl(
     frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
+    table_text: str,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
@@ -557,6 +581,7 @@ def _print_pnl(
         console: where the table goes.
         settings: the parameters shown in the report.
         rows: the replay's ``pnl_rows`` (None: the days hold no P&L books, no table).
+        table_text: their table, rendered by :func:`_pnl_table_text`.
         frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
         windows: the stress windows.
         report_dir: write the HTML report and its charts here.
@@ -564,13 +589,10 @@ def _print_pnl(
     """
     if rows is None:
         return
-    from rich.console import Console  # noqa: PLC0415
+    from daemon.report import report_parameters  # noqa: PLC0415
 
-    from daemon.report import pnl_table, report_parameters  # noqa: PLC0415
-
-    whole, _, win_rows = rows
-    wide = Console(width=max(console.width, 300))
-    wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    sys.stdout.write(table_text)
+    sys.stdout.flush()
     if report_dir is None or frame is None:
         return
     # matplotlib is imported only when a report is asked for (about 1 s of start-up).
@@ -731,9 +753,17 @@ def _run_command(args: argparse.Namespace) -> int:
     # switched back on when the command returns (main() also runs inside test processes).
     was_enabled = gc.isenabled()
     gc.disable()
+    # The CSV files are read by a child process on the second core while this one
+    # imports the settings, the engine and the report (issue 9: ≈ 0.1 s of the wait);
+    # the ReplaySource takes its result, with the same rows, rejections, log events and
+    # errors (adapters.replay.Preload). The batch replay's one early use of an adapter.
+    from adapters.replay import preload  # noqa: PLC0415
+
+    loading = preload(args.data_dir)
     try:
         return _main(args)
     finally:
+        loading.close()
         if was_enabled:
             gc.enable()
 
