@@ -635,11 +635,15 @@ def _pack(series: Mapping[Symbol, _Series]) -> dict[str, tuple[list[Any], ...]]:
 
 def _unpack(packed: Mapping[str, tuple[list[Any], ...]]) -> dict[Symbol, _Series]:
     """The series of :func:`_pack`, as equal to the loaded ones as ``==`` can tell."""
-    from_ordinal = date.fromordinal
+    # One date object per distinct day (the series share their sessions), as the CSV
+    # parser gives one per cell: equal either way, built ≈ 6,000 times instead of 60,000.
+    every = {o for cols in packed.values() for o in cols[0]}
+    every.update(o for cols in packed.values() for o in cols[5] if o is not None)
+    day_of = {o: date.fromordinal(o) for o in every}.__getitem__
     out: dict[Symbol, _Series] = {}
     for name, (ordinals, opens, highs, lows, closes, expiry_ordinals) in packed.items():
-        days = list(map(from_ordinal, ordinals))
-        expiries = [None if e is None else from_ordinal(e) for e in expiry_ordinals]
+        days = list(map(day_of, ordinals))
+        expiries = [None if e is None else day_of(e) for e in expiry_ordinals]
         symbol = Symbol(name)
         out[symbol] = _Series.from_sorted(
             symbol,

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from daemon.app import ReplayRun
     from daemon.core.model import Decision, MarketEvent, Symbol
     from daemon.report import PnlRows, StressWindow
     from daemon.settings import Settings
@@ -411,9 +412,12 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return code
 
 
-def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415
+def _with_progress(run: Callable[[Callable[[date, int, int], None]], ReplayRun]) -> ReplayRun:
+    """``run(on_session)`` under a rich progress bar on stderr (removed at the end).
 
+    Args:
+        run: runs the replay, calling ``on_session(day, done, total)`` after each close.
+    """
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import (  # noqa: PLC0415
         BarColumn,
@@ -422,6 +426,33 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         TextColumn,
         TimeElapsedColumn,
     )
+
+    progress = Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[day]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        # Each refresh renders the bar on rich's thread, holding the GIL the replay runs
+        # on: 4 a second instead of 10 (issue 9: ≈ 0.05–0.1 s of a full replay on a TTY).
+        refresh_per_second=4,
+    )
+    with progress:
+        task = progress.add_task("replay", total=None, day="")
+
+        def on_session(day: date, done: int, total: int) -> None:
+            if done % 20 == 0 or done == total:
+                progress.update(task, completed=done, total=total, day=day.isoformat())
+
+        return run(on_session)
+
+
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
 
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
@@ -448,35 +479,16 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 f"--window: no stress window named {args.window!r} in {windows_path} "
                 f"(known: {', '.join(names)})"
             )
-    progress = Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[day]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=args.no_progress,
-        transient=True,
-        # Each refresh renders the bar on rich's thread, holding the GIL the replay runs
-        # on: 4 a second instead of 10 (issue 9: ≈ 0.05–0.1 s of a full replay on a TTY).
-        refresh_per_second=4,
-    )
-    with progress:
-        task = progress.add_task("replay", total=None, day="")
 
-        def on_session(day: date, done: int, total: int) -> None:
-            if done % 20 == 0 or done == total:
-                progress.update(task, completed=done, total=total, day=day.isoformat())
-
-        result = asyncio.run(
+    def run(on_session: Callable[[date, int, int], None] | None = None) -> ReplayRun:
+        return asyncio.run(
             replay_fast(
-                settings,
-                args.data_dir,
-                start=args.start,
-                end=args.end,
-                on_session=on_session,
+                settings, args.data_dir, start=args.start, end=args.end, on_session=on_session
             )
         )
+
+    # --no-progress: no bar, and rich.progress is not imported (issue 9).
+    result = run() if args.no_progress else _with_progress(run)
     days = result.days
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")

@@ -188,32 +188,40 @@ def _pnl_values(day: DaySummary) -> tuple[object, ...] | None:
     pnl = day.pnl
     if pnl is None:
         return None
-    by_layer = pnl.sleeve
-    per_layer: list[float] = []
-    for layer in LAYERS:
-        lp = by_layer.get(layer)
-        if lp:
-            per_layer += (
-                round(lp.total_usd, 2),
-                round(lp.realised_usd, 2),
-                round(lp.open_mark_usd, 2),
-            )
-        else:
-            per_layer += (0.0, 0.0, 0.0)
-    sleeve = list(by_layer.values())
-    # Each total once (the same floats as before, computed once per row; issue 9).
-    sleeve_total = pnl.sleeve_total_usd
+    # The totals of LayerPnl/CondorPnl/DayPnl computed here with the same float operations
+    # in the same order (realised + (mark − cost); sum() over the layers in their dict
+    # order), once each: the same floats, bit for bit (issue 9: the day's P&L columns
+    # were ≈ half of ``day_columns``; test_replay_readings_fingerprint pins the bytes).
+    totals: list[float] = []
+    realised: list[float] = []
+    marks: list[float] = []
+    fees: list[float] = []
+    per_layer: dict[Layer, tuple[float, float, float]] = {}
+    for layer, lp in pnl.sleeve.items():
+        done = lp.realised_usd
+        mark = lp.open_mark_usd
+        total = done + (mark - lp.open_cost_usd)
+        totals.append(total)
+        realised.append(done)
+        marks.append(mark)
+        fees.append(lp.fees_usd)
+        per_layer[layer] = (round(total, 2), round(done, 2), round(mark, 2))
+    sleeve_total = sum(totals)
     condor = pnl.condor
-    condor_total = condor.total_usd
-    base = pnl.baseline_l1.total_usd if pnl.baseline_l1 is not None else 0.0
+    condor_total = condor.realised_usd + condor.open_credit_usd - condor.open_mark_usd
+    bl = pnl.baseline_l1
+    base = 0.0 if bl is None else bl.realised_usd + (bl.open_mark_usd - bl.open_cost_usd)
+    layer_values = per_layer.get
     return (
         pnl.spx,
         pnl.vix,
-        *per_layer,
+        *layer_values(Layer.L1, _NO_LAYER),
+        *layer_values(Layer.L2, _NO_LAYER),
+        *layer_values(Layer.L3, _NO_LAYER),
         round(sleeve_total, 2),
-        round(sum(p.realised_usd for p in sleeve), 2),
-        round(sum(p.open_mark_usd for p in sleeve), 2),
-        round(sum(p.fees_usd for p in sleeve), 2),
+        round(sum(realised), 2),
+        round(sum(marks), 2),
+        round(sum(fees), 2),
         round(condor_total, 2),
         round(condor.credit_to_date_usd, 2),
         round(condor.open_mark_usd, 2),
@@ -225,6 +233,10 @@ def _pnl_values(day: DaySummary) -> tuple[object, ...] | None:
         round(base, 2),
         round(condor_total + base, 2),
     )
+
+
+_NO_LAYER = (0.0, 0.0, 0.0)
+"""The ``pnl``, ``realised`` and ``mark`` columns of a layer never traded."""
 
 
 _DAY_NAMES: tuple[str, ...] = (

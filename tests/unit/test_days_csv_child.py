@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,14 @@ COLUMNS: DayColumns = {
 
 @pytest.fixture
 def single_threaded() -> None:
-    """The child is used only by a single-threaded process: skip where a plugin added one."""
+    """A single-threaded test process (only such a process forks the child).
+
+    A thread an earlier test left behind (a progress bar's refresh thread ending) is
+    given up to 5 s to finish; a thread that stays (a plugin's) skips the test.
+    """
+    deadline = time.monotonic() + 5.0
+    while threading.active_count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     if threading.active_count() != 1:
         pytest.skip("another thread runs in this test process: the child is never forked")
 
