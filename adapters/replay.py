@@ -678,15 +678,16 @@ class Preload:
 
     Args:
         data_dir: the directory a ``ReplaySource`` will be built for.
+        fork: False: no child, the source reads the files itself (no spare core).
     """
 
     __slots__ = ("_data_dir", "_pid", "_read_fd")
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, fork: bool = True) -> None:
         self._data_dir = Path(data_dir)
         self._pid = 0
         self._read_fd = -1
-        if not hasattr(os, "fork") or threading.active_count() != 1:
+        if not fork or not hasattr(os, "fork") or threading.active_count() != 1:
             return
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()
@@ -770,15 +771,19 @@ class Preload:
             os.waitpid(pid, 0)
 
 
-def preload(data_dir: Path) -> Preload:
+def preload(data_dir: Path, *, fork: bool = True) -> Preload:
     """Start reading ``data_dir``'s series in a child (see :class:`Preload`).
 
     The next :class:`ReplaySource` built for that directory takes the result.
 
+    Args:
+        data_dir: the directory.
+        fork: False: do nothing (the source reads the files itself).
+
     Returns:
         The preload; call its :meth:`~Preload.close` when the command ends.
     """
-    job = Preload(data_dir)
+    job = Preload(data_dir, fork=fork)
     if job._pid:
         _PRELOADS[_preload_key(job._data_dir)] = job
     return job

@@ -330,17 +330,18 @@ class DaysCsvWrite:
     Args:
         columns: the :func:`day_columns` to write (not modified).
         path: the CSV file (parent directories are created).
+        fork: False: no child, :meth:`result` writes the file (no spare core).
     """
 
     __slots__ = ("_columns", "_done", "_path", "_pid", "_read_fd")
 
-    def __init__(self, columns: DayColumns, path: Path) -> None:
+    def __init__(self, columns: DayColumns, path: Path, *, fork: bool = True) -> None:
         self._columns = columns
         self._path = path
         self._pid = 0
         self._read_fd = -1
         self._done = False
-        if not hasattr(os, "fork") or threading.active_count() != 1:
+        if not fork or not hasattr(os, "fork") or threading.active_count() != 1:
             return
         read_fd, write_fd = os.pipe()
         # Nothing buffered may be written twice (the child never flushes, but be sure).

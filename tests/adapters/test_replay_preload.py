@@ -161,3 +161,11 @@ def test_with_another_thread_running_no_child_is_forked(market_dir: Path) -> Non
     finally:
         stop.set()
         other.join()
+
+
+def test_without_fork_there_is_no_child(market_dir: Path) -> None:
+    job = preload(market_dir, fork=False)
+    assert job._pid == 0
+    assert replay._PRELOADS == {}
+    assert job.result() is None
+    job.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import report
+from daemon import cli, report
 from daemon.report import DayColumns, DaysCsvWrite, write_days_csv
 
 COLUMNS: DayColumns = {
@@ -127,3 +127,37 @@ def test_with_another_thread_running_it_writes_in_process(tmp_path: Path) -> Non
         stop.set()
         other.join()
     assert path.read_bytes() == write_days_csv(COLUMNS, tmp_path / "ref.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "spare"),
+    [
+        ({0, 1}, 0.2, True),  # a quiet 2-CPU machine
+        ({0, 1}, 1.4, True),  # the replay itself, run back to back
+        ({0, 1}, 1.6, False),  # other work on the second CPU
+        ({0, 1}, 3.0, False),
+        ({0}, 0.0, False),  # pinned to one CPU
+        ({0, 1, 2, 3}, 3.0, True),
+    ],
+)
+def test_children_are_used_only_with_a_spare_cpu(
+    monkeypatch: pytest.MonkeyPatch, cpus: set[int], load: float, spare: bool
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cpus)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert cli._spare_core() is spare
+
+
+def test_no_load_average_means_no_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable() -> tuple[float, float, float]:
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "getloadavg", unavailable)
+    assert cli._spare_core() is False
+
+
+def test_without_fork_the_file_is_written_when_asked(tmp_path: Path) -> None:
+    job = DaysCsvWrite(COLUMNS, tmp_path / "days.csv", fork=False)
+    assert job._pid == 0
+    assert not (tmp_path / "days.csv").exists()
+    assert job.result().read_bytes() == write_days_csv(COLUMNS, tmp_path / "ref.csv").read_bytes()
