@@ -664,7 +664,7 @@ class Preload:
     ``alvhd replay`` uses the machine's second core (issue 9): the CLI calls
     :func:`preload` before it imports the settings, the engine and the report (≈ 0.25 s);
     the child reads and validates the CSV files meanwhile (≈ 0.13 s) and the
-    :class:`ReplaySource` built for the same directory takes its result (≈ 0.02 s to
+    :class:`ReplaySource` built for the same directory takes its result (≈ 0.04 s to
     unpickle) instead of reading the files itself. Nothing else changes: the same series
     and rejections, and the child's log events (it logs nothing itself) are emitted by
     this process when the source is built, in their order, as the source would have
@@ -673,8 +673,9 @@ class Preload:
     Whenever the child cannot be used, the source reads the files itself: no
     ``os.fork`` or more than one thread running (no fork then), or the child failed
     otherwise (an unexpected exception, killed). :meth:`close` reaps the child whether
-    or not its result was taken (no zombie, no orphan); :func:`preload` users call it on
-    every path (``try``/``finally``).
+    or not its result was taken (no zombie); :func:`preload` users call it on every path
+    (``try``/``finally``). A child whose parent is killed outright ends on its own once
+    its files are read (its write to the closed pipe fails, and it exits).
 
     Args:
         data_dir: the directory a ``ReplaySource`` will be built for.

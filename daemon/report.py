@@ -312,9 +312,10 @@ class DaysCsvWrite:
 
     ``alvhd replay`` uses the machine's second core (issue 9): the child writes
     ``days.csv`` (≈ 0.1 s for the full history) while the parent prints the summary and
-    computes the P&L table. :meth:`result` waits for the child and then behaves exactly
-    as ``write_days_csv(columns, path)`` called in place of it: it returns the path, or
-    raises the same ``OSError`` (unpickled from the child: errno, strerror, filename).
+    computes and renders the P&L table. :meth:`result` waits for the child and then
+    behaves exactly as ``write_days_csv(columns, path)`` called in place of it: it returns
+    the path, or raises the same ``OSError`` (unpickled from the child: errno, strerror,
+    filename).
     Whenever the child cannot be used, the file is written in this process instead, so
     the outcome is the same in every case:
 
