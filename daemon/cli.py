@@ -8,10 +8,12 @@ journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from daemon.app import ReplayRun
     from daemon.core.model import Decision, MarketEvent, Symbol
-    from daemon.report import DayColumns, StressWindow
+    from daemon.report import PnlRows, StressWindow
     from daemon.settings import Settings
 
 # Start-up (issue 9): this module imports only the standard library and daemon.errors at
@@ -410,9 +413,12 @@ def _cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return code
 
 
-def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415
+def _with_progress(run: Callable[[Callable[[date, int, int], None]], ReplayRun]) -> ReplayRun:
+    """``run(on_session)`` under a rich progress bar on stderr (removed at the end).
 
+    Args:
+        run: runs the replay, calling ``on_session(day, done, total)`` after each close.
+    """
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import (  # noqa: PLC0415
         BarColumn,
@@ -422,14 +428,42 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         TimeElapsedColumn,
     )
 
+    progress = Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[day]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        # Each refresh renders the bar on rich's thread, holding the GIL the replay runs
+        # on: 4 a second instead of 10 (issue 9: ≈ 0.05–0.1 s of a full replay on a TTY).
+        refresh_per_second=4,
+    )
+    with progress:
+        task = progress.add_task("replay", total=None, day="")
+
+        def on_session(day: date, done: int, total: int) -> None:
+            if done % 20 == 0 or done == total:
+                progress.update(task, completed=done, total=total, day=day.isoformat())
+
+        return run(on_session)
+
+
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
+        DaysCsvWrite,
         day_columns,
         days_frame,
         load_stress_windows,
+        pnl_rows,
         summarize,
         summary_table,
-        write_days_csv,
     )
 
     console = Console(width=max(Console().width, 180))
@@ -446,52 +480,53 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
                 f"--window: no stress window named {args.window!r} in {windows_path} "
                 f"(known: {', '.join(names)})"
             )
-    progress = Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[day]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=args.no_progress,
-        transient=True,
-        # Each refresh renders the bar on rich's thread, holding the GIL the replay runs
-        # on: 4 a second instead of 10 (issue 9: ≈ 0.05–0.1 s of a full replay on a TTY).
-        refresh_per_second=4,
-    )
-    with progress:
-        task = progress.add_task("replay", total=None, day="")
 
-        def on_session(day: date, done: int, total: int) -> None:
-            if done % 20 == 0 or done == total:
-                progress.update(task, completed=done, total=total, day=day.isoformat())
-
-        result = asyncio.run(
+    def run(on_session: Callable[[date, int, int], None] | None = None) -> ReplayRun:
+        return asyncio.run(
             replay_fast(
-                settings,
-                args.data_dir,
-                start=args.start,
-                end=args.end,
-                on_session=on_session,
+                settings, args.data_dir, start=args.start, end=args.end, on_session=on_session
             )
         )
+
+    # --no-progress: no bar, and rich.progress is not imported (issue 9).
+    result = run() if args.no_progress else _with_progress(run)
     days = result.days
-    periods = summarize(days, result.decisions, windows)
-    console.print(summary_table(periods))
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
     # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
+    # days.csv is written by a child process on the second core while this one prints
+    # the summary and computes and renders the P&L table (issue 9); that table is
+    # printed only once the file is written, as before, so an unwritable path
+    # still ends after the summary with exit 78 (DaysCsvWrite falls back to this process).
+    write = DaysCsvWrite(columns, days_csv, fork=getattr(args, "spare_core", False))
     try:
-        path = write_days_csv(columns, days_csv)
+        periods = summarize(days, result.decisions, windows)
+        console.print(summary_table(periods))
+        by_year = args.report is not None
+        pnl = pnl_rows(columns, windows, by_year=by_year) if "net_pnl_usd" in columns else None
+        pnl_text = "" if pnl is None else _pnl_table_text(console, pnl)
+        frame = days_frame(columns) if args.report is not None else None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            write.result()  # reap the child before the error goes up
+        raise
+    try:
+        path = write.result()
     except OSError as exc:
         flag = "--days-csv" if args.days_csv is not None else "days.csv"
         raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
-    frame = days_frame(columns) if args.report is not None else None
     _print_pnl(
-        console, settings, columns, frame, windows, report_dir=args.report, window=args.window
+        console,
+        settings,
+        pnl,
+        frame,
+        windows,
+        table_text=pnl_text,
+        report_dir=args.report,
+        window=args.window,
     )
     whole = periods[0]
     console.print(
@@ -529,13 +564,27 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     return asyncio.run(run_bridge(settings))
 
 
+def _pnl_table_text(console: Console, rows: PnlRows) -> str:
+    """The P&L table as ``console.print`` would write it to stdout (rendered ahead)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from daemon.report import pnl_table  # noqa: PLC0415
+
+    whole, _, win_rows = rows
+    wide = Console(width=max(console.width, 300))
+    with wide.capture() as captured:
+        wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    return captured.get()
+
+
 def _print_pnl(
     console: Console,
     settings: Settings,
-    columns: DayColumns,
+    rows: PnlRows | None,
     frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
+    table_text: str,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
@@ -544,22 +593,19 @@ def _print_pnl(
     Args:
         console: where the table goes.
         settings: the parameters shown in the report.
-        columns: the replay's ``day_columns`` (the table is computed from them).
+        rows: the replay's ``pnl_rows`` (None: the days hold no P&L books, no table).
+        table_text: their table, rendered by :func:`_pnl_table_text`.
         frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
         windows: the stress windows.
         report_dir: write the HTML report and its charts here.
         window: zoom the report on this stress window.
     """
-    if "net_pnl_usd" not in columns:
+    if rows is None:
         return
-    from rich.console import Console  # noqa: PLC0415
+    from daemon.report import report_parameters  # noqa: PLC0415
 
-    from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
-
-    rows = pnl_rows(columns, windows, by_year=report_dir is not None)
-    whole, _, win_rows = rows
-    wide = Console(width=max(console.width, 300))
-    wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
+    sys.stdout.write(table_text)
+    sys.stdout.flush()
     if report_dir is None or frame is None:
         return
     # matplotlib is imported only when a report is asked for (about 1 s of start-up).
@@ -709,6 +755,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run_command(_parser().parse_args(argv))
 
 
+def _spare_core() -> bool:
+    """Whether a CPU is free for ``alvhd replay``'s helper children (issue 9).
+
+    True when this process may run on at least 2 CPUs and the 1-minute load average is
+    at most CPUs − 0.5: this command itself counts up to about 1 when it runs back to
+    back (``make bench``), so on 2 CPUs that leaves at most half a CPU of other work.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return usable >= 2 and load <= usable - 0.5
+
+
 def _run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; ``alvhd replay`` with the garbage collector off."""
     if args.command != "replay":
@@ -720,9 +784,20 @@ def _run_command(args: argparse.Namespace) -> int:
     # switched back on when the command returns (main() also runs inside test processes).
     was_enabled = gc.isenabled()
     gc.disable()
+    # The CSV files are read by a child process on the second core while this one
+    # imports the settings, the engine and the report (issue 9: ≈ 0.1 s of the wait);
+    # the ReplaySource takes its result, with the same rows, rejections, log events and
+    # errors (adapters.replay.Preload). The batch replay's one early use of an adapter.
+    # Only when a second CPU is free: on a busy machine the children would compete with
+    # this process instead (measured: up to ≈ 0.17 s slower at load 3 on 2 CPUs).
+    from adapters.replay import preload  # noqa: PLC0415
+
+    args.spare_core = _spare_core()
+    loading = preload(args.data_dir, fork=args.spare_core)
     try:
         return _main(args)
     finally:
+        loading.close()
         if was_enabled:
             gc.enable()
 

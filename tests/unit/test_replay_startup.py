@@ -26,6 +26,7 @@ NOT_FOR_REPLAY = (
     "matplotlib",
     "pandas",
     "numpy",
+    "rich.progress",  # the bar's only: not with --no-progress
 )
 
 _PROBE = """
