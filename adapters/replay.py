@@ -50,26 +50,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import csv
 import math
-import os
-import pickle
-import signal
-import sys
-import threading
-from collections.abc import (
-    AsyncGenerator,
-    Callable,
-    Hashable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, NoReturn
 
 import structlog
 
@@ -143,20 +128,6 @@ class _Series:
         self.symbol = symbol
         # One row per date: the tuples sort by their date alone (no key function).
         self._rows = {row[0]: row for row in sorted(rows)}
-
-    @classmethod
-    def from_sorted(
-        cls, symbol: Symbol, rows: dict[date, tuple[date, float, float, float, float, date | None]]
-    ) -> _Series:
-        """A series of ``rows`` already keyed by date in ascending order (a preload's)."""
-        series = cls.__new__(cls)
-        series.symbol = symbol
-        series._rows = rows
-        return series
-
-    def rows(self) -> Iterable[tuple[date, float, float, float, float, date | None]]:
-        """``(date, open, high, low, close, expiry)`` per date, ascending."""
-        return self._rows.values()
 
     def __contains__(self, day: date) -> bool:
         return day in self._rows
@@ -594,202 +565,6 @@ def _load_series(data_dir: Path, rejections: list[Rejected]) -> dict[Symbol, _Se
     return series
 
 
-# ----------------------------------------------------------------------- preloading
-
-_PRELOADS: dict[str, Preload] = {}
-"""Started preloads by data directory (:func:`_preload_key`), taken by ``ReplaySource``."""
-
-
-def _preload_key(data_dir: Path) -> str:
-    return os.path.abspath(data_dir)  # noqa: PTH100 - no file-system access (resolve() has)
-
-
-class _LogRecorder:
-    """Stands in for the module's logger in a preload child: records each event in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __getattr__(self, method: str) -> Callable[..., None]:
-        def record(event: str, **kw: Any) -> None:
-            self.events.append((method, event, kw))
-
-        return record
-
-
-def _pack(series: Mapping[Symbol, _Series]) -> dict[str, tuple[list[Any], ...]]:
-    """The series as columns of ints and floats (dates as ordinals): cheap to pickle."""
-    packed: dict[str, tuple[list[Any], ...]] = {}
-    for symbol, one in series.items():
-        rows = list(one.rows())
-        packed[symbol.value] = (
-            [row[0].toordinal() for row in rows],
-            [row[1] for row in rows],
-            [row[2] for row in rows],
-            [row[3] for row in rows],
-            [row[4] for row in rows],
-            [None if row[5] is None else row[5].toordinal() for row in rows],
-        )
-    return packed
-
-
-def _unpack(packed: Mapping[str, tuple[list[Any], ...]]) -> dict[Symbol, _Series]:
-    """The series of :func:`_pack`, as equal to the loaded ones as ``==`` can tell."""
-    # One date object per distinct day (the series share their sessions), as the CSV
-    # parser gives one per cell: equal either way, built ≈ 6,000 times instead of 60,000.
-    every = {o for cols in packed.values() for o in cols[0]}
-    every.update(o for cols in packed.values() for o in cols[5] if o is not None)
-    day_of = {o: date.fromordinal(o) for o in every}.__getitem__
-    out: dict[Symbol, _Series] = {}
-    for name, (ordinals, opens, highs, lows, closes, expiry_ordinals) in packed.items():
-        days = list(map(day_of, ordinals))
-        expiries = [None if e is None else day_of(e) for e in expiry_ordinals]
-        symbol = Symbol(name)
-        out[symbol] = _Series.from_sorted(
-            symbol,
-            dict(
-                zip(
-                    days,
-                    zip(days, opens, highs, lows, closes, expiries, strict=True),
-                    strict=True,
-                )
-            ),
-        )
-    return out
-
-
-class Preload:
-    """The series files of a directory read by a forked child while this process goes on.
-
-    ``alvhd replay`` uses the machine's second core (issue 9): the CLI calls
-    :func:`preload` before it imports the settings, the engine and the report (≈ 0.25 s);
-    the child reads and validates the CSV files meanwhile (≈ 0.13 s) and the
-    :class:`ReplaySource` built for the same directory takes its result (≈ 0.04 s to
-    unpickle) instead of reading the files itself. Nothing else changes: the same series
-    and rejections, and the child's log events (it logs nothing itself) are emitted by
-    this process when the source is built, in their order, as the source would have
-    logged them; a :class:`DataError` of the child is raised there, with its message.
-
-    Whenever the child cannot be used, the source reads the files itself: no
-    ``os.fork`` or more than one thread running (no fork then), or the child failed
-    otherwise (an unexpected exception, killed). :meth:`close` reaps the child whether
-    or not its result was taken (no zombie); :func:`preload` users call it on every path
-    (``try``/``finally``). A child whose parent is killed outright ends on its own once
-    its files are read (its write to the closed pipe fails, and it exits).
-
-    Args:
-        data_dir: the directory a ``ReplaySource`` will be built for.
-        fork: False: no child, the source reads the files itself (no spare core).
-    """
-
-    __slots__ = ("_data_dir", "_pid", "_read_fd")
-
-    def __init__(self, data_dir: Path, *, fork: bool = True) -> None:
-        self._data_dir = Path(data_dir)
-        self._pid = 0
-        self._read_fd = -1
-        if not fork or not hasattr(os, "fork") or threading.active_count() != 1:
-            return
-        read_fd, write_fd = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
-            return
-        if pid == 0:  # pragma: no cover - the child (its outcome is checked by result())
-            os.close(read_fd)
-            self._child(write_fd)
-        os.close(write_fd)
-        self._pid = pid
-        self._read_fd = read_fd
-
-    def _child(self, write_fd: int) -> NoReturn:  # pragma: no cover - runs in the child
-        """Read the files, send ``(status, …)`` pickled to the parent, and exit."""
-        global log  # noqa: PLW0603 - this process only records, the parent logs
-        recorder = _LogRecorder()
-        log = recorder
-        payload: tuple[Any, ...] = ("retry",)
-        try:
-            rejections: list[Rejected] = []
-            series = _load_series(self._data_dir, rejections)
-            payload = ("ok", recorder.events, _pack(series), rejections)
-        except DataError as exc:
-            payload = ("data_error", recorder.events, str(exc))
-        except BaseException:  # noqa: BLE001, S110 - the parent reads the files itself
-            pass
-        try:
-            blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(write_fd, view) :]
-        finally:
-            os._exit(0)
-
-    def result(self) -> tuple[dict[Symbol, _Series], list[Rejected]] | None:
-        """Wait for the child: its series and rejections, or None (read them here).
-
-        The child's log events are emitted first, as the loader emits them.
-
-        Raises:
-            DataError: the child's (a required file missing or unreadable …).
-        """
-        if self._pid == 0:
-            return None
-        chunks: list[bytes] = []
-        try:
-            while chunk := os.read(self._read_fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            self.close()
-        try:
-            payload = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child's
-        except Exception:  # noqa: BLE001 - cut short (the child died): read them here
-            return None
-        if payload[0] == "retry":
-            return None
-        for method, event, kw in payload[1]:
-            getattr(log, method)(event, **kw)
-        if payload[0] == "data_error":
-            raise DataError(payload[2])
-        return _unpack(payload[2]), payload[3]
-
-    def close(self) -> None:
-        """Reap the child (killed first if it is still running); idempotent."""
-        if _PRELOADS.get(_preload_key(self._data_dir)) is self:
-            del _PRELOADS[_preload_key(self._data_dir)]
-        if self._pid == 0:
-            return
-        pid, self._pid = self._pid, 0
-        os.close(self._read_fd)
-        with contextlib.suppress(OSError):
-            if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                return
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-
-
-def preload(data_dir: Path, *, fork: bool = True) -> Preload:
-    """Start reading ``data_dir``'s series in a child (see :class:`Preload`).
-
-    The next :class:`ReplaySource` built for that directory takes the result.
-
-    Args:
-        data_dir: the directory.
-        fork: False: do nothing (the source reads the files itself).
-
-    Returns:
-        The preload; call its :meth:`~Preload.close` when the command ends.
-    """
-    job = Preload(data_dir, fork=fork)
-    if job._pid:
-        _PRELOADS[_preload_key(job._data_dir)] = job
-    return job
-
-
 class ReplaySource:
     """Streams the real daily history as quotes and session closes.
 
@@ -824,13 +599,7 @@ class ReplaySource:
         self._data_dir = Path(data_dir)
         self._pace_s = pace_s
         self._rejections: list[Rejected] = []
-        preloaded = _PRELOADS.pop(_preload_key(self._data_dir), None)
-        loaded = None if preloaded is None else preloaded.result()
-        if loaded is None:
-            self._series = _load_series(self._data_dir, self._rejections)
-        else:
-            self._series, rejections = loaded
-            self._rejections.extend(rejections)
+        self._series = _load_series(self._data_dir, self._rejections)
 
         common = self._series[Symbol.SPX].days()
         for symbol in REQUIRED_SYMBOLS:

@@ -784,20 +784,13 @@ def _run_command(args: argparse.Namespace) -> int:
     # switched back on when the command returns (main() also runs inside test processes).
     was_enabled = gc.isenabled()
     gc.disable()
-    # The CSV files are read by a child process on the second core while this one
-    # imports the settings, the engine and the report (issue 9: ≈ 0.1 s of the wait);
-    # the ReplaySource takes its result, with the same rows, rejections, log events and
-    # errors (adapters.replay.Preload). The batch replay's one early use of an adapter.
-    # Only when a second CPU is free: on a busy machine the children would compete with
-    # this process instead (measured: up to ≈ 0.17 s slower at load 3 on 2 CPUs).
-    from adapters.replay import preload  # noqa: PLC0415
-
+    # days.csv may be written on the second core (DaysCsvWrite), only when a CPU is free:
+    # on a busy machine the child would compete with this process instead (measured: up
+    # to ≈ 0.17 s slower at load 3 on 2 CPUs).
     args.spare_core = _spare_core()
-    loading = preload(args.data_dir, fork=args.spare_core)
     try:
         return _main(args)
     finally:
-        loading.close()
         if was_enabled:
             gc.enable()
 
