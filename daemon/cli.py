@@ -8,10 +8,8 @@ journal cannot be written; 78 (EX_CONFIG) configuration error — systemd's unit
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
 
     from daemon.app import ReplayRun
     from daemon.core.model import Decision, MarketEvent, Symbol
-    from daemon.report import PnlRows, StressWindow
+    from daemon.report import DayColumns, StressWindow
     from daemon.settings import Settings
 
 # Start-up (issue 9): this module imports only the standard library and daemon.errors at
@@ -457,13 +455,12 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     from daemon.app import replay_fast  # noqa: PLC0415
     from daemon.report import (  # noqa: PLC0415
-        DaysCsvWrite,
         day_columns,
         days_frame,
         load_stress_windows,
-        pnl_rows,
         summarize,
         summary_table,
+        write_days_csv,
     )
 
     console = Console(width=max(Console().width, 180))
@@ -491,42 +488,22 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     # --no-progress: no bar, and rich.progress is not imported (issue 9).
     result = run() if args.no_progress else _with_progress(run)
     days = result.days
+    periods = summarize(days, result.decisions, windows)
+    console.print(summary_table(periods))
     days_csv = args.days_csv or (
         args.report / "days.csv" if args.report is not None else Path("days.csv")
     )
     # Without --report nothing needs a DataFrame: days.csv and the P&L table are written
     # from the columns, and pandas is never imported (issue 9; the same bytes and figures).
     columns = day_columns(days)
-    # days.csv is written by a child process on the second core while this one prints
-    # the summary and computes and renders the P&L table (issue 9); that table is
-    # printed only once the file is written, as before, so an unwritable path
-    # still ends after the summary with exit 78 (DaysCsvWrite falls back to this process).
-    write = DaysCsvWrite(columns, days_csv, fork=getattr(args, "spare_core", False))
     try:
-        periods = summarize(days, result.decisions, windows)
-        console.print(summary_table(periods))
-        by_year = args.report is not None
-        pnl = pnl_rows(columns, windows, by_year=by_year) if "net_pnl_usd" in columns else None
-        pnl_text = "" if pnl is None else _pnl_table_text(console, pnl)
-        frame = days_frame(columns) if args.report is not None else None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            write.result()  # reap the child before the error goes up
-        raise
-    try:
-        path = write.result()
+        path = write_days_csv(columns, days_csv)
     except OSError as exc:
         flag = "--days-csv" if args.days_csv is not None else "days.csv"
         raise ConfigError(f"{flag}: cannot write {days_csv}: {exc.strerror or exc}") from exc
+    frame = days_frame(columns) if args.report is not None else None
     _print_pnl(
-        console,
-        settings,
-        pnl,
-        frame,
-        windows,
-        table_text=pnl_text,
-        report_dir=args.report,
-        window=args.window,
+        console, settings, columns, frame, windows, report_dir=args.report, window=args.window
     )
     whole = periods[0]
     console.print(
@@ -564,27 +541,13 @@ def _cmd_bridge(args: argparse.Namespace) -> int:
     return asyncio.run(run_bridge(settings))
 
 
-def _pnl_table_text(console: Console, rows: PnlRows) -> str:
-    """The P&L table as ``console.print`` would write it to stdout (rendered ahead)."""
-    from rich.console import Console  # noqa: PLC0415
-
-    from daemon.report import pnl_table  # noqa: PLC0415
-
-    whole, _, win_rows = rows
-    wide = Console(width=max(console.width, 300))
-    with wide.capture() as captured:
-        wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
-    return captured.get()
-
-
 def _print_pnl(
     console: Console,
     settings: Settings,
-    rows: PnlRows | None,
+    columns: DayColumns,
     frame: pd.DataFrame | None,
     windows: Sequence[StressWindow],
     *,
-    table_text: str,
     report_dir: Path | None,
     window: str | None,
 ) -> None:
@@ -593,19 +556,22 @@ def _print_pnl(
     Args:
         console: where the table goes.
         settings: the parameters shown in the report.
-        rows: the replay's ``pnl_rows`` (None: the days hold no P&L books, no table).
-        table_text: their table, rendered by :func:`_pnl_table_text`.
+        columns: the replay's ``day_columns`` (the table is computed from them).
         frame: their ``days_frame``, given with ``report_dir`` (the charts need pandas).
         windows: the stress windows.
         report_dir: write the HTML report and its charts here.
         window: zoom the report on this stress window.
     """
-    if rows is None:
+    if "net_pnl_usd" not in columns:
         return
-    from daemon.report import report_parameters  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
 
-    sys.stdout.write(table_text)
-    sys.stdout.flush()
+    from daemon.report import pnl_rows, pnl_table, report_parameters  # noqa: PLC0415
+
+    rows = pnl_rows(columns, windows, by_year=report_dir is not None)
+    whole, _, win_rows = rows
+    wide = Console(width=max(console.width, 300))
+    wide.print(pnl_table([whole, *win_rows], "Condor vs condor + ALVH sleeve (USD)"))
     if report_dir is None or frame is None:
         return
     # matplotlib is imported only when a report is asked for (about 1 s of start-up).
@@ -755,24 +721,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run_command(_parser().parse_args(argv))
 
 
-def _spare_core() -> bool:
-    """Whether a CPU is free for ``alvhd replay``'s helper children (issue 9).
-
-    True when this process may run on at least 2 CPUs and the 1-minute load average is
-    at most CPUs − 0.5: this command itself counts up to about 1 when it runs back to
-    back (``make bench``), so on 2 CPUs that leaves at most half a CPU of other work.
-    """
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return False
-    return usable >= 2 and load <= usable - 0.5
-
-
 def _run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; ``alvhd replay`` with the garbage collector off."""
     if args.command != "replay":
@@ -784,10 +732,6 @@ def _run_command(args: argparse.Namespace) -> int:
     # switched back on when the command returns (main() also runs inside test processes).
     was_enabled = gc.isenabled()
     gc.disable()
-    # days.csv may be written on the second core (DaysCsvWrite), only when a CPU is free:
-    # on a busy machine the child would compete with this process instead (measured: up
-    # to ≈ 0.17 s slower at load 3 on 2 CPUs).
-    args.spare_core = _spare_core()
     try:
         return _main(args)
     finally:

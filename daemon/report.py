@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import sys
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from rich.table import Table
 
@@ -307,108 +304,6 @@ def write_days_csv(days: Sequence[DaySummary] | DayColumns | pd.DataFrame, path:
     return path
 
 
-class DaysCsvWrite:
-    """:func:`write_days_csv` of the columns in a forked child, while the caller goes on.
-
-    ``alvhd replay`` uses the machine's second core (issue 9): the child writes
-    ``days.csv`` (≈ 0.1 s for the full history) while the parent prints the summary and
-    computes and renders the P&L table. :meth:`result` waits for the child and then
-    behaves exactly as ``write_days_csv(columns, path)`` called in place of it: it returns
-    the path, or raises the same ``OSError`` (unpickled from the child: errno, strerror,
-    filename).
-    Whenever the child cannot be used, the file is written in this process instead, so
-    the outcome is the same in every case:
-
-    - no ``os.fork`` (not POSIX), or more than one thread running (forking a threaded
-      process may copy a lock held by another thread): written in :meth:`result`;
-    - the child fails otherwise (any other exception, killed, ``fork`` refused): the file
-      is written again here, and that error, if it repeats, is raised here.
-
-    The child runs only the writer and leaves with ``os._exit`` (no flush of the parent's
-    stdio buffers, no exit handlers); :meth:`result` always reaps it (no zombie), and
-    the caller calls it on every path (``try``/``finally``).
-
-    Args:
-        columns: the :func:`day_columns` to write (not modified).
-        path: the CSV file (parent directories are created).
-        fork: False: no child, :meth:`result` writes the file (no spare core).
-    """
-
-    __slots__ = ("_columns", "_done", "_path", "_pid", "_read_fd")
-
-    def __init__(self, columns: DayColumns, path: Path, *, fork: bool = True) -> None:
-        self._columns = columns
-        self._path = path
-        self._pid = 0
-        self._read_fd = -1
-        self._done = False
-        if not fork or not hasattr(os, "fork") or threading.active_count() != 1:
-            return
-        read_fd, write_fd = os.pipe()
-        # Nothing buffered may be written twice (the child never flushes, but be sure).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
-            return
-        if pid == 0:  # pragma: no cover - the child (its outcome is checked by result())
-            self._child(read_fd, write_fd)
-        os.close(write_fd)
-        self._pid = pid
-        self._read_fd = read_fd
-
-    def _child(self, read_fd: int, write_fd: int) -> NoReturn:  # pragma: no cover - child
-        """Write the file, report ``ok`` / a pickled ``OSError`` / ``retry``, and exit."""
-        status = b"retry"
-        try:
-            os.close(read_fd)
-            write_days_csv(self._columns, self._path)
-            status = b"ok"
-        except OSError as exc:
-            import pickle  # noqa: PLC0415 - only on this error path
-
-            status = b"oserror" + pickle.dumps(exc)
-        except BaseException:  # noqa: BLE001, S110 - the parent writes it itself and raises
-            pass
-        finally:
-            try:
-                os.write(write_fd, status)
-            finally:
-                os._exit(0)
-
-    def result(self) -> Path:
-        """Wait for the file; returns its path.
-
-        Raises:
-            OSError: the file cannot be written (as :func:`write_days_csv` raises it).
-        """
-        if self._done:
-            return self._path
-        self._done = True
-        if self._pid == 0:
-            return write_days_csv(self._columns, self._path)
-        chunks: list[bytes] = []
-        try:
-            while chunk := os.read(self._read_fd, 65536):
-                chunks.append(chunk)
-        finally:
-            os.close(self._read_fd)
-            os.waitpid(self._pid, 0)
-        status = b"".join(chunks)
-        if status == b"ok":
-            return self._path
-        if status.startswith(b"oserror"):
-            import pickle  # noqa: PLC0415 - only on this error path
-
-            error = pickle.loads(status[len(b"oserror") :])  # noqa: S301 - our own child
-            if isinstance(error, OSError):
-                raise error
-        return write_days_csv(self._columns, self._path)  # the child failed otherwise
-
-
 def _csv_column(values: list[object]) -> Sequence[object]:
     """One column's cells as ``DataFrame(columns).to_csv`` writes them.
 
@@ -574,10 +469,6 @@ class PnlRow:
     realised_cover_frac: float | None
     promised_cover_frac: float | None
     satellite_pnl_usd: float = 0.0
-
-
-PnlRows: TypeAlias = "tuple[PnlRow, list[PnlRow], list[PnlRow]]"
-"""What :func:`pnl_rows` returns: ``(whole run, years, windows)``."""
 
 
 def max_drawdown_usd(equity: Iterable[float] | pd.Series) -> float:
