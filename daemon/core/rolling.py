@@ -212,32 +212,8 @@ class RollingBeta:
             x = finite_input(x, "RollingBeta.update x")
         if y.__class__ is not float or not -_INF < y < _INF:  # the call only when bad
             y = finite_input(y, "RollingBeta.update y")
-        since = self._since + 1
-        if since >= self.period:  # the exact recompute (every ``period`` updates)
-            self._mean_x, self._mean_y, self._c_xy, self._m2_x = self._advance(x, y)
-            self._since = 0
-        else:
-            # _advance's running update, inlined: the same expressions in the same order
-            # (three betas a close; no call and no tuple; issue 9)
-            xs, ys = self._xs, self._ys
-            n = len(xs)
-            mx, my, c_xy, m2_x = self._mean_x, self._mean_y, self._c_xy, self._m2_x
-            if n == self.period:  # remove the oldest pair (n >= 2 here)
-                x0, y0 = xs[0], ys[0]
-                mx_less = mx - (x0 - mx) / (n - 1)
-                my_less = my - (y0 - my) / (n - 1)
-                c_xy -= (x0 - mx_less) * (y0 - my)
-                m2_x -= (x0 - mx_less) * (x0 - mx)
-                mx, my = mx_less, my_less
-                n -= 1
-            n1 = n + 1
-            dx = x - mx
-            mx += dx / n1
-            my_new = my + (y - my) / n1
-            self._c_xy = c_xy + dx * (y - my_new)
-            self._m2_x = m2_x + dx * (x - mx)
-            self._mean_x, self._mean_y = mx, my_new
-            self._since = since
+        self._mean_x, self._mean_y, self._c_xy, self._m2_x = self._advance(x, y)
+        self._since = 0 if self._since + 1 >= self.period else self._since + 1
         self._xs.append(x)
         self._ys.append(y)
 
