@@ -76,6 +76,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from daemon.core import codec, memento
@@ -111,6 +112,18 @@ from daemon.core.scenario import condor_risk, open_template_condor
 from daemon.core.signals import SignalBook, SignalSnapshot
 from daemon.core.transitions import transition_decisions
 from daemon.errors import InvariantViolation
+
+_ROLLBACK_SCALARS = (
+    "_ladder",
+    "_is_template",
+    "_satellite",
+    "_days_count",
+    "_days",
+    "_last_snapshot",
+)
+"""The engine's own attributes a rollback point keeps by reference (its parts' containers
+are copied by :mod:`~daemon.core.memento`): one list for the save and the rollback."""
+_read_rollback_scalars = attrgetter(*_ROLLBACK_SCALARS)
 
 # enum members as module constants: a class attribute lookup costs ~65 ns on the hot
 # paths (issue 9)
@@ -469,28 +482,15 @@ class Engine:
         snapshot's dict on every close (issue 9); with the day history and the last
         snapshot (not in :meth:`_state`).
         """
-        scalars = (
-            self._ladder,
-            self._is_template,
-            self._satellite,
-            self._days_count,
-            self._days,
-            self._last_snapshot,
-        )
+        scalars = _read_rollback_scalars(self)
         # the hedge book, the P&L books, rebalance clock, ids, day counts and desk
         return scalars, memento.save_planned(self._save_plan)
 
     def _rollback_state(self, saved: tuple[tuple[Any, ...], list[memento.Saved]]) -> None:
         """Put back what :meth:`_save_state` saved."""
         scalars, objects = saved
-        (
-            self._ladder,
-            self._is_template,
-            self._satellite,
-            self._days_count,
-            self._days,
-            self._last_snapshot,
-        ) = scalars
+        for name, value in zip(_ROLLBACK_SCALARS, scalars, strict=True):
+            setattr(self, name, value)
         for o in objects:
             memento.restore(o)
 
