@@ -409,9 +409,8 @@ def bs_position_value(  # noqa: PLR0917 - positional on purpose: the hot path (i
 ) -> float:
     """``Σ position_qty × price`` over ``legs`` of one expiry, points per share, bit for bit.
 
-    The prices of :func:`bs_prices_legs` summed leg by leg in order from 0.0, in one pass
-    (no list; the condor's buy-back mark at every close; issue 9). Inputs outside the
-    usual range take :func:`bs_prices_legs` itself: the same values and errors.
+    The prices of :func:`bs_prices_legs` (one call for all the legs: the condor's
+    buy-back mark at every close; issue 9) summed leg by leg in order from 0.0.
 
     Args:
         spot: underlying spot price, index points (> 0).
@@ -425,49 +424,6 @@ def bs_position_value(  # noqa: PLR0917 - positional on purpose: the hot path (i
     Raises:
         ValueError: as :func:`bs_greeks`.
     """
-    if not (
-        0.0 < spot < _INF and 0.0 < iv_put < _INF and 0.0 < iv_call < _INF and 0.0 < t_years < _INF
-    ):
-        return _position_value_by_prices(spot, t_years, rate, div_yield, iv_put, iv_call, legs)
-    sqrt_t = math.sqrt(t_years)
-    carry = rate - div_yield
-    disc_q = math.exp(-div_yield * t_years)
-    disc_r = math.exp(-rate * t_years)
-    spot_q = spot * disc_q
-    log = math.log
-    value = 0.0
-    for leg in legs:
-        strike = leg.strike
-        if not 0.0 < strike < _INF:  # a bad strike: bs_prices_legs (its error)
-            return _position_value_by_prices(spot, t_years, rate, div_yield, iv_put, iv_call, legs)
-        # bs_prices_legs' expressions
-        is_call = leg.right is _RIGHT_CALL
-        iv = iv_call if is_call else iv_put
-        sig_sqrt_t = iv * sqrt_t
-        d1 = (log(spot / strike) + (carry + 0.5 * iv * iv) * t_years) / sig_sqrt_t
-        d2 = d1 - sig_sqrt_t
-        if is_call:
-            price = spot_q * (0.5 * _erfc(-d1 / _SQRT_2)) - strike * disc_r * (
-                0.5 * _erfc(-d2 / _SQRT_2)
-            )
-        else:
-            price = strike * disc_r * (0.5 * _erfc(d2 / _SQRT_2)) - spot_q * (
-                0.5 * _erfc(d1 / _SQRT_2)
-            )
-        value += leg.position_qty * (0.0 if price < 0.0 else price)
-    return value
-
-
-def _position_value_by_prices(  # noqa: PLR0917 - as bs_position_value
-    spot: float,
-    t_years: float,
-    rate: float,
-    div_yield: float,
-    iv_put: float,
-    iv_call: float,
-    legs: Sequence[OptionLeg],
-) -> float:
-    """:func:`bs_position_value` from :func:`bs_prices_legs`' list (any input)."""
     priced = bs_prices_legs(spot, t_years, rate, div_yield, iv_put, iv_call, legs)
     value = 0.0
     for leg, price in zip(legs, priced, strict=True):
